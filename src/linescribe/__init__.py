@@ -1,0 +1,24 @@
+"""linescribe: read handwritten text lines with a CNN + BiLSTM + CTC recognizer.
+
+    >>> import linescribe
+    >>> recognizer = linescribe.load_model()          # the bundled default model
+    >>> recognizer.predict("line.png").text
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from linescribe.errors import LinescribeError
+
+__version__ = "0.1.0"
+
+
+def load_model(path_or_name: str | Path | None = None, decoder: str = "greedy", batch_size: int = 16, device: str = "cpu"):
+    """A ``Recognizer`` for a model file, a bundled model name, or (None) the default model."""
+    from linescribe.inference import load_recognizer
+
+    return load_recognizer(path_or_name, decoder=decoder, batch_size=batch_size, device=device)
+
+
+__all__ = ["LinescribeError", "load_model", "__version__"]

@@ -1,0 +1,45 @@
+"""The ``linescribe`` command. Each verb is a module; heavy imports happen inside the verbs so
+that ``--help`` answers at once and ``predict`` never loads Lightning."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from linescribe import __version__
+from linescribe.errors import LinescribeError
+
+
+class ErrorReportingGroup(click.Group):
+    """Turns a LinescribeError into one line on stderr and exit status 2: no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LinescribeError as error:
+            click.echo(f"linescribe: error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=ErrorReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="linescribe")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug messages.")
+def main(verbose: bool) -> None:
+    """Read handwritten text lines: train, evaluate and run CNN + BiLSTM + CTC recognizers."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
+
+
+def _register() -> None:
+    from linescribe.cli import eval as eval_verb
+    from linescribe.cli import info, predict, train
+
+    main.add_command(train.train)
+    main.add_command(eval_verb.evaluate)
+    main.add_command(predict.predict)
+    main.add_command(info.info)
+
+
+_register()

@@ -1,0 +1,74 @@
+"""``linescribe eval``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("eval")
+@click.argument("model")
+@click.argument("datasets", nargs=-1, required=True)
+@click.option("--report", type=click.Path(path_type=Path), help="Per-line TSV: id, reference, prediction, edit distance, confidence.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--confusions", default=10, show_default=True, help="Show the N most frequent character confusions.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
+def evaluate(model: str, datasets: tuple[str, ...], report: Path | None, as_json: bool, confusions: int, batch_size: int, ids: Path | None, strict: bool) -> None:
+    """Character and word error rates of MODEL on DATASETS.
+
+    CER = total character edit distance / total reference characters (corpus level);
+    WER = the same over whitespace-separated words.
+    """
+    from linescribe.data.dataset import load_datasets
+    from linescribe.data.splits import filter_by_ids, read_split_file
+    from linescribe.evaluation import evaluate as run_evaluation
+    from linescribe.inference import load_recognizer
+    from linescribe.models.modelfile import write_atomically
+
+    recognizer = load_recognizer(model, batch_size=batch_size)
+    loaded = load_datasets(list(datasets), strict)
+    samples = [sample for dataset in loaded for sample in dataset.samples]
+    if ids:
+        samples = filter_by_ids(samples, read_split_file(ids))
+    result = run_evaluation(recognizer, samples)
+    if report:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(["id", "reference", "prediction", "distance", "confidence"])
+        for line in result.lines:
+            writer.writerow([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"])
+        write_atomically(report, buffer.getvalue().encode("utf-8"))
+    skipped = {str(d.spec.path): dict(d.skipped) for d in loaded if d.skipped}
+    if as_json:
+        document = {
+            "model": recognizer.name,
+            "datasets": list(datasets),
+            **result.summary(),
+            "skipped_entries": skipped,
+            "unreadable": result.unreadable,
+            "confusions": [{"reference": r, "prediction": h, "count": c} for r, h, c in result.confusions(confusions)],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    for dataset in loaded:
+        click.echo(dataset.summary(), err=True)
+    for problem in result.unreadable:
+        click.echo(f"unreadable: {problem}", err=True)
+    rates = result.rates
+    click.echo(f"lines      {rates.lines}")
+    click.echo(f"CER        {rates.cer:.2%}  ({rates.char_errors} / {rates.chars} characters)")
+    click.echo(f"WER        {rates.wer:.2%}  ({rates.word_errors} / {rates.words} words)")
+    click.echo(f"line acc.  {rates.line_accuracy:.2%}")
+    click.echo(f"speed      {result.summary()['lines_per_second']:.1f} lines/s")
+    if result.lines_outside_alphabet:
+        click.echo(f"note       {result.lines_outside_alphabet} lines have characters the model cannot write")
+    if confusions:
+        click.echo("confusions (reference -> prediction, count):")
+        for ref, hyp, count in result.confusions(confusions):
+            click.echo(f"  {ref or '∅'!r:>6} -> {hyp or '∅'!r:<6} {count}")

@@ -1,0 +1,1 @@
+"""Reading line images and their transcriptions, and turning them into model input."""

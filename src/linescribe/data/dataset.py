@@ -1,0 +1,85 @@
+"""Collecting the samples of one or more dataset specs, with every skipped entry counted.
+
+Readers yield samples and skips; here they are gathered, lines the alphabet cannot write are
+set aside, and one summary line per dataset tells the user what was left out and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from linescribe.alphabet import Alphabet
+from linescribe.data.readers import DatasetSpec, parse_spec, read_entries
+from linescribe.data.sample import Sample, Skipped
+from linescribe.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedDataset:
+    """Samples of one spec, and the reasons (with counts) for every entry left out."""
+
+    spec: DatasetSpec
+    samples: list[Sample]
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+    """One entry id per skip reason, so the user can look at a case."""
+    unknown_chars: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, entry_id: str, reason: str) -> None:
+        self.skipped[reason] += 1
+        self.examples.setdefault(reason, entry_id)
+
+    def summary(self) -> str:
+        text = f"{self.spec.path}: {len(self.samples)} lines"
+        if self.skipped:
+            reasons = ", ".join(
+                f"{count} {reason} (e.g. {self.examples[reason]})" for reason, count in self.skipped.most_common()
+            )
+            text += f", skipped {sum(self.skipped.values())}: {reasons}"
+        if self.unknown_chars:
+            text += f"; characters outside the alphabet: {''.join(sorted(self.unknown_chars))!r}"
+        return text
+
+
+def load_dataset(spec: str | DatasetSpec, strict: bool = False) -> LoadedDataset:
+    """Read one dataset; ``strict`` turns the first bad entry into a DatasetError."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    loaded = LoadedDataset(spec, [])
+    for entry in read_entries(spec):
+        if isinstance(entry, Skipped):
+            if strict:
+                raise DatasetError(f"{spec.path}: entry {entry.id}: {entry.reason} (--strict)")
+            loaded.skip(entry.id, entry.reason)
+        else:
+            loaded.samples.append(entry)
+    return loaded
+
+
+def load_datasets(specs: Sequence[str | DatasetSpec], strict: bool = False) -> list[LoadedDataset]:
+    datasets = [load_dataset(spec, strict) for spec in specs]
+    for dataset in datasets:
+        log.info(dataset.summary())
+    return datasets
+
+
+def drop_unwritable(dataset: LoadedDataset, alphabet: Alphabet, strict: bool = False) -> None:
+    """Set aside lines with characters outside the alphabet, counting them per character."""
+    kept = []
+    for sample in dataset.samples:
+        unknown = alphabet.unknown_chars(sample.text)
+        if not unknown:
+            kept.append(sample)
+            continue
+        if strict:
+            raise DatasetError(
+                f"{dataset.spec.path}: line {sample.id}: characters {''.join(sorted(unknown))!r} "
+                "are outside the alphabet (--strict)"
+            )
+        dataset.unknown_chars.update(unknown)
+        dataset.skip(sample.id, "characters outside the alphabet")
+    dataset.samples = kept

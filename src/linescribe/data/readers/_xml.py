@@ -1,0 +1,167 @@
+"""What PAGE and ALTO have in common: page XML files whose text lines are polygons on a page image.
+
+Each format only says where its image name, line polygons and texts are (a ``PageLayout``); the
+parsing, image lookup, polygon checks and skip reasons live here once. Files are parsed with
+defusedxml, so entity bombs and external entities are refused instead of expanded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeElementTree
+from defusedxml import DefusedXmlException
+
+from linescribe.data.images import IMAGE_SUFFIXES
+from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.sample import Point, Sample, Skipped
+from linescribe.errors import DatasetError
+
+SNIFF_FILES = 5
+"""A folder is sniffed by the first few XML files, so one stray file cannot hide the format."""
+
+
+@dataclass(frozen=True)
+class LayoutLine:
+    """One text line as the XML states it; ``points`` is None when it has no usable geometry."""
+
+    id: str
+    text: str
+    points: tuple[Point, ...] | None
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    image_name: str
+    lines: list[LayoutLine]
+
+
+ParsePage = Callable[[Path, Element], PageLayout]
+
+
+def local_name(element: Element) -> str:
+    """The tag without its namespace, so every PAGE/ALTO schema version matches."""
+    return element.tag.rpartition("}")[2]
+
+
+def children(element: Element, name: str) -> list[Element]:
+    return [child for child in element if local_name(child) == name]
+
+
+def child(element: Element, *path: str) -> Element | None:
+    """The first element down the path of local names, or None."""
+    for name in path:
+        found = children(element, name)
+        if not found:
+            return None
+        element = found[0]
+    return element
+
+
+def descendants(element: Element, name: str) -> Iterator[Element]:
+    return (node for node in element.iter() if local_name(node) == name)
+
+
+def parse_points(text: str) -> tuple[Point, ...] | None:
+    """``"x,y x,y ..."`` (PAGE) or ``"x y x y ..."`` (ALTO) as points; None if it is not numbers in pairs."""
+    try:
+        numbers = [float(value) for value in text.replace(",", " ").split()]
+    except ValueError:
+        return None
+    if len(numbers) % 2:
+        return None
+    return tuple(zip(numbers[::2], numbers[1::2]))
+
+
+def _checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | str:
+    """The polygon if it can be cropped, else why not."""
+    if points is None:
+        return "no usable polygon"
+    if len(points) < 3:
+        return "polygon has fewer than 3 points"
+    twice_area = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1]))
+    if abs(twice_area) < 2.0:
+        return "degenerate polygon (no area)"
+    return points
+
+
+def _size_hint(points: tuple[Point, ...]) -> tuple[int, int]:
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return max(1, math.ceil(max(xs) - min(xs))), max(1, math.ceil(max(ys) - min(ys)))
+
+
+def _xml_files(path: Path) -> list[Path]:
+    """The file itself, or every .xml below the folder in sorted order."""
+    if path.is_file():
+        return [path]
+    found = []
+    for folder, subfolders, names in os.walk(path):
+        subfolders.sort()
+        found.extend(Path(folder) / name for name in sorted(names) if name.lower().endswith(".xml"))
+    return found
+
+
+def _root_name(path: Path) -> str | None:
+    """The root element's local name, read from the start of the file only."""
+    try:
+        for _, element in SafeElementTree.iterparse(str(path), events=("start",)):
+            return local_name(element)
+    except (ParseError, DefusedXmlException, OSError):
+        return None
+    return None
+
+
+def sniff_xml(path: Path, root: str) -> bool:
+    """An .xml file whose root element is ``root``, or a folder whose first XML files include one."""
+    if path.is_file():
+        return path.suffix.lower() == ".xml" and _root_name(path) == root
+    return path.is_dir() and any(_root_name(file) == root for file in _xml_files(path)[:SNIFF_FILES])
+
+
+def _find_image(xml_path: Path, image_name: str) -> Path | None:
+    """The declared image next to the XML, else an image with the XML's stem (exports often rename)."""
+    folder = xml_path.parent
+    candidates = [folder / image_name] if image_name else []
+    candidates += [folder / f"{xml_path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
+    candidates += [folder / f"{xml_path.stem}{suffix.upper()}" for suffix in IMAGE_SUFFIXES]
+    return next((candidate for candidate in candidates if candidate.is_file()), None)
+
+
+def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
+    """Every line of every page file; a file that cannot be parsed is one Skipped entry naming it."""
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    if not _xml_files(path):
+        raise DatasetError(f"{path}: no .xml files in this folder")
+    for xml_path in _xml_files(path):
+        try:
+            document = SafeElementTree.parse(str(xml_path)).getroot()
+        except DefusedXmlException as error:
+            yield Skipped(str(xml_path), f"unsafe XML refused ({type(error).__name__})")
+            continue
+        except ParseError as error:
+            yield Skipped(str(xml_path), f"malformed XML: {error}")
+            continue
+        if local_name(document) != root:
+            yield Skipped(str(xml_path), f"root element is {local_name(document)}, not {root}")
+            continue
+        layout = parse_page(xml_path, document)
+        image = _find_image(xml_path, layout.image_name)
+        for line in layout.lines:
+            yield _line_entry(xml_path, image, line)
+
+
+def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine) -> Sample | Skipped:
+    """The line as a polygon of its page image; id ``<xml stem>/<line id>``, grouped by page."""
+    line_id = f"{xml_path.stem}/{line.id}"
+    if image is None:
+        return Skipped(line_id, IMAGE_MISSING)
+    polygon = _checked_polygon(line.points)
+    if isinstance(polygon, str):
+        return Skipped(line_id, polygon)
+    return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, size_hint=_size_hint(polygon))

@@ -1,0 +1,67 @@
+"""ALTO XML (eScriptorium/kraken exports, v2 to v4).
+
+Lines are ``TextLine`` polygons (``Shape/Polygon/@POINTS``, else the HPOS/VPOS/WIDTH/HEIGHT box) on the
+page image ``Description/sourceImageInformation/fileName``; their text is the ``String/@CONTENT``s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree.ElementTree import Element
+
+from linescribe.data.readers._xml import (
+    LayoutLine,
+    PageLayout,
+    child,
+    children,
+    descendants,
+    parse_points,
+    read_xml_pages,
+    sniff_xml,
+)
+from linescribe.data.sample import Point, Sample, Skipped
+from linescribe.errors import DatasetError
+
+ROOT = "alto"
+
+
+def _points(line: Element) -> tuple[Point, ...] | None:
+    """The line's polygon, or its bounding box when it has none (older kraken and OCR exports)."""
+    polygon = child(line, "Shape", "Polygon")
+    if polygon is not None and "POINTS" in polygon.attrib:
+        return parse_points(polygon.attrib["POINTS"])
+    try:
+        left, top, width, height = (float(line.attrib[name]) for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+    except (KeyError, ValueError):
+        return None
+    return (left, top), (left + width, top), (left + width, top + height), (left, top + height)
+
+
+def _layout(xml_path: Path, document: Element) -> PageLayout:
+    """The page's lines; refuses units other than pixels, which cannot be cropped without the dpi."""
+    unit = child(document, "Description", "MeasurementUnit")
+    if unit is not None and (unit.text or "").strip() not in ("", "pixel"):
+        raise DatasetError(
+            f"{xml_path}: MeasurementUnit is {unit.text.strip()!r}; only pixel coordinates can be cropped "
+            "(re-export the ALTO with pixel units)"
+        )
+    file_name = child(document, "Description", "sourceImageInformation", "fileName")
+    lines = [
+        LayoutLine(
+            line.get("ID", f"line{number}"),
+            " ".join(string.get("CONTENT", "") for string in children(line, "String")),
+            _points(line),
+        )
+        for number, line in enumerate(descendants(document, "TextLine"), start=1)
+    ]
+    return PageLayout((file_name.text or "").strip() if file_name is not None else "", lines)
+
+
+def sniff(path: Path) -> bool:
+    return sniff_xml(path, ROOT)
+
+
+def read(path: Path) -> Iterator[Sample | Skipped]:
+    """Lines of one ALTO file, or of every ALTO file below a folder."""
+    return read_xml_pages(path, ROOT, _layout)

@@ -1,0 +1,86 @@
+"""The IAM Handwriting Database as distributed: ``lines.txt`` plus the ``lines/`` image tree.
+
+Line ``a01-000u-00`` lives in ``lines/a01/a01-000u/a01-000u-00.png``; its form ``a01-000u`` is the
+group, and ``forms.txt`` (when present) names the form's writer, so splits can be writer-disjoint.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+
+from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.sample import Sample, Skipped
+from linescribe.errors import DatasetError
+
+DAMAGED_IDS = frozenset({"a01-117-05-02", "r06-022-03-05"})
+"""Ids whose images are broken in the official distribution."""
+
+DAMAGED = "known damaged image in IAM"
+
+_FIELDS = 9
+"""id, status, graylevel, components, x, y, w, h, transcription (which may hold further spaces)."""
+
+
+def _find(root: Path, name: str) -> Path | None:
+    """The metadata file at the root or under ``ascii/``, where the distribution puts it."""
+    for candidate in (root / name, root / "ascii" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of every line that is neither blank nor a ``#`` comment."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip() and not line.startswith("#"):
+                yield number, line.split()
+
+
+def _writers(root: Path) -> dict[str, str]:
+    """Form id -> writer id from ``forms.txt`` (``a01-000u 000 2 prt 7 5 52 36``), or {} without it."""
+    forms = _find(root, "forms.txt")
+    if forms is None:
+        return {}
+    return {fields[0]: fields[1] for _, fields in _records(forms) if len(fields) >= 2}
+
+
+def _size(width: str, height: str) -> tuple[int, int] | None:
+    """The bounding box size from lines.txt, unless it is absent (-1) or not a number."""
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        return None
+    return size if min(size) > 0 else None
+
+
+def sniff(path: Path) -> bool:
+    """An IAM root is a folder with lines.txt (or ascii/lines.txt)."""
+    return path.is_dir() and _find(path, "lines.txt") is not None
+
+
+def read(root: Path) -> Iterator[Sample | Skipped]:
+    """Every line of lines.txt, ``ok`` and ``err`` alike (``err`` only means a word boundary was doubted)."""
+    lines_txt = _find(root, "lines.txt")
+    if lines_txt is None:
+        raise DatasetError(f"{root}: no lines.txt or ascii/lines.txt; is this the IAM root folder?")
+    writers = _writers(root)
+    for number, fields in _records(lines_txt):
+        line_id = fields[0]
+        if len(fields) < _FIELDS:
+            yield Skipped(line_id, f"{lines_txt.name} line {number}: expected {_FIELDS} fields, found {len(fields)}")
+            continue
+        if line_id in DAMAGED_IDS:
+            yield Skipped(line_id, DAMAGED)
+            continue
+        form = line_id.rsplit("-", 1)[0]
+        path = root / "lines" / line_id.split("-", 1)[0] / form / f"{line_id}.png"
+        if not path.is_file():
+            yield Skipped(line_id, IMAGE_MISSING)
+            continue
+        text = html.unescape(" ".join(fields[_FIELDS - 1 :]).replace("|", " "))
+        yield line_entry(
+            line_id, text, path, group=form, writer=writers.get(form, ""), size_hint=_size(fields[6], fields[7])
+        )

@@ -1,0 +1,113 @@
+"""A TSV or CSV manifest: one row per line image, with or without a header.
+
+Without a header the columns are (path, text). With one, the columns are found by name, so the
+manifests of ``/work/shared/data/lines`` (``split file page group line_id width height flags text``)
+read as they are. Image paths are relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.sample import Sample, Skipped
+from linescribe.errors import DatasetError
+
+IMAGE_COLUMNS = ("path", "file", "image", "filename")
+TEXT_COLUMNS = ("text", "transcription", "label", "gt")
+ID_COLUMNS = ("id",)
+"""``line_id`` is not an id: in real manifests it is only unique within its page (``r2l1``)."""
+GROUP_COLUMNS = ("group", "document", "form", "page")
+"""In order of preference: a document spans pages, and splits must keep documents whole."""
+WRITER_COLUMNS = ("writer",)
+SUFFIXES = (".tsv", ".csv", ".txt")
+
+Row = tuple[int, list[str]]
+
+
+def _rows(path: Path) -> Iterator[Row]:
+    """(line number, cells) of the non-blank rows: CSV with quoting, anything else split on tabs.
+
+    TSV cells are not unquoted, since transcriptions hold quotes and commas as written.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if path.suffix.lower() == ".csv":
+            reader = csv.reader(handle)
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    yield reader.line_num, cells
+        else:
+            for number, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if line.strip():
+                    yield number, line.split("\t")
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    """The index of the first of names that the header has."""
+    for name in names:
+        if name in header:
+            return header.index(name)
+    return None
+
+
+def _size_hint(row: list[str], width: int | None, height: int | None) -> tuple[int, int] | None:
+    """(width, height) when the manifest has both as positive integers."""
+    if width is None or height is None:
+        return None
+    try:
+        size = int(row[width]), int(row[height])
+    except ValueError:
+        return None
+    return size if min(size) > 0 else None
+
+
+def sniff(path: Path) -> bool:
+    """A .tsv or .csv file, or a .txt whose first line has a tab (split lists and lines.txt have none)."""
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix not in SUFFIXES or path.name.endswith(".gt.txt"):
+        return False
+    if suffix != ".txt":
+        return True
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return "\t" in handle.readline()
+
+
+def read(manifest: Path) -> Iterator[Sample | Skipped]:
+    """Every row as a sample; rows with the wrong number of cells are Skipped as ``row N: ...``."""
+    if not manifest.is_file():
+        raise DatasetError(f"{manifest}: a tsv dataset is a .tsv or .csv manifest file")
+    rows = _rows(manifest)
+    first = next(rows, None)
+    if first is None:
+        raise DatasetError(f"{manifest}: manifest is empty")
+    header = [cell.strip().lower() for cell in first[1]]
+    image_column, text_column = _column(header, IMAGE_COLUMNS), _column(header, TEXT_COLUMNS)
+    if image_column is None or text_column is None:
+        header, image_column, text_column = ["path", "text"], 0, 1
+        rows = itertools.chain([first], rows)  # the first row was data after all
+    id_column, group_column = _column(header, ID_COLUMNS), _column(header, GROUP_COLUMNS)
+    writer_column = _column(header, WRITER_COLUMNS)
+    width_column, height_column = _column(header, ("width",)), _column(header, ("height",))
+    folder = manifest.parent
+    for number, row in rows:
+        if len(row) != len(header):
+            yield Skipped(f"{manifest.name}:{number}", f"row {number}: expected {len(header)} columns, found {len(row)}")
+            continue
+        relative = Path(row[image_column].strip())
+        line_id = row[id_column].strip() if id_column is not None else relative.stem
+        path = folder / relative
+        if not path.is_file():
+            yield Skipped(line_id, IMAGE_MISSING)
+            continue
+        yield line_entry(
+            line_id,
+            row[text_column],
+            path,
+            group=row[group_column].strip() if group_column is not None else "",
+            writer=row[writer_column].strip() if writer_column is not None else "",
+            size_hint=_size_hint(row, width_column, height_column),
+        )

@@ -1,0 +1,75 @@
+"""Reading a labelled dataset with a model and scoring it (``linescribe eval``)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from linescribe.data.images import load_sample_image
+from linescribe.data.sample import Sample
+from linescribe.errors import ImageError
+from linescribe.inference import Recognizer
+from linescribe.metrics import ErrorRates, confusions
+
+
+@dataclass(frozen=True)
+class LineResult:
+    id: str
+    reference: str
+    prediction: str
+    distance: int
+    confidence: float
+
+
+@dataclass
+class EvalResult:
+    rates: ErrorRates = field(default_factory=ErrorRates)
+    lines: list[LineResult] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    lines_outside_alphabet: int = 0
+    seconds: float = 0.0
+
+    def confusions(self, top: int = 20) -> list[tuple[str, str, int]]:
+        counts: Counter[tuple[str, str]] = confusions([l.reference for l in self.lines], [l.prediction for l in self.lines])
+        return [(ref, hyp, count) for (ref, hyp), count in counts.most_common(top)]
+
+    def summary(self) -> dict[str, object]:
+        return {
+            **self.rates.as_dict(),
+            "unreadable_images": len(self.unreadable),
+            "lines_with_chars_outside_alphabet": self.lines_outside_alphabet,
+            "seconds": self.seconds,
+            "lines_per_second": self.rates.lines / self.seconds if self.seconds else 0.0,
+        }
+
+
+def _chunks(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
+    for start in range(0, len(samples), size):
+        yield samples[start : start + size]
+
+
+def evaluate(recognizer: Recognizer, samples: Sequence[Sample], chunk_size: int = 256) -> EvalResult:
+    """Read every sample and compare with its transcription; unreadable images are listed, not scored.
+
+    Lines with characters the model cannot write are scored (those characters count as errors)
+    and counted, so that a CER is never flattered by silently dropping hard lines.
+    """
+    result = EvalResult()
+    alphabet = recognizer.model.alphabet
+    start = time.perf_counter()
+    for chunk in _chunks(samples, chunk_size):
+        images, readable = [], []
+        for sample in chunk:
+            try:
+                images.append(load_sample_image(sample))
+                readable.append(sample)
+            except ImageError as error:
+                result.unreadable.append(f"{sample.id}: {error}")
+        for sample, prediction in zip(readable, recognizer.predict_many(images)):
+            distance = result.rates.add(sample.text, prediction.text)
+            result.lines_outside_alphabet += bool(alphabet.unknown_chars(sample.text))
+            result.lines.append(LineResult(sample.id, sample.text, prediction.text, distance, prediction.confidence))
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,73 @@
+"""Architecture registry: one name -> factory, its default hyper-parameters and preprocessing.
+
+A new architecture is a module here plus one entry in ARCHITECTURES; it then appears in
+``linescribe train --arch`` and in the tests that loop over the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from linescribe.data.preprocess import Preprocessing
+from linescribe.errors import ModelFileError
+from linescribe.models.base import LineNet
+from linescribe.models.crnn import CRNN, CRNN_DEFAULTS, CRNN_PREPROCESSING
+from linescribe.models.seed import SEED_DEFAULTS, SEED_PREPROCESSING, SeedNet
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    factory: Callable[..., LineNet]
+    defaults: dict[str, Any]
+    preprocessing: Preprocessing
+    description: str
+    tiny: dict[str, Any] = field(default_factory=dict)
+    """Hyper-parameters for a fast toy version, used by the tests."""
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "crnn": Architecture(
+        "crnn",
+        CRNN,
+        CRNN_DEFAULTS,
+        CRNN_PREPROCESSING,
+        "default: variable-width 48 px lines, 5 conv blocks, 2x192 BiLSTM (~2.1 M parameters)",
+        tiny={"channels": [8, 16, 16], "pools": [[2, 2], [2, 2], [2, 1]], "lstm_hidden": 32, "lstm_layers": 1},
+    ),
+    "seed": Architecture(
+        "seed",
+        SeedNet,
+        SEED_DEFAULTS,
+        SEED_PREPROCESSING,
+        "classic: fixed 64x800 input, 7 conv layers, 2x512 BiLSTM (~15 M parameters)",
+        tiny={"lstm_hidden": 16, "lstm_layers": 1},
+    ),
+}
+
+
+def resolve_hparams(arch: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The architecture's defaults updated with ``overrides``; unknown names are refused."""
+    spec = get_architecture(arch)
+    unknown = set(overrides or {}) - set(spec.defaults) - {"input_height"}
+    if unknown:
+        raise ModelFileError(f"architecture {arch!r} has no hyper-parameters {sorted(unknown)}; it has {sorted(spec.defaults)}")
+    return {**spec.defaults, **(overrides or {})}
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ModelFileError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
+
+
+def build_model(arch: str, num_classes: int, hparams: dict[str, Any] | None = None) -> LineNet:
+    """A freshly initialised network of the named architecture."""
+    spec = get_architecture(arch)
+    try:
+        return spec.factory(num_classes, **resolve_hparams(arch, hparams))
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"architecture {arch!r}: bad hyper-parameters ({error})") from None

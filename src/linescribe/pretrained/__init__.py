@@ -1,0 +1,33 @@
+"""Models that ship inside the package, so that ``predict`` works right after install."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from linescribe.errors import ModelFileError
+
+PRETRAINED_DIR = Path(__file__).parent
+DEFAULT_MODEL = "default"
+
+
+def bundled_models() -> dict[str, Path]:
+    """Name -> file of every model in the package (``<name>.safetensors``)."""
+    return {path.stem: path for path in sorted(PRETRAINED_DIR.glob("*.safetensors"))}
+
+
+def resolve_model_path(path_or_name: str | Path | None) -> Path:
+    """A path to a model file from a path, a bundled model name, or None for the default model."""
+    if path_or_name is None:
+        path_or_name = DEFAULT_MODEL
+    path = Path(path_or_name)
+    if path.suffix == ".safetensors" or path.exists():
+        if path.is_dir() and (path / "model.safetensors").is_file():
+            return path / "model.safetensors"
+        if not path.is_file():
+            raise ModelFileError(f"{path}: model file not found")
+        return path
+    models = bundled_models()
+    if str(path_or_name) in models:
+        return models[str(path_or_name)]
+    known = ", ".join(models) or "none bundled"
+    raise ModelFileError(f"{path_or_name}: no such model file, and no bundled model of that name (bundled: {known})")

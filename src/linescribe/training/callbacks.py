@@ -1,0 +1,101 @@
+"""Lightning plug-ins that make training safe to interrupt and its result usable at once."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from linescribe.models.modelfile import save_model, write_atomically
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints are written to a temporary file and renamed, so a crash or a full disk during
+    the write leaves the previous checkpoint intact."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomically(Path(path), buffer.getvalue())
+
+
+class CheckpointOnInterrupt(L.Callback):
+    """Ctrl-C (or any crash) during training leaves ``last.ckpt`` for ``--resume``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if trainer.global_step == 0:
+            return
+        trainer.save_checkpoint(self.path)
+        log.warning("training stopped (%s): resumable checkpoint saved to %s", type(exception).__name__, self.path)
+
+
+class ExportBestModel(L.Callback):
+    """Writes the model file (safetensors + JSON) each time validation CER improves, so the best
+    model is usable during training and survives an interrupted run."""
+
+    def __init__(self, path: Path, training_info: dict[str, Any], half: bool = False) -> None:
+        self.path = path
+        self.training_info = training_info
+        self.half = half
+        self.best_cer = float("inf")
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or "val_cer" not in trainer.callback_metrics:
+            return
+        cer = float(trainer.callback_metrics["val_cer"])
+        if cer >= self.best_cer:
+            return
+        self.best_cer = cer
+        if trainer.is_global_zero:
+            metrics = {
+                "val_cer": cer,
+                "val_wer": float(trainer.callback_metrics.get("val_wer", float("nan"))),
+                "epoch": trainer.current_epoch,
+                "step": trainer.global_step,
+            }
+            save_model(pl_module.trained_model(self.training_info, metrics), self.path, half=self.half)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_cer": self.best_cer}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_cer = state_dict.get("best_cer", float("inf"))
+
+
+class LineThroughput(L.Callback):
+    """Training speed in lines per second, data loading included, validation excluded: the clock
+    runs from one training batch's end to the next."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.seconds = 0.0
+        self._last: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = None
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.seconds += now - self._last
+            self.lines += len(batch[4])
+            pl_module.log("train_lines_per_s", self.lines / self.seconds)
+        self._last = now
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0

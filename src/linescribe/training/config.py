@@ -1,0 +1,68 @@
+"""Training settings: one field per ``linescribe train`` flag (``--batch-size`` <-> ``batch_size``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linescribe.errors import LinescribeError
+
+
+@dataclass
+class TrainConfig:
+    train: list[str]
+    output: Path
+    val: list[str] = field(default_factory=list)
+    train_ids: Path | None = None
+    val_ids: Path | None = None
+    val_fraction: float = 0.1
+    arch: str = "crnn"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    alphabet: Path | None = None
+    batch_size: int = 16
+    max_epochs: int = 50
+    max_steps: int = -1
+    max_time: str | None = None
+    """Wall-clock budget as DD:HH:MM:SS; training stops cleanly and keeps the best model."""
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    scheduler: str = "onecycle"
+    gradient_clip: float = 5.0
+    patience: int = 10
+    augment: bool = True
+    seed: int = 0
+    workers: int = 1
+    threads: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    precision: str = "auto"
+    strict: bool = False
+    resume: bool = False
+    val_every: float = 1.0
+    """Validate every epoch (1.0), or this fraction of an epoch when below 1."""
+    log_every: int = 20
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.output = Path(self.output)
+        if not self.train:
+            raise LinescribeError("no training data: give at least one dataset")
+        if self.batch_size < 1:
+            raise LinescribeError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise LinescribeError(f"--val-fraction must be in [0, 1), not {self.val_fraction}")
+        if self.optimizer not in OPTIMIZERS:
+            raise LinescribeError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.scheduler not in SCHEDULERS:
+            raise LinescribeError(f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+
+OPTIMIZERS = ("adamw", "rmsprop")
+SCHEDULERS = ("onecycle", "cosine", "plateau", "constant")

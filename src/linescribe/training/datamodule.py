@@ -1,0 +1,131 @@
+"""From samples to training batches: image loading, augmentation, preprocessing, bucketing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from linescribe.alphabet import Alphabet
+from linescribe.data.augment import Augmenter
+from linescribe.data.batching import BucketBatchSampler, pad_batch
+from linescribe.data.images import load_sample_image
+from linescribe.data.preprocess import Preprocessing
+from linescribe.data.sample import Sample
+from linescribe.errors import ImageError
+
+log = logging.getLogger(__name__)
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]
+
+
+class LineDataset(Dataset):
+    """Lines as (preprocessed image (H, W) float32, label ids, index); None for an unreadable image."""
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        alphabet: Alphabet,
+        preprocessing: Preprocessing,
+        augmenter: Augmenter | None = None,
+    ) -> None:
+        self.samples = list(samples)
+        self.alphabet = alphabet
+        self.preprocessing = preprocessing
+        self.augmenter = augmenter
+        self._rng: np.random.Generator | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        # created lazily in each worker from its torch seed, which Lightning derives from --seed
+        if self._rng is None:
+            self._rng = np.random.default_rng(torch.initial_seed() % 2**63)
+        return self._rng
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, list[int], int] | None:
+        sample = self.samples[index]
+        try:
+            gray = load_sample_image(sample)
+        except ImageError as error:
+            log.warning("skipping line %s: %s", sample.id, error)
+            return None
+        if self.augmenter is not None:
+            gray = self.augmenter(gray, self.rng)
+        return self.preprocessing(gray), self.alphabet.encode(sample.text), index
+
+
+def collate(items: Sequence[tuple[np.ndarray, list[int], int] | None]) -> Batch:
+    """images (N,1,H,W), widths (N,), targets (sum of label lengths,), target lengths (N,), indices."""
+    items = [item for item in items if item is not None]
+    if not items:
+        empty = torch.zeros(0, dtype=torch.long)
+        return torch.zeros(0, 1, 1, 1), empty, empty, empty, []
+    images, widths = pad_batch([image for image, _, _ in items])
+    targets = torch.tensor([i for _, label, _ in items for i in label], dtype=torch.long)
+    target_lengths = torch.tensor([len(label) for _, label, _ in items], dtype=torch.long)
+    return images, widths, targets, target_lengths, [index for _, _, index in items]
+
+
+class DistributedBuckets(BucketBatchSampler):
+    """Bucketed batches split between DDP ranks: each rank takes every world_size-th batch, and all
+    ranks take the same number of batches so that none waits for a gradient sync forever."""
+
+    def __init__(self, *args, rank: int = 0, world_size: int = 1, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rank, self.world_size = rank, world_size
+
+    def __len__(self) -> int:
+        return super().__len__() // self.world_size
+
+    def __iter__(self):
+        batches = list(super().__iter__())
+        per_rank = len(batches) // self.world_size
+        return iter(batches[self.rank :: self.world_size][:per_rank])
+
+
+class LineDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        train: LineDataset,
+        val: LineDataset,
+        train_widths: Sequence[int],
+        val_widths: Sequence[int],
+        batch_size: int,
+        workers: int,
+        seed: int,
+        train_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.train_set, self.val_set = train, val
+        self.train_widths, self.val_widths = list(train_widths), list(val_widths)
+        self.batch_size, self.workers, self.seed = batch_size, workers, seed
+        self.train_weights = train_weights
+
+    def _loader(self, dataset: LineDataset, sampler: BucketBatchSampler) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=self.workers,
+            persistent_workers=self.workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        sampler = DistributedBuckets(
+            self.train_widths, self.batch_size, seed=self.seed, weights=self.train_weights, rank=rank, world_size=world
+        )
+        if self.trainer is not None:
+            sampler.set_epoch(self.trainer.current_epoch)
+        return self._loader(self.train_set, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        # validation is not split between ranks: every rank computes the same CER
+        return self._loader(self.val_set, BucketBatchSampler(self.val_widths, self.batch_size, seed=0, noise=0.0))

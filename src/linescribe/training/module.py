@@ -1,0 +1,112 @@
+"""The LightningModule: CTC loss, optimiser and schedule, and CER/WER on the validation set.
+
+The network itself (``models/``) knows nothing of Lightning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from linescribe.alphabet import Alphabet
+from linescribe.data.preprocess import Preprocessing
+from linescribe.decoding import greedy_decode
+from linescribe.metrics import ErrorRates
+from linescribe.models import build_model
+from linescribe.models.modelfile import TrainedModel
+from linescribe.training.datamodule import Batch
+
+
+class LineRecognitionModule(L.LightningModule):
+    def __init__(
+        self,
+        arch: str,
+        hparams: dict[str, Any],
+        alphabet: list[str],
+        preprocess: dict[str, Any],
+        optimizer: str = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        scheduler: str = "onecycle",
+        val_texts: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["val_texts"])
+        self.alphabet = Alphabet(alphabet)
+        self.preprocessing = Preprocessing.from_dict(preprocess)
+        self.net = build_model(arch, self.alphabet.num_classes, hparams)
+        self.net.to(memory_format=torch.channels_last)  # ~20 % faster convolutions on CPU
+        self.val_texts = val_texts or []
+        self._val_rates = ErrorRates()
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.net(images.contiguous(memory_format=torch.channels_last), widths)
+
+    def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        images, widths, targets, target_lengths, _ = batch
+        log_probs, lengths = self(images, widths)
+        loss = F.ctc_loss(log_probs.float(), targets, lengths, target_lengths, blank=0, reduction="mean", zero_infinity=True)
+        return loss, log_probs, lengths
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        if not batch[4]:
+            return None
+        loss, _, _ = self._loss(batch)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch[4]))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_rates = ErrorRates()
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        indices = batch[4]
+        if not indices:
+            return
+        loss, log_probs, lengths = self._loss(batch)
+        self.log("val_loss", loss, prog_bar=False, batch_size=len(indices), sync_dist=True)
+        for index, hypothesis in zip(indices, greedy_decode(log_probs, lengths, self.alphabet)):
+            self._val_rates.add(self.val_texts[index], hypothesis.text)
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_rates.lines:
+            self.log("val_cer", self._val_rates.cer, prog_bar=True)
+            self.log("val_wer", self._val_rates.wer, prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        params = self.net.parameters()
+        if self.hparams.optimizer == "rmsprop":
+            optimizer = torch.optim.RMSprop(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        schedule = self.hparams.scheduler
+        if schedule == "constant":
+            return optimizer
+        if schedule == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_cer"}}
+        steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        if schedule == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        else:
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=self.hparams.lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos"
+            )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def trained_model(self, training: dict[str, Any], metrics: dict[str, Any]) -> TrainedModel:
+        """The network as a self-describing model, ready for ``save_model``."""
+        net = build_model(self.hparams.arch, self.alphabet.num_classes, self.hparams.hparams)
+        net.load_state_dict({name: t.contiguous() for name, t in self.net.state_dict().items()})
+        net.eval()
+        return TrainedModel(
+            net=net,
+            arch=self.hparams.arch,
+            hparams=dict(self.hparams.hparams),
+            alphabet=self.alphabet,
+            preprocessing=self.preprocessing,
+            training=training,
+            metrics=metrics,
+        )

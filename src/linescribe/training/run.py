@@ -1,0 +1,234 @@
+"""``train(config)``: from dataset specs to a model file, the whole recipe in one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from linescribe.alphabet import Alphabet
+from linescribe.data.augment import Augmenter
+from linescribe.data.dataset import LoadedDataset, drop_unwritable, load_datasets
+from linescribe.data.images import image_size
+from linescribe.data.preprocess import Preprocessing
+from linescribe.data.sample import Sample
+from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
+from linescribe.errors import ImageError, LinescribeError
+from linescribe.models import build_model, get_architecture, resolve_hparams
+from linescribe.models.modelfile import write_atomically
+from linescribe.training.callbacks import AtomicCheckpointIO, CheckpointOnInterrupt, ExportBestModel, LineThroughput
+from linescribe.training.config import TrainConfig
+from linescribe.training.datamodule import LineDataModule, LineDataset
+from linescribe.training.module import LineRecognitionModule
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.safetensors"
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    best_val_cer: float
+    epochs: int
+    steps: int
+    lines_per_second: float
+    train_lines: int
+    val_lines: int
+
+
+@dataclass
+class PreparedLines:
+    samples: list[Sample]
+    widths: list[int]
+    weights: list[float]
+
+
+def _prepare(
+    datasets: list[LoadedDataset],
+    alphabet: Alphabet,
+    preprocessing: Preprocessing,
+    stride: int,
+    strict: bool,
+) -> PreparedLines:
+    """Drop what the model cannot learn from (unknown characters, unreadable images, lines too
+    narrow for their text under CTC) and compute every line's input width for bucketing."""
+    prepared = PreparedLines([], [], [])
+    for dataset in datasets:
+        drop_unwritable(dataset, alphabet, strict)
+        kept = []
+        for sample in dataset.samples:
+            try:
+                width, height = sample.size_hint or image_size(sample.path)
+            except ImageError as error:
+                if strict:
+                    raise
+                dataset.skip(sample.id, "unreadable image")
+                log.debug("%s", error)
+                continue
+            input_width = preprocessing.output_width(width, height)
+            frames = input_width // stride if preprocessing.width is None else preprocessing.width // stride
+            repeats = sum(1 for a, b in zip(sample.text, sample.text[1:]) if a == b)
+            if frames < len(sample.text) + repeats:
+                dataset.skip(sample.id, "line image too narrow for its text")
+                continue
+            kept.append(sample)
+            prepared.samples.append(sample)
+            prepared.widths.append(input_width)
+            prepared.weights.append(dataset.spec.weight)
+        dataset.samples = kept
+        log.info("%s", dataset.summary())
+    return prepared
+
+
+def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDataset]]:
+    """Training and validation datasets from the specs, the id lists, or a split by document."""
+    train_sets = load_datasets(config.train, config.strict)
+    if config.train_ids:
+        ids = read_split_file(config.train_ids)
+        for dataset in train_sets:
+            dataset.samples = filter_by_ids(dataset.samples, ids)
+    if config.val:
+        val_sets = load_datasets(config.val, config.strict)
+        if config.val_ids:
+            ids = read_split_file(config.val_ids)
+            for dataset in val_sets:
+                dataset.samples = filter_by_ids(dataset.samples, ids)
+        return train_sets, val_sets
+    val_sets = []
+    for dataset in train_sets:
+        held_out = LoadedDataset(dataset.spec, [])
+        if config.val_ids:
+            # IAM style: one root, split lists for train and validation
+            held_out.samples = filter_by_ids(load_datasets([dataset.spec])[0].samples, read_split_file(config.val_ids))
+        else:
+            dataset.samples, held_out.samples, _ = split_by_group(dataset.samples, config.val_fraction, config.seed)
+        val_sets.append(held_out)
+    if not any(dataset.samples for dataset in val_sets):
+        raise LinescribeError("no validation lines: give --val DATASET, --val-ids FILE or a --val-fraction above 0")
+    return train_sets, val_sets
+
+
+def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
+    accelerator = config.accelerator
+    if accelerator == "auto":
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if accelerator == "gpu" else "32-true"
+    devices: int | str = int(config.devices) if config.devices.isdigit() else config.devices
+    return {"accelerator": accelerator, "devices": devices, "num_nodes": config.num_nodes, "precision": precision}
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train a model as configured; the best model (by validation CER) is ``output/model.safetensors``."""
+    output = config.output
+    run_file = output / "run.json"
+    checkpoint_dir = output / "checkpoints"
+    last_checkpoint = checkpoint_dir / "last.ckpt"
+    if config.resume and not last_checkpoint.exists():
+        raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+
+    arch = get_architecture(config.arch)
+    hparams = resolve_hparams(config.arch, config.hparams)
+    preprocessing = arch.preprocessing
+    if "input_height" in hparams:
+        preprocessing = Preprocessing(**{**preprocessing.to_dict(), "height": hparams["input_height"]})
+    train_sets, val_sets = _select(config)
+    if config.resume:
+        alphabet = Alphabet(json.loads(run_file.read_text(encoding="utf-8"))["alphabet"])
+    elif config.alphabet:
+        alphabet = Alphabet.from_file(str(config.alphabet))
+    else:
+        alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
+    stride = build_model(config.arch, alphabet.num_classes, hparams).horizontal_stride
+    train_lines = _prepare(train_sets, alphabet, preprocessing, stride, config.strict)
+    val_lines = _prepare(val_sets, alphabet, preprocessing, stride, config.strict)
+    if not train_lines.samples:
+        raise LinescribeError("no usable training lines (see the summaries above)")
+    if not val_lines.samples:
+        raise LinescribeError("no usable validation lines (see the summaries above)")
+
+    data_summary = {
+        "train": [{"path": str(d.spec.path), "format": d.spec.format, "weight": d.spec.weight, "lines": len(d.samples)} for d in train_sets],
+        "val": [{"path": str(d.spec.path), "format": d.spec.format, "lines": len(d.samples)} for d in val_sets],
+    }
+    training_info = {"config": config.to_dict(), "data": data_summary}
+    output.mkdir(parents=True, exist_ok=True)
+    if not config.resume:
+        run_document = {"alphabet": alphabet.chars, **training_info}
+        write_atomically(run_file, json.dumps(run_document, indent=2, ensure_ascii=False).encode())
+
+    augmenter = Augmenter() if config.augment else None
+    datamodule = LineDataModule(
+        LineDataset(train_lines.samples, alphabet, preprocessing, augmenter),
+        LineDataset(val_lines.samples, alphabet, preprocessing),
+        train_lines.widths,
+        val_lines.widths,
+        config.batch_size,
+        config.workers,
+        config.seed,
+        train_weights=train_lines.weights if len({w for w in train_lines.weights}) > 1 else None,
+    )
+    module = LineRecognitionModule(
+        config.arch,
+        hparams,
+        alphabet.chars,
+        preprocessing.to_dict(),
+        optimizer=config.optimizer,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        scheduler=config.scheduler,
+        val_texts=[sample.text for sample in val_lines.samples],
+    )
+    throughput = LineThroughput()
+    exporter = ExportBestModel(output / MODEL_FILE, training_info)
+    callbacks: list[L.Callback] = [
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True),
+        EarlyStopping(monitor="val_cer", mode="min", patience=config.patience),
+        CheckpointOnInterrupt(last_checkpoint),
+        exporter,
+        throughput,
+    ]
+    val_interval: dict[str, Any] = (
+        {"val_check_interval": config.val_every} if config.val_every < 1 else {"check_val_every_n_epoch": int(config.val_every)}
+    )
+    trainer = L.Trainer(
+        **_accelerator_settings(config),
+        max_epochs=config.max_epochs,
+        max_steps=config.max_steps,
+        max_time=config.max_time,
+        gradient_clip_val=config.gradient_clip or None,
+        callbacks=callbacks,
+        logger=[CSVLogger(output, name="logs", version="csv"), TensorBoardLogger(output, name="logs", version="tensorboard")],
+        plugins=[AtomicCheckpointIO()],
+        log_every_n_steps=config.log_every,
+        enable_progress_bar=config.progress,
+        enable_model_summary=config.progress,
+        use_distributed_sampler=False,
+        num_sanity_val_steps=0,
+        deterministic=False,
+        **val_interval,
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
+    if not (output / MODEL_FILE).exists():
+        raise LinescribeError(f"training ended before the first validation: no model written to {output / MODEL_FILE}")
+    return TrainResult(
+        model_path=output / MODEL_FILE,
+        best_val_cer=exporter.best_cer,
+        epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+        lines_per_second=throughput.lines_per_second,
+        train_lines=len(train_lines.samples),
+        val_lines=len(val_lines.samples),
+    )
