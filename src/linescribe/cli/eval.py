@@ -18,8 +18,19 @@ import click
 @click.option("--confusions", default=10, show_default=True, help="Show the N most frequent character confusions.")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
+@click.option("--text-rules", default=None, help="Transcription rules for the references (default: those the model was trained with).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
-def evaluate(model: str, datasets: tuple[str, ...], report: Path | None, as_json: bool, confusions: int, batch_size: int, ids: Path | None, strict: bool) -> None:
+def evaluate(
+    model: str,
+    datasets: tuple[str, ...],
+    report: Path | None,
+    as_json: bool,
+    confusions: int,
+    batch_size: int,
+    ids: Path | None,
+    text_rules: str | None,
+    strict: bool,
+) -> None:
     """Character and word error rates of MODEL on DATASETS.
 
     CER = total character edit distance / total reference characters (corpus level);
@@ -27,12 +38,15 @@ def evaluate(model: str, datasets: tuple[str, ...], report: Path | None, as_json
     """
     from linescribe.data.dataset import load_datasets
     from linescribe.data.splits import filter_by_ids, read_split_file
+    from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
     from linescribe.inference import load_recognizer
     from linescribe.models.modelfile import write_atomically
 
     recognizer = load_recognizer(model, batch_size=batch_size)
-    loaded = load_datasets(list(datasets), strict)
+    if text_rules is None:
+        text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
+    loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
     samples = [sample for dataset in loaded for sample in dataset.samples]
     if ids:
         samples = filter_by_ids(samples, read_split_file(ids))

@@ -33,6 +33,8 @@ def _parse_hparams(values: tuple[str, ...]) -> dict:
 @click.option("--arch", default="crnn", show_default=True, help="Architecture name (see `linescribe info --archs`).")
 @click.option("--hparam", multiple=True, help="Architecture hyper-parameter NAME=JSON (repeatable).")
 @click.option("--alphabet", type=click.Path(path_type=Path), help="Alphabet file (one character per line). Default: from the training texts.")
+@click.option("--text-rules", default="", help="Transcription rules for the labels, comma-separated: cremma, quotes, long-s.")
+@click.option("--init", type=click.Path(path_type=Path), help="Start from this model file's weights (fine-tuning).")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--max-epochs", default=50, show_default=True)
 @click.option("--max-steps", default=-1, show_default=True)

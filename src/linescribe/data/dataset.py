@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from linescribe.alphabet import Alphabet
 from linescribe.data.readers import DatasetSpec, parse_spec, read_entries
 from linescribe.data.sample import Sample, Skipped
+from linescribe.data.text import DropLine, apply_rules
 from linescribe.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,18 @@ class LoadedDataset:
         return text
 
 
-def load_dataset(spec: str | DatasetSpec, strict: bool = False) -> LoadedDataset:
-    """Read one dataset; ``strict`` turns the first bad entry into a DatasetError."""
+def load_dataset(spec: str | DatasetSpec, strict: bool = False, text_rules: Sequence[str] = ()) -> LoadedDataset:
+    """Read one dataset, applying the transcription rules to every label; ``strict`` turns the
+    first bad entry into a DatasetError."""
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     loaded = LoadedDataset(spec, [])
     for entry in read_entries(spec):
+        if isinstance(entry, Sample) and text_rules:
+            try:
+                text = apply_rules(entry.text, text_rules)
+                entry = replace(entry, text=text) if text else Skipped(entry.id, "empty transcription after text rules")
+            except DropLine as reason:
+                entry = Skipped(entry.id, str(reason))
         if isinstance(entry, Skipped):
             if strict:
                 raise DatasetError(f"{spec.path}: entry {entry.id}: {entry.reason} (--strict)")
@@ -60,8 +68,10 @@ def load_dataset(spec: str | DatasetSpec, strict: bool = False) -> LoadedDataset
     return loaded
 
 
-def load_datasets(specs: Sequence[str | DatasetSpec], strict: bool = False) -> list[LoadedDataset]:
-    datasets = [load_dataset(spec, strict) for spec in specs]
+def load_datasets(
+    specs: Sequence[str | DatasetSpec], strict: bool = False, text_rules: Sequence[str] = ()
+) -> list[LoadedDataset]:
+    datasets = [load_dataset(spec, strict, text_rules) for spec in specs]
     for dataset in datasets:
         log.info(dataset.summary())
     return datasets

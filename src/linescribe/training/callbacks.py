@@ -82,9 +82,6 @@ class LineThroughput(L.Callback):
         self.seconds = 0.0
         self._last: float | None = None
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._last = None
-
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._last = None
 

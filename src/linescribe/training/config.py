@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linescribe.data.text import parse_rules
 from linescribe.errors import LinescribeError
 
 
@@ -20,6 +21,10 @@ class TrainConfig:
     arch: str = "crnn"
     hparams: dict[str, Any] = field(default_factory=dict)
     alphabet: Path | None = None
+    text_rules: list[str] = field(default_factory=list)
+    """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]."""
+    init: Path | None = None
+    """Start from this model file's weights (fine-tuning); characters new to it start untrained."""
     batch_size: int = 16
     max_epochs: int = 50
     max_steps: int = -1
@@ -56,6 +61,7 @@ class TrainConfig:
             raise LinescribeError(f"--val-fraction must be in [0, 1), not {self.val_fraction}")
         if self.optimizer not in OPTIMIZERS:
             raise LinescribeError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        self.text_rules = parse_rules(self.text_rules)
         if self.scheduler not in SCHEDULERS:
             raise LinescribeError(f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
 

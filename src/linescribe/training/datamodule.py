@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import cv2
 import lightning as L
 import numpy as np
 import torch
@@ -61,6 +62,11 @@ class LineDataset(Dataset):
         return self.preprocessing(gray), self.alphabet.encode(sample.text), index
 
 
+def _init_worker(worker_id: int) -> None:
+    """One OpenCV thread per loader process: the processes already share out the cores."""
+    cv2.setNumThreads(1)
+
+
 def collate(items: Sequence[tuple[np.ndarray, list[int], int] | None]) -> Batch:
     """images (N,1,H,W), widths (N,), targets (sum of label lengths,), target lengths (N,), indices."""
     items = [item for item in items if item is not None]
@@ -115,6 +121,7 @@ class LineDataModule(L.LightningDataModule):
             collate_fn=collate,
             num_workers=self.workers,
             persistent_workers=self.workers > 0,
+            worker_init_fn=_init_worker if self.workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:

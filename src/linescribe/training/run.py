@@ -22,7 +22,7 @@ from linescribe.data.sample import Sample
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
-from linescribe.models.modelfile import write_atomically
+from linescribe.models.modelfile import load_model_file, write_atomically
 from linescribe.training.callbacks import AtomicCheckpointIO, CheckpointOnInterrupt, ExportBestModel, LineThroughput
 from linescribe.training.config import TrainConfig
 from linescribe.training.datamodule import LineDataModule, LineDataset
@@ -90,13 +90,13 @@ def _prepare(
 
 def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDataset]]:
     """Training and validation datasets from the specs, the id lists, or a split by document."""
-    train_sets = load_datasets(config.train, config.strict)
+    train_sets = load_datasets(config.train, config.strict, config.text_rules)
     if config.train_ids:
         ids = read_split_file(config.train_ids)
         for dataset in train_sets:
             dataset.samples = filter_by_ids(dataset.samples, ids)
     if config.val:
-        val_sets = load_datasets(config.val, config.strict)
+        val_sets = load_datasets(config.val, config.strict, config.text_rules)
         if config.val_ids:
             ids = read_split_file(config.val_ids)
             for dataset in val_sets:
@@ -107,13 +107,36 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
         held_out = LoadedDataset(dataset.spec, [])
         if config.val_ids:
             # IAM style: one root, split lists for train and validation
-            held_out.samples = filter_by_ids(load_datasets([dataset.spec])[0].samples, read_split_file(config.val_ids))
+            all_lines = load_datasets([dataset.spec], text_rules=config.text_rules)[0].samples
+            held_out.samples = filter_by_ids(all_lines, read_split_file(config.val_ids))
         else:
             dataset.samples, held_out.samples, _ = split_by_group(dataset.samples, config.val_fraction, config.seed)
         val_sets.append(held_out)
     if not any(dataset.samples for dataset in val_sets):
         raise LinescribeError("no validation lines: give --val DATASET, --val-ids FILE or a --val-fraction above 0")
     return train_sets, val_sets
+
+
+def initialise_from(module: LineRecognitionModule, path: Path) -> None:
+    """Copy a trained model's weights into the new network. The output rows of characters that
+    both alphabets share are copied too, so a model can be fine-tuned on a new alphabet."""
+    source = load_model_file(path)
+    if source.arch != module.hparams.arch or source.hparams != module.hparams.hparams:
+        raise LinescribeError(
+            f"{path}: --init needs the same architecture; it is {source.arch} {source.hparams}, "
+            f"this run is {module.hparams.arch} {module.hparams.hparams}"
+        )
+    old_state, new_state = source.net.state_dict(), module.net.state_dict()
+    old_ids = {char: index + 1 for index, char in enumerate(source.alphabet.chars)}
+    rows = [(new_id + 1, old_ids[char]) for new_id, char in enumerate(module.alphabet.chars) if char in old_ids]
+    for name, tensor in new_state.items():
+        if name.startswith("classifier."):
+            tensor[0] = old_state[name][0]  # the blank
+            for new_row, old_row in rows:
+                tensor[new_row] = old_state[name][old_row]
+        else:
+            tensor.copy_(old_state[name])
+    log.info("initialised from %s (%d of %d characters known to it)", path, len(rows), len(module.alphabet))
 
 
 def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
@@ -191,11 +214,13 @@ def train(config: TrainConfig) -> TrainResult:
         scheduler=config.scheduler,
         val_texts=[sample.text for sample in val_lines.samples],
     )
+    if config.init and not config.resume:
+        initialise_from(module, config.init)
     throughput = LineThroughput()
     exporter = ExportBestModel(output / MODEL_FILE, training_info)
     callbacks: list[L.Callback] = [
         ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True),
-        EarlyStopping(monitor="val_cer", mode="min", patience=config.patience),
+        EarlyStopping(monitor="val_cer", mode="min", patience=config.patience, check_on_train_epoch_end=False),
         CheckpointOnInterrupt(last_checkpoint),
         exporter,
         throughput,
@@ -221,6 +246,9 @@ def train(config: TrainConfig) -> TrainResult:
         **val_interval,
     )
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
+    if exporter.best_cer == float("inf"):
+        # the budget (--max-steps, --max-time) ran out before any validation: validate once now
+        trainer.validate(module, datamodule=datamodule, verbose=False)
     if not (output / MODEL_FILE).exists():
         raise LinescribeError(f"training ended before the first validation: no model written to {output / MODEL_FILE}")
     return TrainResult(

@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
@@ -37,6 +37,8 @@ class LayoutLine:
 
 @dataclass(frozen=True)
 class PageLayout:
+    """What one page file says: the name of its image and its lines."""
+
     image_name: str
     lines: list[LayoutLine]
 
@@ -61,6 +63,12 @@ def child(element: Element, *path: str) -> Element | None:
             return None
         element = found[0]
     return element
+
+
+def text_of(element: Element, *path: str) -> str:
+    """The stripped text of the element down the path, "" when it is absent."""
+    found = child(element, *path)
+    return "" if found is None or found.text is None else found.text.strip()
 
 
 def descendants(element: Element, name: str) -> Iterator[Element]:
@@ -91,6 +99,7 @@ def _checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | st
 
 
 def _size_hint(points: tuple[Point, ...]) -> tuple[int, int]:
+    """The bounding box's (width, height): the crop's size without decoding the page."""
     xs, ys = [x for x, _ in points], [y for _, y in points]
     return max(1, math.ceil(max(xs) - min(xs))), max(1, math.ceil(max(ys) - min(ys)))
 
@@ -124,9 +133,10 @@ def sniff_xml(path: Path, root: str) -> bool:
 
 
 def _find_image(xml_path: Path, image_name: str) -> Path | None:
-    """The declared image next to the XML, else an image with the XML's stem (exports often rename)."""
+    """The declared image (relative to the XML, or by its bare name when it is a path from another
+    machine), else an image with the XML's stem, since exports often rename the image."""
     folder = xml_path.parent
-    candidates = [folder / image_name] if image_name else []
+    candidates = [folder / image_name, folder / PureWindowsPath(image_name).name] if image_name else []
     candidates += [folder / f"{xml_path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
     candidates += [folder / f"{xml_path.stem}{suffix.upper()}" for suffix in IMAGE_SUFFIXES]
     return next((candidate for candidate in candidates if candidate.is_file()), None)
@@ -136,9 +146,10 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sam
     """Every line of every page file; a file that cannot be parsed is one Skipped entry naming it."""
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
-    if not _xml_files(path):
+    files = _xml_files(path)
+    if not files:
         raise DatasetError(f"{path}: no .xml files in this folder")
-    for xml_path in _xml_files(path):
+    for xml_path in files:
         try:
             document = SafeElementTree.parse(str(xml_path)).getroot()
         except DefusedXmlException as error:

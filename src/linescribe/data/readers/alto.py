@@ -19,6 +19,7 @@ from linescribe.data.readers._xml import (
     parse_points,
     read_xml_pages,
     sniff_xml,
+    text_of,
 )
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError
@@ -40,13 +41,12 @@ def _points(line: Element) -> tuple[Point, ...] | None:
 
 def _layout(xml_path: Path, document: Element) -> PageLayout:
     """The page's lines; refuses units other than pixels, which cannot be cropped without the dpi."""
-    unit = child(document, "Description", "MeasurementUnit")
-    if unit is not None and (unit.text or "").strip() not in ("", "pixel"):
+    unit = text_of(document, "Description", "MeasurementUnit")
+    if unit not in ("", "pixel"):
         raise DatasetError(
-            f"{xml_path}: MeasurementUnit is {unit.text.strip()!r}; only pixel coordinates can be cropped "
+            f"{xml_path}: MeasurementUnit is {unit!r}; only pixel coordinates can be cropped "
             "(re-export the ALTO with pixel units)"
         )
-    file_name = child(document, "Description", "sourceImageInformation", "fileName")
     lines = [
         LayoutLine(
             line.get("ID", f"line{number}"),
@@ -55,10 +55,11 @@ def _layout(xml_path: Path, document: Element) -> PageLayout:
         )
         for number, line in enumerate(descendants(document, "TextLine"), start=1)
     ]
-    return PageLayout((file_name.text or "").strip() if file_name is not None else "", lines)
+    return PageLayout(text_of(document, "Description", "sourceImageInformation", "fileName"), lines)
 
 
 def sniff(path: Path) -> bool:
+    """A .xml file, or a folder of them, whose root element is alto."""
     return sniff_xml(path, ROOT)
 
 

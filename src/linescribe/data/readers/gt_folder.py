@@ -77,7 +77,7 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
         elif not names:
             yield Skipped(key, IMAGE_MISSING)
         elif len(names) > 1:
-            yield Skipped(key, f"several images share one {LABEL_SUFFIX}: {', '.join(names)}")
+            yield Skipped(key, f"several images share one {LABEL_SUFFIX}")
         else:
             label = _read_label(root / f"{key}{LABEL_SUFFIX}", key)
             if isinstance(label, Skipped):

@@ -19,8 +19,8 @@ DAMAGED_IDS = frozenset({"a01-117-05-02", "r06-022-03-05"})
 
 DAMAGED = "known damaged image in IAM"
 
-_FIELDS = 9
-"""id, status, graylevel, components, x, y, w, h, transcription (which may hold further spaces)."""
+_FIELDS = 8
+"""id, status, graylevel, components, x, y, w, h; the transcription follows (and may hold spaces)."""
 
 
 def _find(root: Path, name: str) -> Path | None:
@@ -31,12 +31,12 @@ def _find(root: Path, name: str) -> Path | None:
     return None
 
 
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of every line that is neither blank nor a ``#`` comment."""
+def _records(path: Path) -> Iterator[list[str]]:
+    """The fields of every line that is neither blank nor a ``#`` comment."""
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
+        for line in handle:
             if line.strip() and not line.startswith("#"):
-                yield number, line.split()
+                yield line.split()
 
 
 def _writers(root: Path) -> dict[str, str]:
@@ -44,7 +44,7 @@ def _writers(root: Path) -> dict[str, str]:
     forms = _find(root, "forms.txt")
     if forms is None:
         return {}
-    return {fields[0]: fields[1] for _, fields in _records(forms) if len(fields) >= 2}
+    return {fields[0]: fields[1] for fields in _records(forms) if len(fields) >= 2}
 
 
 def _size(width: str, height: str) -> tuple[int, int] | None:
@@ -62,15 +62,16 @@ def sniff(path: Path) -> bool:
 
 
 def read(root: Path) -> Iterator[Sample | Skipped]:
-    """Every line of lines.txt, ``ok`` and ``err`` alike (``err`` only means a word boundary was doubted)."""
+    """Every line of lines.txt, ``ok`` and ``err`` alike: ``err`` flags a doubtful word segmentation,
+    which does not matter for line recognition."""
     lines_txt = _find(root, "lines.txt")
     if lines_txt is None:
         raise DatasetError(f"{root}: no lines.txt or ascii/lines.txt; is this the IAM root folder?")
     writers = _writers(root)
-    for number, fields in _records(lines_txt):
+    for fields in _records(lines_txt):
         line_id = fields[0]
         if len(fields) < _FIELDS:
-            yield Skipped(line_id, f"{lines_txt.name} line {number}: expected {_FIELDS} fields, found {len(fields)}")
+            yield Skipped(line_id, f"malformed line in {lines_txt.name} (fewer than {_FIELDS} fields)")
             continue
         if line_id in DAMAGED_IDS:
             yield Skipped(line_id, DAMAGED)
@@ -80,7 +81,7 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
         if not path.is_file():
             yield Skipped(line_id, IMAGE_MISSING)
             continue
-        text = html.unescape(" ".join(fields[_FIELDS - 1 :]).replace("|", " "))
+        text = html.unescape(" ".join(fields[_FIELDS:]).replace("|", " "))
         yield line_entry(
             line_id, text, path, group=form, writer=writers.get(form, ""), size_hint=_size(fields[6], fields[7])
         )

@@ -95,7 +95,8 @@ def read(manifest: Path) -> Iterator[Sample | Skipped]:
     folder = manifest.parent
     for number, row in rows:
         if len(row) != len(header):
-            yield Skipped(f"{manifest.name}:{number}", f"row {number}: expected {len(header)} columns, found {len(row)}")
+            reason = f"row {number}: expected {len(header)} columns, found {len(row)}"
+            yield Skipped(f"{manifest.name}:{number}", reason)
             continue
         relative = Path(row[image_column].strip())
         line_id = row[id_column].strip() if id_column is not None else relative.stem

@@ -20,6 +20,7 @@ from linescribe.data.readers._xml import (
     parse_points,
     read_xml_pages,
     sniff_xml,
+    text_of,
 )
 from linescribe.data.sample import Point, Sample, Skipped
 
@@ -47,13 +48,11 @@ def _index(equiv: Element) -> float:
 def _text(line: Element) -> str:
     """The Unicode of the line's TextEquiv with the lowest @index (the first when none has one)."""
     equivs = children(line, "TextEquiv")
-    if not equivs:
-        return ""
-    unicode = child(min(equivs, key=_index), "Unicode")
-    return "" if unicode is None or unicode.text is None else unicode.text
+    return text_of(min(equivs, key=_index), "Unicode") if equivs else ""
 
 
 def _layout(xml_path: Path, document: Element) -> PageLayout:
+    """The page's image name and every TextLine, wherever its region nests it."""
     page = child(document, "Page")
     if page is None:
         return PageLayout("", [])
@@ -65,6 +64,7 @@ def _layout(xml_path: Path, document: Element) -> PageLayout:
 
 
 def sniff(path: Path) -> bool:
+    """A .xml file, or a folder of them, whose root element is PcGts."""
     return sniff_xml(path, ROOT)
 
 

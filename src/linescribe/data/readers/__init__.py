@@ -1,0 +1,103 @@
+"""Dataset formats by name, and the ``[format:]path[@weight]`` strings that pick one.
+
+Every reader turns its format into the same ``Sample`` (or ``Skipped``, with the reason), so the
+rest of linescribe never sees a format. A new format is one module with ``sniff`` and ``read``
+plus one line in ``READERS``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from linescribe.data.readers import alto, gt_folder, iam, manifest, pagexml
+from linescribe.data.sample import Sample, Skipped
+from linescribe.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    sniff: Callable[[Path], bool]
+    """True if the path looks like this format; cheap, never reads the whole dataset."""
+    read: Callable[[Path], Iterator[Sample | Skipped]]
+    """The entries in a deterministic order; never decodes an image."""
+
+
+READERS: dict[str, Reader] = {
+    reader.name: reader
+    for reader in (
+        Reader("iam", iam.sniff, iam.read),
+        Reader("gt", gt_folder.sniff, gt_folder.read),
+        Reader("tsv", manifest.sniff, manifest.read),
+        Reader("page", pagexml.sniff, pagexml.read),
+        Reader("alto", alto.sniff, alto.read),
+    )
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset to read, and how often its lines are drawn relative to the other datasets."""
+
+    format: str
+    path: Path
+    weight: float = 1.0
+
+
+_WEIGHT = re.compile(r"@([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
+_FORMAT_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _valid_names() -> str:
+    return ", ".join(READERS)
+
+
+def _detect(path: Path) -> str:
+    """The one format whose sniffer accepts the path; guessing between several would hide a mistake."""
+    matches = [name for name, reader in READERS.items() if reader.sniff(path)]
+    if not matches:
+        raise DatasetError(
+            f"{path}: not a dataset in a known format (tried {_valid_names()}); name one as FORMAT:PATH"
+        )
+    if len(matches) > 1:
+        raise DatasetError(f"{path}: looks like several formats ({', '.join(matches)}); name one as FORMAT:PATH")
+    return matches[0]
+
+
+def parse_spec(spec: str) -> DatasetSpec:
+    """``path``, ``format:path``, ``path@2.5`` or ``format:path@0.5`` as a DatasetSpec.
+
+    A ``prefix:`` is a format only when it is a known reader name, so other paths may hold ``:``.
+    Without a format, the path is sniffed; a missing path or an unknown format is a DatasetError.
+    """
+    text, weight = spec.strip(), 1.0
+    match = _WEIGHT.search(text)
+    if match:
+        text, weight = text[: match.start()], float(match[1])
+        if not (weight > 0 and math.isfinite(weight)):
+            raise DatasetError(f"{spec}: the weight after @ must be a positive number")
+    prefix, colon, rest = text.partition(":")
+    fmt = prefix if colon and prefix in READERS else None
+    path = Path(rest if fmt else text).expanduser()
+    if not text or (fmt and not rest):
+        raise DatasetError(f"{spec!r}: no dataset path given; expected [FORMAT:]PATH[@WEIGHT]")
+    if not path.exists():
+        if colon and not fmt and _FORMAT_LIKE.fullmatch(prefix):
+            raise DatasetError(f"{spec}: unknown format {prefix!r} (valid: {_valid_names()}) and no such path")
+        raise DatasetError(f"{path}: no such file or folder")
+    return DatasetSpec(fmt or _detect(path), path, weight)
+
+
+def read_entries(spec: DatasetSpec) -> Iterator[Sample | Skipped]:
+    """The dataset's samples, and the entries skipped with their reasons, in a deterministic order."""
+    reader = READERS.get(spec.format)
+    if reader is None:
+        raise DatasetError(f"{spec.path}: unknown dataset format {spec.format!r} (valid: {_valid_names()})")
+    return reader.read(spec.path)
+
+
+__all__ = ["READERS", "DatasetSpec", "Reader", "parse_spec", "read_entries"]

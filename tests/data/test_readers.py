@@ -1,0 +1,329 @@
+"""Each reader on a small dataset in its real format, the real PAGE/ALTO samples, and dataset specs."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from linescribe.data.images import load_sample_image
+from linescribe.data.readers import READERS, DatasetSpec, parse_spec, read_entries
+from linescribe.data.sample import Sample, Skipped
+from linescribe.errors import DatasetError
+
+Entries = list[Sample | Skipped]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def read(format: str, path: Path) -> Entries:
+    return list(read_entries(DatasetSpec(format, path)))
+
+
+def samples_of(entries: Entries) -> dict[str, Sample]:
+    return {entry.id: entry for entry in entries if isinstance(entry, Sample)}
+
+
+def reasons_of(entries: Entries) -> dict[str, str]:
+    return {entry.id: entry.reason for entry in entries if isinstance(entry, Skipped)}
+
+
+def manifest_texts(shared_data: Path, dataset: str, page: str) -> dict[str, str]:
+    """line_id -> text of one page, from the real manifest built from the same XML."""
+    with (shared_data / "lines" / dataset / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return {row["line_id"]: row["text"] for row in rows if row["page"] == page}
+
+
+# --- IAM ---------------------------------------------------------------------------------------
+
+
+def test_iam_reads_lines_txt_with_forms(iam_root: Path) -> None:
+    entries = read("iam", iam_root)
+    samples = samples_of(entries)
+    assert list(samples) == ["a01-000u-00", "a01-000u-01", "a01-000u-02"]
+    first = samples["a01-000u-00"]
+    assert first.text == "A MOVE to stop Mr. Gaitskell from"
+    assert first.path == iam_root / "lines" / "a01" / "a01-000u" / "a01-000u-00.png"
+    assert (first.group, first.writer, first.size_hint) == ("a01-000u", "000", (1663, 91))
+    assert samples["a01-000u-01"].text == "nominating any more Labour life Peers"  # an err line is kept
+    assert samples["a01-000u-02"].text == "\"Yes , \" said he 's sure"  # unescaped, extra tokens joined
+    assert samples["a01-000u-02"].size_hint is None  # -1 height: unknown, not a size
+    reasons = reasons_of(entries)
+    assert reasons["a01-000u-03"] == "empty transcription"
+    assert reasons["a01-117-05-02"] == "known damaged image in IAM"
+    assert reasons["b02-010-00"] == "image file missing"
+    assert reasons["c03-003-00"] == "malformed line in lines.txt (fewer than 8 fields)"
+
+
+def test_iam_without_forms_has_no_writer_and_sniffs_root_lines_txt(iam_root: Path) -> None:
+    (iam_root / "ascii" / "forms.txt").unlink()
+    (iam_root / "ascii" / "lines.txt").rename(iam_root / "lines.txt")
+    assert READERS["iam"].sniff(iam_root)
+    assert {sample.writer for sample in samples_of(read("iam", iam_root)).values()} == {""}
+
+
+def test_iam_folder_without_lines_txt_is_refused(tmp_path: Path) -> None:
+    assert not READERS["iam"].sniff(tmp_path)
+    with pytest.raises(DatasetError, match="no lines.txt"):
+        read("iam", tmp_path)
+
+
+# --- gt folder ---------------------------------------------------------------------------------
+
+
+def test_gt_folder_pairs_images_and_labels(gt_root: Path) -> None:
+    entries = read("gt", gt_root)
+    assert [entry.id for entry in entries] == sorted(entry.id for entry in entries)
+    samples = samples_of(entries)
+    assert list(samples) == ["train/JDH_2_16_144_001_r1l1", "train/JDH_2_16_144_001_r1l2", "val/plain"]
+    first = samples["train/JDH_2_16_144_001_r1l1"]
+    assert first.text == "The Lords Peers"  # NBSP and double spaces collapsed, stripped
+    assert first.path == gt_root / "train" / "JDH_2_16_144_001_r1l1.png"
+    assert first.group == "JDH_2_16_144_001"
+    assert samples["train/JDH_2_16_144_001_r1l2"].text == "Café &c"  # NFC; trailing blank lines ignored
+    assert samples["train/JDH_2_16_144_001_r1l2"].path.suffix == ".webp"
+    assert samples["val/plain"].text == "no underscore in this stem"  # BOM dropped
+    assert samples["val/plain"].group == "val"  # no "_" in the stem: the folder is the group
+    assert reasons_of(entries) == {
+        "orphan_r1": "image file missing",
+        "train/JDH_2_16_144_001_r1l3": "multi-line transcription",
+        "train/JDH_2_16_144_001_r1l4": "empty transcription",
+        "val/unlabelled_r9": "no .gt.txt",
+    }
+
+
+def test_gt_folder_refuses_two_images_for_one_label(gt_root: Path, line_image: Callable[..., Path]) -> None:
+    line_image(gt_root / "val" / "plain.png")
+    assert reasons_of(read("gt", gt_root))["val/plain"] == "several images share one .gt.txt"
+
+
+def test_gt_folder_reads_real_hooker_train_quickly(shared_data: Path) -> None:
+    started = time.perf_counter()
+    entries = read("gt", shared_data / "lines" / "hooker" / "train")
+    elapsed = time.perf_counter() - started
+    assert len(entries) == 6232 and all(isinstance(entry, Sample) for entry in entries)
+    assert elapsed < 10, f"reading 6k lines took {elapsed:.1f} s"
+
+
+# --- TSV / CSV manifests -----------------------------------------------------------------------
+
+
+def test_tsv_without_header_keeps_quotes_and_reports_bad_rows(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    line_image(tmp_path / "img" / "a.png")
+    line_image(tmp_path / "img" / "b.png")
+    manifest = tmp_path / "lines.tsv"
+    manifest.write_text(
+        'img/a.png\tHe said "no, never"\n\nimg/b.png\tone\ttoo many\nimg/missing.png\tgone\nimg/b.png\t  \n',
+        encoding="utf-8",
+    )
+    entries = read("tsv", manifest)
+    assert samples_of(entries) == {"a": Sample("a", 'He said "no, never"', tmp_path / "img" / "a.png")}
+    assert reasons_of(entries) == {
+        "lines.tsv:3": "row 3: expected 2 columns, found 3",
+        "missing": "image file missing",
+        "b": "empty transcription",
+    }
+
+
+def test_csv_with_header_finds_columns_by_name(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    line_image(tmp_path / "x1.png")
+    line_image(tmp_path / "x2.png")
+    manifest = tmp_path / "lines.csv"
+    manifest.write_text(
+        "Transcription,writer,image,id,document,width,height\n"
+        '"Well, ""quoted"" text",w7,x1.png,line-1,doc-1,320,40\n'
+        "plain,w8,x2.png,line-2,doc-2,,\n"
+        "short,row\n",
+        encoding="utf-8",
+    )
+    entries = read("tsv", manifest)
+    samples = samples_of(entries)
+    assert samples["line-1"].text == 'Well, "quoted" text'
+    first = samples["line-1"]
+    assert (first.writer, first.group, first.size_hint) == ("w7", "doc-1", (320, 40))
+    assert samples["line-2"].size_hint is None
+    assert reasons_of(entries) == {"lines.csv:4": "row 4: expected 7 columns, found 2"}
+
+
+def test_csv_without_header(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    line_image(tmp_path / "x1.png")
+    manifest = tmp_path / "lines.csv"
+    manifest.write_text('x1.png,"a, b"\n', encoding="utf-8")
+    assert samples_of(read("tsv", manifest))["x1"].text == "a, b"
+
+
+def test_tsv_reads_real_hooker_manifest(shared_data: Path) -> None:
+    folder = shared_data / "lines" / "hooker"
+    samples = samples_of(read("tsv", folder / "manifest.tsv"))
+    assert len(samples) == 6908
+    sample = samples["JDH_2_16_145_001_r2l10"]
+    assert sample.path == folder / "test" / "JDH_2_16_145_001_r2l10.webp"
+    assert (sample.group, sample.size_hint) == ("JDH_2_16_145", (807, 96))
+    assert sample.text == (folder / "test" / "JDH_2_16_145_001_r2l10.gt.txt").read_text(encoding="utf-8").strip()
+
+
+# --- PAGE and ALTO: generated pages ------------------------------------------------------------
+
+
+def assert_line_crop(sample: Sample) -> np.ndarray:
+    """The crop through images.load_sample_image: non-empty, wider than high, with ink and paper."""
+    crop = load_sample_image(sample)
+    height, width = crop.shape
+    assert height >= 8 and width > 2 * height
+    assert crop.min() < 100 < crop.max(), "a line crop holds dark ink on light paper"
+    return crop
+
+
+def test_page_reads_lines_polygons_and_texts(page_folder: Path, page_lines: dict) -> None:
+    entries = read("page", page_folder / "letter_001.xml")
+    samples = samples_of(entries)
+    assert list(samples) == ["letter_001/l1"]
+    line = samples["letter_001/l1"]
+    assert line.text == "Dear Sir,"  # the TextEquiv with the lowest index
+    assert (line.path, line.group) == (page_folder / "letter_001.png", "letter_001")
+    left, top, right, bottom = page_lines["l1"]
+    assert line.polygon == ((left, top), (right, top), (right, bottom), (left, bottom))
+    assert line.size_hint == (right - left, bottom - top)
+    assert reasons_of(entries) == {
+        "letter_001/l2": "empty transcription",
+        "letter_001/l3": "polygon has fewer than 3 points",
+    }
+    crop = assert_line_crop(line)
+    assert crop.shape[1] >= right - left
+
+
+def test_page_finds_the_image_by_bare_name_or_stem_or_skips_every_line(page_folder: Path) -> None:
+    xml = page_folder / "letter_001.xml"
+    original = xml.read_text(encoding="utf-8")
+    shutil.copy(page_folder / "letter_001.png", page_folder / "scan.png")
+    xml.write_text(original.replace("letter_001.png", r"C:\export\scan.png"), encoding="utf-8")
+    assert samples_of(read("page", xml))["letter_001/l1"].path == page_folder / "scan.png"
+    xml.write_text(original.replace("letter_001.png", "renamed.tif"), encoding="utf-8")
+    assert samples_of(read("page", xml))["letter_001/l1"].path == page_folder / "letter_001.png"
+    (page_folder / "letter_001.png").unlink()
+    assert set(reasons_of(read("page", xml)).values()) == {"image file missing"}
+
+
+def test_page_folder_skips_broken_files_and_never_expands_entities(page_folder: Path) -> None:
+    shutil.copytree(FIXTURES / "page" / "invalid", page_folder / "invalid")
+    assert READERS["page"].sniff(page_folder)
+    started = time.perf_counter()
+    entries = read("page", page_folder)
+    assert time.perf_counter() - started < 5
+    assert list(samples_of(entries)) == ["letter_001/l1"]
+    reasons = {Path(id).name: reason for id, reason in reasons_of(entries).items() if id.endswith(".xml")}
+    assert reasons["malformed.xml"].startswith("malformed XML: mismatched tag")
+    assert reasons["billion_laughs.xml"] == "unsafe XML refused (EntitiesForbidden)"
+    assert reasons["xxe.xml"] == "unsafe XML refused (EntitiesForbidden)"
+
+
+def test_alto_reads_polygons_boxes_and_joined_strings(alto_folder: Path, page_lines: dict) -> None:
+    entries = read("alto", alto_folder)
+    samples = samples_of(entries)
+    assert list(samples) == ["will_0001-0/eSc_line_1", "will_0001-0/eSc_line_2", "will_0001-0/eSc_line_3"]
+    assert samples["will_0001-0/eSc_line_1"].text == "Ceci est mon testament"
+    assert samples["will_0001-0/eSc_line_2"].text == "Je lègue"
+    left, top, right, bottom = page_lines["l3"]  # box only: the polygon is the HPOS/VPOS box
+    assert samples["will_0001-0/eSc_line_3"].polygon == ((left, top), (right, top), (right, bottom), (left, bottom))
+    assert {sample.group for sample in samples.values()} == {"will_0001-0"}
+    assert reasons_of(entries) == {
+        "will_0001-0/eSc_line_4": "empty transcription",
+        "will_0001-0/eSc_line_5": "degenerate polygon (no area)",
+    }
+    for sample in samples.values():
+        assert_line_crop(sample)
+
+
+def test_alto_refuses_units_other_than_pixels() -> None:
+    with pytest.raises(DatasetError, match=r"mm10_units\.xml: MeasurementUnit is 'mm10'"):
+        read("alto", FIXTURES / "alto" / "invalid" / "mm10_units.xml")
+
+
+def test_alto_broken_files_are_skipped_by_name(tmp_path: Path) -> None:
+    for name in ("malformed.xml", "billion_laughs.xml"):
+        shutil.copy(FIXTURES / "alto" / "invalid" / name, tmp_path / name)
+    reasons = {Path(id).name: reason for id, reason in reasons_of(read("alto", tmp_path)).items()}
+    assert reasons["malformed.xml"].startswith("malformed XML")
+    assert reasons["billion_laughs.xml"] == "unsafe XML refused (EntitiesForbidden)"
+
+
+# --- PAGE and ALTO: the real sample pages ------------------------------------------------------
+
+REAL_PAGES = [
+    ("page", "hooker", "JDH_2_16_33_003", 18),
+    ("page", "hooker", "JDH_2_16_80_004", 15),
+    ("alto", "copiste", "imp_wikitexte_0169", 22),
+    ("alto", "copiste", "wikitexte_0006", 19),
+    ("alto", "poilus", "TestamentsDePoilus_will_AD78_0038-0", 11),
+    ("alto", "poilus", "TestamentsDePoilus_will_AN_0199-0", 14),
+]
+
+
+@pytest.mark.parametrize(("format", "dataset", "page", "count"), REAL_PAGES)
+def test_real_sample_pages(shared_data: Path, format: str, dataset: str, page: str, count: int) -> None:
+    xml = shared_data / "pages-sample" / dataset / f"{page}.xml"
+    assert parse_spec(str(xml)).format == format
+    entries = read(format, xml)
+    assert len(entries) == count and all(isinstance(entry, Sample) for entry in entries)
+    texts = {sample.id.partition("/")[2]: sample.text for sample in samples_of(entries).values()}
+    assert texts == manifest_texts(shared_data, dataset, page)  # the published crops' labels
+    assert_line_crop(entries[0])
+
+
+# --- dataset specs -----------------------------------------------------------------------------
+
+
+def test_parse_spec_detects_each_format(iam_root: Path, gt_root: Path, page_folder: Path, alto_folder: Path) -> None:
+    manifest = gt_root / "lines.tsv"
+    manifest.write_text("train/JDH_2_16_144_001_r1l1.png\tThe Lords\n", encoding="utf-8")
+    cases = {
+        str(iam_root): "iam",
+        str(gt_root): "gt",
+        str(manifest): "tsv",
+        str(page_folder): "page",
+        str(page_folder / "letter_001.xml"): "page",
+        str(alto_folder): "alto",
+    }
+    for spec, format in cases.items():
+        assert parse_spec(spec) == DatasetSpec(format, Path(spec), 1.0)
+
+
+def test_parse_spec_format_prefix_and_weight(gt_root: Path, tmp_path: Path) -> None:
+    assert parse_spec(f"gt:{gt_root}") == DatasetSpec("gt", gt_root, 1.0)
+    assert parse_spec(f"{gt_root}@2.5") == DatasetSpec("gt", gt_root, 2.5)
+    assert parse_spec(f"tsv:{gt_root}@0.5") == DatasetSpec("tsv", gt_root, 0.5)  # a named format is not sniffed
+    odd = tmp_path / "v2:data@home"
+    shutil.copytree(gt_root, odd)
+    assert parse_spec(str(odd)) == DatasetSpec("gt", odd, 1.0)  # ':' and '@' belong to the path
+    assert parse_spec(f"{odd}@3") == DatasetSpec("gt", odd, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{tmp}/nowhere", r"/nowhere: no such file or folder"),
+        ("page:{tmp}/nowhere.xml", r"/nowhere.xml: no such file or folder"),
+        ("pagexml:{tmp}/x.xml", r"unknown format 'pagexml' \(valid: iam, gt, tsv, page, alto\)"),
+        ("{tmp}@0", r"weight after @ must be a positive number"),
+        ("gt:", r"no dataset path given"),
+        ("{tmp}", r"not a dataset in a known format \(tried iam, gt, tsv, page, alto\); name one as FORMAT:PATH"),
+    ],
+)
+def test_parse_spec_errors(tmp_path: Path, spec: str, message: str) -> None:
+    with pytest.raises(DatasetError, match=message):
+        parse_spec(spec.format(tmp=tmp_path))
+
+
+def test_parse_spec_refuses_to_guess_between_formats(gt_root: Path, page_folder: Path) -> None:
+    shutil.copytree(page_folder, gt_root / "pages")
+    with pytest.raises(DatasetError, match=r"looks like several formats \(gt, page\)"):
+        parse_spec(str(gt_root))
+
+
+def test_read_entries_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="unknown dataset format 'kraken'"):
+        read_entries(DatasetSpec("kraken", tmp_path))

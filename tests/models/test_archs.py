@@ -1,0 +1,101 @@
+"""Every registered architecture, in its tiny variant: shapes, lengths, save/load round trip."""
+
+import numpy as np
+import pytest
+import torch
+
+from linescribe.alphabet import Alphabet
+from linescribe.errors import ModelFileError
+from linescribe.models import ARCHITECTURES, build_model
+from linescribe.models.modelfile import TrainedModel, load_model_file, read_model_document, save_model
+
+
+def _tiny(arch: str, alphabet: Alphabet) -> TrainedModel:
+    spec = ARCHITECTURES[arch]
+    return TrainedModel(build_model(arch, alphabet.num_classes, spec.tiny), arch, dict(spec.tiny), alphabet, spec.preprocessing)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_forward_gives_log_probs_per_frame(arch):
+    spec = ARCHITECTURES[arch]
+    net = build_model(arch, 11, spec.tiny).eval()
+    height = spec.preprocessing.height
+    width = spec.preprocessing.width or 200
+    images = torch.rand(3, 1, height, width)
+    widths = torch.tensor([width, width // 2, width // 3]) if spec.preprocessing.width is None else torch.full((3,), width)
+    log_probs, lengths = net(images, widths)
+    assert log_probs.shape[1:] == (3, 11)
+    assert lengths.max() <= log_probs.shape[0]
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(log_probs.shape[:2]), atol=1e-4)
+
+
+def test_crnn_padding_does_not_change_a_line():
+    """Packing makes a line's output independent of the longer lines batched with it (up to the
+    last frame, whose convolutions see the neighbour's padding through batch-norm shifts)."""
+    net = build_model("crnn", 7, ARCHITECTURES["crnn"].tiny).eval()
+    line = torch.rand(1, 1, 48, 64)
+    alone, _ = net(line, torch.tensor([64]))
+    batch = torch.zeros(2, 1, 48, 160)
+    batch[0, :, :, :64] = line[0]
+    batch[1] = torch.rand(1, 48, 160)
+    together, lengths = net(batch, torch.tensor([64, 160]))
+    assert torch.allclose(alone[:-1, 0], together[: lengths[0] - 1, 0], atol=5e-3)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+@pytest.mark.parametrize("half", [False, True])
+def test_model_file_round_trip(tmp_path, arch, half):
+    model = _tiny(arch, Alphabet("abc "))
+    model.metrics = {"val_cer": 0.25}
+    path = save_model(model, tmp_path / "m.safetensors", half=half)
+    loaded = load_model_file(path)
+    assert loaded.arch == arch and loaded.alphabet == model.alphabet
+    assert loaded.preprocessing == model.preprocessing and loaded.metrics == {"val_cer": 0.25}
+    for name, tensor in model.net.state_dict().items():
+        expected = tensor.half().float() if half and tensor.is_floating_point() else tensor
+        assert torch.equal(loaded.net.state_dict()[name], expected)
+    assert read_model_document(path)["storage"] == ("float16" if half else "float32")
+
+
+def test_model_file_is_plain_safetensors_without_pickle(tmp_path):
+    path = save_model(_tiny("crnn", Alphabet("ab")), tmp_path / "m.safetensors")
+    header_length = int.from_bytes(path.read_bytes()[:8], "little")
+    assert path.read_bytes()[8 : 8 + header_length].startswith(b"{")  # JSON header, then raw tensors
+    assert b"\x80\x04" not in path.read_bytes()[: 8 + header_length]  # no pickle protocol marker
+
+
+def test_damaged_and_foreign_files_are_refused(tmp_path):
+    path = save_model(_tiny("crnn", Alphabet("ab")), tmp_path / "m.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match="truncated.safetensors"):
+        load_model_file(truncated)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a model at all")
+    with pytest.raises(ModelFileError, match="garbage.safetensors"):
+        load_model_file(garbage)
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model_file(tmp_path / "missing.safetensors")
+
+
+def test_alphabet_mismatch_is_refused(tmp_path):
+    """Weights for 3 classes with an alphabet of 5 characters: refused with a clear message."""
+    import json
+
+    from safetensors.torch import save_file
+
+    model = _tiny("crnn", Alphabet("ab"))
+    document = model.describe()
+    document["alphabet"] = list("abcde")
+    path = tmp_path / "mismatch.safetensors"
+    state = {k: v.contiguous() for k, v in model.net.state_dict().items()}
+    save_file(state, str(path), metadata={"linescribe": json.dumps(document)})
+    with pytest.raises(ModelFileError, match="alphabet mismatch"):
+        load_model_file(path)
+
+
+def test_unknown_architecture_and_hparams_are_refused():
+    with pytest.raises(ModelFileError, match="known: crnn, seed"):
+        build_model("resnet9000", 5)
+    with pytest.raises(ModelFileError, match="no hyper-parameters"):
+        build_model("crnn", 5, {"lstm_hiden": 3})

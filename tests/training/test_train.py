@@ -1,0 +1,122 @@
+"""Training end to end on tiny generated data: learning, resuming, budgets and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+
+import pytest
+import torch
+
+from conftest import OVERFIT_TEXTS, line_texts, tiny_train_config, write_gt_folder
+from linescribe.errors import LinescribeError
+from linescribe.inference import load_recognizer
+from linescribe.training.module import LineRecognitionModule
+from linescribe.training.run import train
+
+
+def test_tiny_model_learns_its_lines_to_cer_zero(overfit_model, overfit_lines):
+    recognizer = load_recognizer(overfit_model)
+    images = sorted(overfit_lines.glob("*.png"))
+    texts = [image.with_suffix(".gt.txt").read_text(encoding="utf-8").strip() for image in images]
+    assert [p.text for p in recognizer.predict_many(images)] == texts
+
+
+def test_loss_falls_and_logs_are_written(overfit_model):
+    run = overfit_model.parent
+    with open(run / "logs" / "csv" / "metrics.csv", encoding="utf-8") as handle:
+        losses = [float(row["train_loss"]) for row in csv.DictReader(handle) if row.get("train_loss")]
+    assert losses[-1] < losses[0] / 5
+    assert (run / "logs" / "tensorboard").is_dir()
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
+    document = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert set("".join(OVERFIT_TEXTS)) == set(document["alphabet"])
+
+
+def test_interrupt_leaves_checkpoint_and_resume_continues(tmp_path, monkeypatch):
+    data = write_gt_folder(tmp_path / "lines", line_texts(12))
+    output = tmp_path / "run"
+    original_step = LineRecognitionModule.training_step
+    calls = {"count": 0}
+
+    def step_then_ctrl_c(self, batch, batch_idx):
+        calls["count"] += 1
+        if calls["count"] == 8:
+            raise KeyboardInterrupt
+        return original_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(LineRecognitionModule, "training_step", step_then_ctrl_c)
+    previous_handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):  # Lightning's graceful Ctrl-C shutdown exits with status 1
+            train(tiny_train_config(data, output, max_steps=20, val_every=1))
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+    checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 7
+
+    calls["count"] = -1000  # no more interrupts
+    monkeypatch.setattr(LineRecognitionModule, "training_step", original_step)
+    result = train(tiny_train_config(data, output, max_steps=20, val_every=1, resume=True))
+    assert result.steps == 20
+    assert result.model_path.is_file()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    with pytest.raises(LinescribeError, match="nothing to resume"):
+        train(tiny_train_config(data, tmp_path / "empty", resume=True))
+
+
+def test_short_budget_still_writes_a_validated_model(tmp_path):
+    """--max-steps ending before the first validation: one validation runs and the model is saved."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    result = train(tiny_train_config(data, tmp_path / "run", max_steps=3, val_every=1000))
+    assert result.model_path.is_file() and 0.0 <= result.best_val_cer
+
+
+def test_split_by_document_when_no_validation_set(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(24))  # 6 documents of 4 lines
+    result = train(tiny_train_config(data, tmp_path / "run", val=[], val_fraction=0.34, max_steps=2))
+    # whole documents of 4 lines go to training; validation lines whose characters never occur
+    # in training (so the model could not write them) are set aside
+    assert result.train_lines % 4 == 0 and 0 < result.train_lines < 24
+    assert 24 - result.train_lines - 4 < result.val_lines <= 24 - result.train_lines
+
+
+def test_bad_entries_are_skipped_and_counted(tmp_path, caplog):
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    (data / "doc000_l0000.gt.txt").write_text("\n", encoding="utf-8")  # empty label
+    (data / "doc000_l0001.png").write_bytes(b"not an image")  # unreadable image
+    caplog.set_level("INFO")
+    result = train(tiny_train_config(data, tmp_path / "run", max_steps=2))
+    assert result.train_lines == 6
+    summary = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert any("empty transcription" in line and "unreadable image" in line for line in summary)
+
+
+def test_strict_turns_a_bad_entry_into_an_error(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    (data / "doc000_l0000.gt.txt").write_text("\n", encoding="utf-8")
+    with pytest.raises(LinescribeError, match="doc000_l0000.*empty transcription"):
+        train(tiny_train_config(data, tmp_path / "run", strict=True))
+
+
+def test_characters_outside_a_given_alphabet_are_skipped(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", ["abc", "abd", "cab", "bad"])
+    alphabet = tmp_path / "alphabet.txt"
+    alphabet.write_text("a\nb\nc\n", encoding="utf-8")
+    result = train(tiny_train_config(data, tmp_path / "run", alphabet=alphabet, max_steps=2))
+    assert result.train_lines == 2
+
+
+def test_fine_tuning_from_a_model_keeps_shared_characters(tmp_path, overfit_model):
+    data = write_gt_folder(tmp_path / "lines", ["the cat sat!", "on the mat!"])
+    result = train(tiny_train_config(data, tmp_path / "run", init=overfit_model, max_steps=1, lr=1e-9))
+    recognizer = load_recognizer(result.model_path)
+    assert "!" in recognizer.model.alphabet
+    # after one step at a negligible learning rate the old knowledge is still there
+    line = sorted((overfit_model.parents[1] / "lines").glob("*.png"))[0]
+    expected = line.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
+    assert recognizer.predict(line).text == expected
