@@ -123,7 +123,7 @@ def test_tsv_without_header_keeps_quotes_and_reports_bad_rows(tmp_path: Path, li
     entries = read("tsv", manifest)
     assert samples_of(entries) == {"a": Sample("a", 'He said "no, never"', tmp_path / "img" / "a.png")}
     assert reasons_of(entries) == {
-        "lines.tsv:3": "row 3: expected 2 columns, found 3",
+        "lines.tsv row 3 (3 columns)": "row without 2 columns",
         "missing": "image file missing",
         "b": "empty transcription",
     }
@@ -146,7 +146,7 @@ def test_csv_with_header_finds_columns_by_name(tmp_path: Path, line_image: Calla
     first = samples["line-1"]
     assert (first.writer, first.group, first.size_hint) == ("w7", "doc-1", (320, 40))
     assert samples["line-2"].size_hint is None
-    assert reasons_of(entries) == {"lines.csv:4": "row 4: expected 7 columns, found 2"}
+    assert reasons_of(entries) == {"lines.csv row 4 (2 columns)": "row without 7 columns"}
 
 
 def test_csv_without_header(tmp_path: Path, line_image: Callable[..., Path]) -> None:

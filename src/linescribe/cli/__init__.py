@@ -34,12 +34,13 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from linescribe.cli import eval as eval_verb
-    from linescribe.cli import info, predict, train
+    from linescribe.cli import info, predict, synth, train
 
     main.add_command(train.train)
     main.add_command(eval_verb.evaluate)
     main.add_command(predict.predict)
     main.add_command(info.info)
+    main.add_command(synth.synth)
 
 
 _register()

@@ -9,7 +9,9 @@ import click
 
 @click.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-n", "--count", default=1000, show_default=True, type=click.IntRange(min=1), help="Number of lines to write.")
+@click.option(
+    "-n", "--count", default=1000, show_default=True, type=click.IntRange(min=1), help="Number of lines to write."
+)
 @click.option(
     "--fonts",
     "fonts_dir",

@@ -32,8 +32,10 @@ class LoadedDataset:
     unknown_chars: Counter[str] = field(default_factory=Counter)
 
     def skip(self, entry_id: str, reason: str) -> None:
-        self.skipped[reason] += 1
-        self.examples.setdefault(reason, entry_id)
+        """Count a left-out entry under its reason's kind ("malformed XML: line 3" -> "malformed XML")."""
+        kind = reason.split(": ", 1)[0]
+        self.skipped[kind] += 1
+        self.examples.setdefault(kind, entry_id)
 
     def summary(self) -> str:
         text = f"{self.spec.path}: {len(self.samples)} lines"

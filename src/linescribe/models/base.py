@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 class LineNet(nn.Module):
     """Base class: a convolutional feature extractor, a BiLSTM over columns, a CTC output layer.
 
-    Subclasses build ``self.features`` (N,1,H,W) -> (N,C,H',W') and ``self.column_size`` = C*H',
+    Subclasses define ``features`` (N,1,H,W), widths (N,) -> (N,C,H',W') with C*H' = column_size,
     and say how many input columns make one output frame (``horizontal_stride``).
     """
 
@@ -29,7 +29,7 @@ class LineNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * lstm_hidden, num_classes)
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
@@ -38,7 +38,7 @@ class LineNet(nn.Module):
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images (N,1,H,W) float, ink = 1, padded with 0; widths (N,) -> log-probs (T,N,C), lengths (N,)."""
-        maps = self.features(images)
+        maps = self.features(images, widths)
         batch, channels, height, frames = maps.shape
         columns = maps.permute(3, 0, 1, 2).reshape(frames, batch, channels * height)
         lengths = self.output_lengths(widths).clamp(max=frames)

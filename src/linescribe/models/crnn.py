@@ -48,14 +48,22 @@ class CRNN(LineNet):
             raise ValueError(f"crnn: pools reduce an input height of {input_height} to nothing")
         super().__init__(num_classes, channels[-1] * height, lstm_hidden, lstm_layers, dropout)
         self.horizontal_stride = stride
-        layers: list[nn.Module] = []
+        self.blocks = nn.ModuleList()
+        self.pool_widths = [pool_w for _, pool_w in pools]
         previous = 1
         for out_channels, (pool_h, pool_w) in zip(channels, pools):
-            layers += conv_block(previous, out_channels, 3, batch_norm=True)
+            layers = conv_block(previous, out_channels, 3, batch_norm=True)
             if (pool_h, pool_w) != (1, 1):
                 layers.append(nn.MaxPool2d((pool_h, pool_w), (pool_h, pool_w)))
+            self.blocks.append(nn.Sequential(*layers))
             previous = out_channels
-        self.cnn = nn.Sequential(*layers)
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.cnn(images)
+    def features(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        """After each block the columns beyond a line's width are zeroed, so the next convolution
+        sees the same zero padding as for the line alone: a line reads the same in any batch."""
+        for block, pool_width in zip(self.blocks, self.pool_widths):
+            images = block(images)
+            widths = torch.div(widths, pool_width, rounding_mode="floor")
+            columns = torch.arange(images.shape[-1], device=images.device)
+            images = images * (columns[None, :] < widths[:, None]).to(images.dtype)[:, None, None, :]
+        return images

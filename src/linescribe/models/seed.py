@@ -42,7 +42,7 @@ class SeedNet(LineNet):
             channels = out_channels
         self.cnn = nn.Sequential(*layers)
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         return self.cnn(images)
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:

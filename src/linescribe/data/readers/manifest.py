@@ -95,8 +95,8 @@ def read(manifest: Path) -> Iterator[Sample | Skipped]:
     folder = manifest.parent
     for number, row in rows:
         if len(row) != len(header):
-            reason = f"row {number}: expected {len(header)} columns, found {len(row)}"
-            yield Skipped(f"{manifest.name}:{number}", reason)
+            # a fixed reason, so that the summary counts all such rows together
+            yield Skipped(f"{manifest.name} row {number} ({len(row)} columns)", f"row without {len(header)} columns")
             continue
         relative = Path(row[image_column].strip())
         line_id = row[id_column].strip() if id_column is not None else relative.stem

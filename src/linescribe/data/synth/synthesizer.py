@@ -16,6 +16,7 @@ from linescribe.data.synth.text import TextSampler
 from linescribe.errors import AlphabetError, DatasetError
 
 MAX_TEXT_TRIES = 50
+DEFAULT_CONFIG = SynthConfig()
 
 
 class LineSynthesizer:
@@ -30,13 +31,13 @@ class LineSynthesizer:
         self,
         fonts_dir: Path | None = None,
         corpus: Path | None = None,
-        config: SynthConfig = SynthConfig(),
+        config: SynthConfig = DEFAULT_CONFIG,
         alphabet: Iterable[str] | None = None,
     ) -> None:
         self.config = config
         self.fonts = load_fonts(fonts_dir)
-        drawable = frozenset().union(*(face.chars for face in self.fonts))
-        allowed = drawable if alphabet is None else drawable & frozenset(alphabet)
+        self.drawable: frozenset[str] = frozenset().union(*(face.chars for face in self.fonts))
+        allowed = self.drawable if alphabet is None else self.drawable & frozenset(alphabet)
         self.texts = TextSampler(corpus, allowed, config.french_fraction)
 
     def fonts_for(self, text: str) -> list[FontFace]:
@@ -49,13 +50,15 @@ class LineSynthesizer:
             text = self.texts.sample(rng)
             if self.fonts_for(text):
                 return text
-        raise AlphabetError(f"no font draws all the characters of {MAX_TEXT_TRIES} sampled texts; add fonts or narrow the alphabet")
+        raise AlphabetError(
+            f"no font draws all the characters of {MAX_TEXT_TRIES} sampled texts; add fonts or narrow the alphabet"
+        )
 
     def render(self, text: str, rng: np.random.Generator) -> np.ndarray:
         """``text`` as an (height, W) uint8 image, dark ink on light paper, in a font that covers it."""
         faces = self.fonts_for(text)
         if not faces:
-            missing = sorted({c for c in text if not c.isspace()} - frozenset().union(*(f.chars for f in self.fonts)))
+            missing = sorted({char for char in text if not char.isspace()} - self.drawable)
             detail = f"no font has {''.join(missing)!r}" if missing else "no single font has all its characters"
             raise AlphabetError(f"cannot render {text!r}: {detail}")
         weights = np.array([face.weight for face in faces])

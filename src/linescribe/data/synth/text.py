@@ -24,8 +24,19 @@ WORDS_DIR = Path(__file__).parent / "words"
 MAX_WORDS = 12
 MAX_TRIES = 200
 
-ENGLISH_CONTRACTIONS = {"don't": 4e-4, "it's": 4e-4, "I'm": 3e-4, "that's": 2e-4, "can't": 2e-4, "I've": 2e-4,
-                        "didn't": 2e-4, "I'll": 1e-4, "won't": 1e-4, "isn't": 1e-4, "wouldn't": 1e-4}
+ENGLISH_CONTRACTIONS = {
+    "don't": 4e-4,
+    "it's": 4e-4,
+    "I'm": 3e-4,
+    "that's": 2e-4,
+    "can't": 2e-4,
+    "I've": 2e-4,
+    "didn't": 2e-4,
+    "I'll": 1e-4,
+    "won't": 1e-4,
+    "isn't": 1e-4,
+    "wouldn't": 1e-4,
+}
 """Share of all words: Google Books tokens split contractions off, so they are added by hand."""
 
 ELIDED = ("le", "la", "de", "que", "je", "ne", "se", "ce", "me")
@@ -34,27 +45,40 @@ NOT_AFTER_ELISION = ("à", "a", "au", "aux", "et", "ou", "où", "y", "en", "il",
 """Vowel-initial words that an elided word rarely precedes (de à, le et), kept apart instead."""
 
 ENGLISH_MONTHS = ("Jan", "Feb", "March", "April", "May", "June", "July", "Aug", "Sept", "Oct", "Nov", "Dec")
-FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-                 "novembre", "décembre")
+FRENCH_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
-# Rates per word or per line, tuned so that 500 lines match the real transcriptions' character
-# statistics (5 % capitals, 0.8 % commas and full stops, 1.8 % digits, 0.4 % apostrophes).
-P_NUMBER = 0.03
+# Rates per word or per line, tuned towards the character statistics of the real transcriptions
+# (shared/data, all three sets: 4.4 % capitals, 2.6 % digits, 0.9 % commas, 0.9 % full stops,
+# 0.5 % hyphens, 0.4 % apostrophes, 0.2 % brackets, 0.2 % '&'; lines of 13-56 characters).
+P_NUMBER = 0.035
 P_FULL_STOP = 0.045
 P_COMMA = 0.04
 P_COLON = 0.006
 P_SEMICOLON = 0.003
-P_NAME = 0.08
-P_ACRONYM = 0.006
-P_POSSESSIVE = 0.015
-P_COMPOUND = 0.02
+P_NAME = 0.14
+P_ACRONYM = 0.01
+P_POSSESSIVE = 0.03
+P_COMPOUND = 0.04
 P_BIGRAM = 0.65
 P_MID_SENTENCE_START = 0.7
 P_AMPERSAND_LINE = 0.3
 P_CURLY_APOSTROPHE = 0.25
-P_HYPHENATED_END = 0.05
-P_DASH = 0.04
-P_BRACKETS = 0.05
+P_HYPHENATED_END = 0.1
+P_DASH = 0.1
+P_BRACKETS = 0.08
 P_QUOTES = 0.025
 
 VOWELS = set("aeiouyhàâäéèêëîïôöûüœæ")
@@ -69,7 +93,9 @@ class Vocabulary:
     successors: dict[str, tuple[tuple[str, ...], np.ndarray]]
 
     @classmethod
-    def build(cls, counts: dict[str, float], pairs: dict[str, dict[str, float]], allowed: Callable[[str], bool]) -> Vocabulary:
+    def build(
+        cls, counts: dict[str, float], pairs: dict[str, dict[str, float]], allowed: Callable[[str], bool]
+    ) -> Vocabulary:
         words = tuple(w for w in counts if allowed(w))
         if not words:
             raise AlphabetError("the alphabet allows none of the built-in words; give a corpus (--corpus) instead")
@@ -133,6 +159,12 @@ def _choose(rng: np.random.Generator, options: tuple[str, ...]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
+def _english_ordinal(number: int) -> str:
+    if number % 100 in (11, 12, 13):
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+
+
 def _number(rng: np.random.Generator, french: bool) -> str:
     """A number as letters show them: years, amounts, dates such as 'Dec 21/95', references."""
     kind = rng.random()
@@ -145,10 +177,23 @@ def _number(rng: np.random.Generator, french: bool) -> str:
         return str(int(rng.integers(100, 10000)))
     if kind < 0.75:
         if french:
-            return _choose(rng, (f"{day} {_choose(rng, FRENCH_MONTHS)} {year}", "1er", f"{day}e",
-                                 f"{day}/{int(rng.integers(1, 13)):02d}/{year}"))
-        return _choose(rng, (f"{_choose(rng, ENGLISH_MONTHS)} {day}/{year % 100:02d}", f"{day}/{int(rng.integers(1, 13))}/{year % 100:02d}",
-                             f"{day}{'st' if day % 10 == 1 and day != 11 else 'th'}"))
+            return _choose(
+                rng,
+                (
+                    f"{day} {_choose(rng, FRENCH_MONTHS)} {year}",
+                    "1er",
+                    f"{day}e",
+                    f"{day}/{int(rng.integers(1, 13)):02d}/{year}",
+                ),
+            )
+        return _choose(
+            rng,
+            (
+                f"{_choose(rng, ENGLISH_MONTHS)} {day}/{year % 100:02d}",
+                f"{day}/{int(rng.integers(1, 13))}/{year % 100:02d}",
+                f"{day}{_english_ordinal(day)}",
+            ),
+        )
     if kind < 0.8:
         amount = int(rng.integers(1, 1000))
         return _choose(rng, (f"{amount} francs", f"{amount} fr.")) if french else f"£{amount}"
@@ -164,7 +209,9 @@ def _number(rng: np.random.Generator, french: bool) -> str:
 class TextSampler:
     """Line texts, all inside ``alphabet`` when one is given (never a character a model can't write)."""
 
-    def __init__(self, corpus: Path | None = None, alphabet: Iterable[str] | None = None, french_fraction: float = 0.4) -> None:
+    def __init__(
+        self, corpus: Path | None = None, alphabet: Iterable[str] | None = None, french_fraction: float = 0.4
+    ) -> None:
         self.alphabet = None if alphabet is None else frozenset(alphabet) | {" "}
         self.french_fraction = french_fraction
         self.corpus = None if corpus is None else Path(corpus)
@@ -187,8 +234,8 @@ class TextSampler:
 
     @staticmethod
     def _target_length(rng: np.random.Generator) -> float:
-        """Line length in characters, log-normal like the real lines (median 36)."""
-        return float(np.clip(rng.lognormal(np.log(36.0), 0.45), 3.0, 80.0))
+        """Line length in characters, log-normal like the real lines (median 34)."""
+        return float(np.clip(rng.lognormal(np.log(34.0), 0.55), 3.0, 80.0))
 
     def _corpus_chunk(self, rng: np.random.Generator) -> str:
         words = self.corpus_words
@@ -225,7 +272,9 @@ class TextSampler:
         return unicodedata.normalize("NFC", " ".join(tokens))
 
     @staticmethod
-    def _dress(word: str, rng: np.random.Generator, sentence_start: bool, french: bool, apostrophe: str, ampersand: bool) -> str:
+    def _dress(
+        word: str, rng: np.random.Generator, sentence_start: bool, french: bool, apostrophe: str, ampersand: bool
+    ) -> str:
         if ampersand and word == "and":
             return "&"
         if sentence_start or (len(word) > 3 and rng.random() < P_NAME):

@@ -1,0 +1,92 @@
+"""The command line: each verb's output formats and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from linescribe.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_predict_text_json_tsv(overfit_model, overfit_lines, tmp_path):
+    paths = sorted(overfit_lines.glob("*.png"))
+    expected = {p.name: p.with_suffix(".gt.txt").read_text(encoding="utf-8").strip() for p in paths}
+
+    single = run("predict", overfit_model, paths[0])
+    assert single.exit_code == 0 and single.output == expected[paths[0].name] + "\n"
+
+    folder = run("predict", "--model", overfit_model, "--format", "json", overfit_lines)
+    results = json.loads(folder.output)
+    assert {r["file"].split("/")[-1]: r["text"] for r in results} == expected
+
+    output = tmp_path / "out.tsv"
+    glob_run = run("predict", "-m", overfit_model, "-f", "tsv", "-o", output, str(overfit_lines / "*.png"))
+    assert glob_run.exit_code == 0 and glob_run.output == ""
+    rows = output.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "file\ttext\tconfidence" and len(rows) == len(paths) + 1
+
+
+def test_predict_reports_a_bad_file_and_reads_the_rest(overfit_model, overfit_lines, tmp_path):
+    broken = tmp_path / "zero.png"
+    broken.write_bytes(b"")
+    good = sorted(overfit_lines.glob("*.png"))[0]
+    result = CliRunner().invoke(main, ["predict", str(overfit_model), str(broken), str(good)])
+    assert result.exit_code == 1
+    assert "zero.png" in result.output and good.name in result.output
+
+
+def test_eval_reports_rates_tsv_and_json(overfit_model, overfit_lines, tmp_path):
+    report = tmp_path / "lines.tsv"
+    text = run("eval", overfit_model, overfit_lines, "--report", report)
+    assert text.exit_code == 0
+    assert "CER        0.00%" in text.output and "WER        0.00%" in text.output
+    rows = report.read_text(encoding="utf-8").splitlines()
+    assert rows[0].split("\t") == ["id", "reference", "prediction", "distance", "confidence"]
+    assert all(row.split("\t")[3] == "0" for row in rows[1:])
+
+    as_json = json.loads(run("eval", overfit_model, f"gt:{overfit_lines}", "--json").output)
+    assert as_json["cer"] == 0.0 and as_json["lines"] == len(rows) - 1
+
+
+def test_eval_counts_errors_against_wrong_references(overfit_model, overfit_lines, tmp_path):
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    image = sorted(overfit_lines.glob("*.png"))[0]
+    (wrong / image.name).write_bytes(image.read_bytes())
+    truth = image.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
+    (wrong / image.with_suffix(".gt.txt").name).write_text(truth + "x", encoding="utf-8")
+    document = json.loads(run("eval", overfit_model, wrong, "--json").output)
+    assert document["char_errors"] == 1 and document["chars"] == len(truth) + 1
+    assert document["confusions"] == [{"reference": "x", "prediction": "", "count": 1}]
+
+
+def test_info_shows_the_model_description(overfit_model):
+    document = json.loads(run("info", overfit_model).output)
+    assert document["arch"] == "crnn" and document["format"] == "linescribe.model"
+    assert "preprocess" in document and "alphabet" in document
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "missing"), "-o", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "missing" in result.output and "Traceback" not in result.output
+    bad_model = CliRunner().invoke(main, ["predict", "-m", str(tmp_path / "x.safetensors"), str(tmp_path)])
+    assert bad_model.exit_code != 0 and "Traceback" not in bad_model.output
+
+
+def test_train_command_trains_and_reports(tmp_path):
+    from conftest import line_texts, write_gt_folder
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    result = run(
+        "train", data, "--val", data, "-o", tmp_path / "run", "--max-steps", "3", "--workers", "0",
+        "--batch-size", "4", "--hparam", 'channels=[8,16,16]', "--hparam", "pools=[[2,2],[2,2],[2,1]]",
+        "--hparam", "lstm_hidden=16", "--text-rules", "quotes",
+    )
+    assert result.exit_code == 0, result.output
+    assert "best val CER" in result.output and (tmp_path / "run" / "model.safetensors").is_file()

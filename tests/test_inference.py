@@ -1,0 +1,49 @@
+"""The public API: load_model() and Recognizer.predict on every kind of input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import linescribe
+from linescribe.errors import ImageError, ModelFileError
+
+
+def test_predict_accepts_paths_pil_arrays_and_bytes(overfit_model, overfit_lines):
+    recognizer = linescribe.load_model(overfit_model)
+    path = sorted(overfit_lines.glob("*.png"))[0]
+    expected = path.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
+    image = Image.open(path)
+    inputs = [path, str(path), image, np.asarray(image), np.asarray(image.convert("RGB")), path.read_bytes()]
+    for source in inputs:
+        prediction = recognizer.predict(source)
+        assert prediction.text == expected
+        assert 0.0 <= prediction.confidence <= 1.0
+        assert len(prediction.char_confidences) == len(expected)
+
+
+def test_batch_results_keep_the_callers_order(overfit_model, overfit_lines):
+    recognizer = linescribe.load_model(overfit_model, batch_size=2)
+    paths = sorted(overfit_lines.glob("*.png"))[::-1]
+    texts = [p.with_suffix(".gt.txt").read_text(encoding="utf-8").strip() for p in paths]
+    assert [p.text for p in recognizer.predict(paths)] == texts
+
+
+def test_unreadable_image_in_a_batch_does_not_stop_the_others(overfit_model, overfit_lines, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    good = sorted(overfit_lines.glob("*.png"))[0]
+    recognizer = linescribe.load_model(overfit_model)
+    bad, fine = recognizer.predict([broken, good])
+    assert not bad.ok and "broken.png" in bad.error
+    assert fine.ok and fine.text
+    with pytest.raises(ImageError, match="broken.png"):
+        recognizer.predict(broken)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="nope.safetensors"):
+        linescribe.load_model(tmp_path / "nope.safetensors")
+    with pytest.raises(ModelFileError, match="no bundled model"):
+        linescribe.load_model("no-such-model-name")
