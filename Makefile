@@ -1,0 +1,35 @@
+# Two entry points: `make run` (set up, then the main job) and `make test` (set up, then the suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DEMO := runs/demo
+
+.PHONY: setup run test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned, so pip never resolves a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(BIN)/linescribe synth $(DEMO)/lines -n 48 --seed 7
+	$(BIN)/linescribe train $(DEMO)/lines --val $(DEMO)/lines -o $(DEMO)/model --no-augment \
+		--max-steps 600 --max-epochs 1000 --batch-size 8 --lr 0.002 --scheduler constant \
+		--val-every 25 --patience 1000 --workers 0
+	$(BIN)/linescribe eval $(DEMO)/model/model.safetensors $(DEMO)/lines --confusions 5
+	$(BIN)/linescribe predict $(DEMO)/model/model.safetensors $(DEMO)/lines/000000.png $(DEMO)/lines/000001.png $(DEMO)/lines/000002.png
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV) runs

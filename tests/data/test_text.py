@@ -1,0 +1,23 @@
+import pytest
+
+from linescribe.data.text import DropLine, apply_rules, parse_rules
+from linescribe.errors import LinescribeError
+
+
+def test_cremma_markup_becomes_plain_text():
+    assert apply_rules("S^t Jean a >barré< écrit", ["cremma"]) == "St Jean a barré écrit"
+    with pytest.raises(DropLine, match="illegible"):
+        apply_rules("mot >< illisible", ["cremma"])
+
+
+def test_quotes_and_long_s():
+    assert apply_rules("l’homme “dit”", ["quotes"]) == "l'homme \"dit\""
+    assert apply_rules("laisſe", ["long-s"]) == "laisse"
+    assert apply_rules("l’homme", []) == "l’homme"
+
+
+def test_rule_names_are_checked():
+    assert parse_rules("cremma, quotes") == ["cremma", "quotes"]
+    assert parse_rules(None) == [] and parse_rules("") == []
+    with pytest.raises(LinescribeError, match="unknown text rules"):
+        parse_rules("cremma,typo")
