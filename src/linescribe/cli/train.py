@@ -69,6 +69,8 @@ def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **op
         **options,
     )
     result = run_training(config)
+    if not result.is_global_zero:
+        return
     click.echo(
         f"best val CER {result.best_val_cer:.2%} after {result.epochs} epochs ({result.steps} steps, "
         f"{result.lines_per_second:.1f} lines/s); model: {result.model_path}"

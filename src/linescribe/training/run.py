@@ -42,6 +42,8 @@ class TrainResult:
     lines_per_second: float
     train_lines: int
     val_lines: int
+    is_global_zero: bool = True
+    """False in the other processes of a distributed run, which should stay quiet."""
 
 
 @dataclass
@@ -150,6 +152,29 @@ def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
     return {"accelerator": accelerator, "devices": devices, "num_nodes": config.num_nodes, "precision": precision}
 
 
+def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Trainer:
+    output = config.output
+    val_interval: dict[str, Any] = (
+        {"val_check_interval": config.val_every} if config.val_every < 1 else {"check_val_every_n_epoch": int(config.val_every)}
+    )
+    return L.Trainer(
+        **_accelerator_settings(config),
+        max_epochs=config.max_epochs,
+        max_steps=config.max_steps,
+        max_time=config.max_time,
+        gradient_clip_val=config.gradient_clip or None,
+        callbacks=callbacks,
+        logger=[CSVLogger(output, name="logs", version="csv"), TensorBoardLogger(output, name="logs", version="tensorboard")],
+        plugins=[AtomicCheckpointIO()],
+        log_every_n_steps=config.log_every,
+        enable_progress_bar=config.progress,
+        enable_model_summary=config.progress,
+        use_distributed_sampler=False,  # DistributedBuckets shares the batches out between ranks
+        num_sanity_val_steps=0,
+        **val_interval,
+    )
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Train a model as configured; the best model (by validation CER) is ``output/model.safetensors``."""
     output = config.output
@@ -225,26 +250,7 @@ def train(config: TrainConfig) -> TrainResult:
         exporter,
         throughput,
     ]
-    val_interval: dict[str, Any] = (
-        {"val_check_interval": config.val_every} if config.val_every < 1 else {"check_val_every_n_epoch": int(config.val_every)}
-    )
-    trainer = L.Trainer(
-        **_accelerator_settings(config),
-        max_epochs=config.max_epochs,
-        max_steps=config.max_steps,
-        max_time=config.max_time,
-        gradient_clip_val=config.gradient_clip or None,
-        callbacks=callbacks,
-        logger=[CSVLogger(output, name="logs", version="csv"), TensorBoardLogger(output, name="logs", version="tensorboard")],
-        plugins=[AtomicCheckpointIO()],
-        log_every_n_steps=config.log_every,
-        enable_progress_bar=config.progress,
-        enable_model_summary=config.progress,
-        use_distributed_sampler=False,
-        num_sanity_val_steps=0,
-        deterministic=False,
-        **val_interval,
-    )
+    trainer = _build_trainer(config, callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
     if exporter.best_cer == float("inf"):
         # the budget (--max-steps, --max-time) ran out before any validation: validate once now
@@ -259,4 +265,5 @@ def train(config: TrainConfig) -> TrainResult:
         lines_per_second=throughput.lines_per_second,
         train_lines=len(train_lines.samples),
         val_lines=len(val_lines.samples),
+        is_global_zero=trainer.is_global_zero,
     )

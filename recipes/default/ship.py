@@ -1,0 +1,61 @@
+"""Test a trained default model once on the test splits and bundle it into the package.
+
+    python recipes/default/ship.py runs/default [--data ../shared/data/lines]
+
+Evaluates fp32 and fp16 weights with greedy decoding on each test split, keeps fp16 when its CER
+is no worse than fp32's by more than 0.05 points, writes src/linescribe/pretrained/default.safetensors
+with the test figures in its metadata, and prints the README table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from linescribe.data.dataset import load_dataset
+from linescribe.evaluation import evaluate
+from linescribe.inference import Recognizer
+from linescribe.models.modelfile import load_model_file, save_model
+
+REPO = Path(__file__).resolve().parents[2]
+SPLITS = ("hooker", "copiste", "poilus")
+
+
+def score(model_path: Path, data: Path, rules: list[str]) -> dict[str, dict]:
+    recognizer = Recognizer(load_model_file(model_path), batch_size=16)
+    results = {}
+    for split in SPLITS:
+        samples = load_dataset(str(data / split / "test"), text_rules=rules).samples
+        results[split] = evaluate(recognizer, samples).summary()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "lines")
+    parser.add_argument("--output", type=Path, default=REPO / "src" / "linescribe" / "pretrained" / "default.safetensors")
+    args = parser.parse_args()
+
+    model = load_model_file(args.run / "model.safetensors")
+    rules = model.training.get("config", {}).get("text_rules", [])
+    full = score(args.run / "model.safetensors", args.data, rules)
+    with tempfile.TemporaryDirectory() as tmp:
+        half_path = save_model(model, Path(tmp) / "half.safetensors", half=True)
+        half = score(half_path, args.data, rules)
+    use_half = all(half[s]["cer"] <= full[s]["cer"] + 0.0005 for s in SPLITS)
+    chosen = half if use_half else full
+    model.name = "default"
+    model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
+    save_model(model, args.output, half=use_half)
+    print(json.dumps({"fp32": full, "fp16": half, "stored": "fp16" if use_half else "fp32"}, indent=2))
+    print("\n| test split | lines | CER | WER | line accuracy |\n|---|---|---|---|---|")
+    for split in SPLITS:
+        r = chosen[split]
+        print(f"| {split} | {r['lines']} | {r['cer']:.2%} | {r['wer']:.2%} | {r['line_accuracy']:.2%} |")
+
+
+if __name__ == "__main__":
+    main()
