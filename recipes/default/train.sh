@@ -13,5 +13,5 @@ linescribe train \
   "$data/hooker/train" "$data/copiste/train" "$data/poilus/train" "gt:$run/synth@0.5" \
   --val "$data/hooker/val" --val "$data/copiste/val" --val "$data/poilus/val" \
   --alphabet "$here/alphabet.txt" --text-rules cremma,quotes,long-s \
-  -o "$run" --arch crnn --batch-size 16 --lr 0.002 --scheduler onecycle \
-  --max-epochs 6 --val-every 0.5 --patience 6 --workers 1 --seed 0 "$@"
+  -o "$run" --arch crnn --batch-size 16 --lr 0.003 --scheduler onecycle \
+  --max-epochs 7 --val-every 0.5 --patience 6 --workers 1 --seed 0 "$@"

@@ -6,7 +6,6 @@ set aside, and one summary line per dataset tells the user what was left out and
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,8 +15,6 @@ from linescribe.data.readers import DatasetSpec, parse_spec, read_entries
 from linescribe.data.sample import Sample, Skipped
 from linescribe.data.text import DropLine, apply_rules
 from linescribe.errors import DatasetError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,7 +42,7 @@ class LoadedDataset:
             )
             text += f", skipped {sum(self.skipped.values())}: {reasons}"
         if self.unknown_chars:
-            text += f"; characters outside the alphabet: {''.join(sorted(self.unknown_chars))!r}"
+            text += f"; unknown characters: {''.join(sorted(self.unknown_chars))!r}"
         return text
 
 
@@ -73,10 +70,7 @@ def load_dataset(spec: str | DatasetSpec, strict: bool = False, text_rules: Sequ
 def load_datasets(
     specs: Sequence[str | DatasetSpec], strict: bool = False, text_rules: Sequence[str] = ()
 ) -> list[LoadedDataset]:
-    datasets = [load_dataset(spec, strict, text_rules) for spec in specs]
-    for dataset in datasets:
-        log.info(dataset.summary())
-    return datasets
+    return [load_dataset(spec, strict, text_rules) for spec in specs]
 
 
 def drop_unwritable(dataset: LoadedDataset, alphabet: Alphabet, strict: bool = False) -> None:
