@@ -1,83 +1,12 @@
-"""Shared fixtures: tiny generated line datasets, so tests never need downloads."""
+"""Shared fixtures: tiny generated line datasets and a tiny trained model."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-SHARED_LINES = SHARED / "data" / "lines"
-
-WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "home"]
-
-
-def render_line(text: str, size: int = 28, seed: int = 0) -> Image.Image:
-    """A clean printed line, dark ink on light paper: easy to learn, good for round-trip tests."""
-    font = ImageFont.load_default(size=size)
-    left, top, right, bottom = font.getbbox(text)
-    image = Image.new("L", (right - left + 16, size + 16), color=235 - seed % 20)
-    ImageDraw.Draw(image).text((8 - left, 8), text, fill=30, font=font)
-    return image
-
-
-def line_texts(count: int, seed: int = 0) -> list[str]:
-    rng = np.random.default_rng(seed)
-    return [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 4)))) for _ in range(count)]
-
-
-def write_gt_folder(root: Path, texts: list[str], prefix: str = "doc") -> Path:
-    """An image + .gt.txt folder; every 4 lines share a document so splits by group have work."""
-    root.mkdir(parents=True, exist_ok=True)
-    for index, text in enumerate(texts):
-        stem = f"{prefix}{index // 4:03d}_l{index:04d}"
-        render_line(text, seed=index).save(root / f"{stem}.png")
-        (root / f"{stem}.gt.txt").write_text(text + "\n", encoding="utf-8")
-    return root
-
-
-@pytest.fixture
-def tiny_lines(tmp_path: Path) -> Path:
-    """24 rendered lines in a gt folder."""
-    return write_gt_folder(tmp_path / "lines", line_texts(24))
-
-
-@pytest.fixture
-def shared_lines() -> Path:
-    if not SHARED_LINES.is_dir():
-        pytest.skip("../shared/data is not beside the repository")
-    return SHARED_LINES
-
-
-OVERFIT_TEXTS = ["the cat sat", "a dog ran far", "on the mat", "home away", "cat and dog", "far home"]
-
-
-def tiny_train_config(data: Path, output: Path, **overrides):
-    """A tiny crnn that learns a handful of clean lines by heart in a few hundred steps."""
-    from linescribe.models import ARCHITECTURES
-    from linescribe.training.config import TrainConfig
-
-    settings = dict(
-        train=[str(data)],
-        val=[str(data)],
-        output=output,
-        hparams={**ARCHITECTURES["crnn"].tiny, "dropout": 0.0},
-        batch_size=6,
-        max_steps=300,
-        max_epochs=10_000,
-        lr=0.003,
-        scheduler="constant",
-        augment=False,
-        val_every=50,
-        patience=1000,
-        workers=0,
-        progress=False,
-        seed=0,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
+from generated import OVERFIT_TEXTS, tiny_train_config, write_gt_folder
 
 
 @pytest.fixture(scope="session")

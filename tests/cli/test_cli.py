@@ -80,7 +80,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 
 
 def test_train_command_trains_and_reports(tmp_path):
-    from conftest import line_texts, write_gt_folder
+    from generated import line_texts, write_gt_folder
 
     data = write_gt_folder(tmp_path / "lines", line_texts(8))
     result = run(

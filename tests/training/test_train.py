@@ -9,7 +9,7 @@ import signal
 import pytest
 import torch
 
-from conftest import OVERFIT_TEXTS, line_texts, tiny_train_config, write_gt_folder
+from generated import OVERFIT_TEXTS, line_texts, tiny_train_config, write_gt_folder
 from linescribe.errors import LinescribeError
 from linescribe.inference import load_recognizer
 from linescribe.training.module import LineRecognitionModule

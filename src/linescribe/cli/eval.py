@@ -41,7 +41,7 @@ def evaluate(
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
     from linescribe.inference import load_recognizer
-    from linescribe.models.modelfile import write_atomically
+    from linescribe.files import write_atomically
 
     recognizer = load_recognizer(model, batch_size=batch_size)
     if text_rules is None:

@@ -43,7 +43,7 @@ def predict(inputs: tuple[str, ...], model: str | None, output_format: str, outp
     """Read the text of line IMAGES (files, folders, globs). A first argument ending in
     .safetensors is taken as the model."""
     from linescribe.inference import load_recognizer
-    from linescribe.models.modelfile import write_atomically
+    from linescribe.files import write_atomically
 
     items = list(inputs)
     if model is None and len(items) > 1 and _looks_like_model(items[0]):

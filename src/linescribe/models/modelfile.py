@@ -8,8 +8,6 @@ model trained by any user loads with one call.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from safetensors.torch import save as safetensors_bytes
 from linescribe.alphabet import Alphabet
 from linescribe.data.preprocess import Preprocessing
 from linescribe.errors import LinescribeError, ModelFileError
+from linescribe.files import write_atomically
 from linescribe.models import build_model, get_architecture
 from linescribe.models.base import LineNet
 
@@ -55,21 +54,6 @@ class TrainedModel:
             "training": self.training,
             "metrics": self.metrics,
         }
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it: a crash leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Path:

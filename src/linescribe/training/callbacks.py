@@ -12,7 +12,8 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from linescribe.models.modelfile import save_model, write_atomically
+from linescribe.files import write_atomically
+from linescribe.models.modelfile import save_model
 
 log = logging.getLogger(__name__)
 

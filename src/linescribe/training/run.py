@@ -22,7 +22,8 @@ from linescribe.data.sample import Sample
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
-from linescribe.models.modelfile import load_model_file, write_atomically
+from linescribe.files import write_atomically
+from linescribe.models.modelfile import load_model_file
 from linescribe.training.callbacks import AtomicCheckpointIO, CheckpointOnInterrupt, ExportBestModel, LineThroughput
 from linescribe.training.config import TrainConfig
 from linescribe.training.datamodule import LineDataModule, LineDataset

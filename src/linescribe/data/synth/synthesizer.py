@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from linescribe.data.synth.fontset import FontFace, load_fonts
 from linescribe.data.synth.render import SynthConfig, render_line
 from linescribe.data.synth.text import TextSampler
 from linescribe.errors import AlphabetError, DatasetError
+from linescribe.files import write_atomically
 
 MAX_TEXT_TRIES = 50
 DEFAULT_CONFIG = SynthConfig()
@@ -71,18 +70,6 @@ class LineSynthesizer:
         return self.render(text, rng), text
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Temporary file + rename, so a reader never sees half an image (no fsync: data is cheap)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_dataset(out_dir: Path, count: int, synthesizer: LineSynthesizer, seed: int = 0) -> int:
     """Write ``count`` lines as NNNNNN.png + NNNNNN.gt.txt (a gt_folder dataset); returns the count.
 
@@ -98,6 +85,6 @@ def write_dataset(out_dir: Path, count: int, synthesizer: LineSynthesizer, seed:
         ok, png = cv2.imencode(".png", image)
         if not ok:
             raise DatasetError(f"{out_dir}: could not encode line {index} as PNG")
-        _write_atomically(out_dir / f"{index:06d}.png", png.tobytes())
-        _write_atomically(out_dir / f"{index:06d}.gt.txt", (text + "\n").encode("utf-8"))
+        write_atomically(out_dir / f"{index:06d}.png", png.tobytes(), durable=False)
+        write_atomically(out_dir / f"{index:06d}.gt.txt", (text + "\n").encode("utf-8"), durable=False)
     return count

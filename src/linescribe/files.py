@@ -1,0 +1,34 @@
+"""Writing files so that a crash, a full disk or a reader at the wrong moment never sees half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _default_mode() -> int:
+    """rw for everyone the umask allows, as open() would give (mkstemp alone gives 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write to a temporary file beside ``path`` and rename it over ``path``: the old file stays
+    whole until the new one is complete. ``durable`` also flushes it to disk first (checkpoints,
+    models); cheap regenerable files can skip that."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(tmp, _default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
