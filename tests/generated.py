@@ -64,3 +64,18 @@ def tiny_train_config(data: Path, output: Path, **overrides):
     )
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+def write_iam_root(root: Path, forms: dict[str, list[str]]) -> Path:
+    """An IAM-layout dataset: ``lines.txt`` (with its comment header) and ``lines/a01/<form>/<line>.png``."""
+    records = ["# iam database line information", "# format: a01-000u-00 ok 154 19 408 746 1661 89 A|MOVE|to"]
+    for form, texts in forms.items():
+        folder = root / "lines" / form.split("-")[0] / form
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, text in enumerate(texts):
+            line_id = f"{form}-{number:02d}"
+            image = render_line(text, seed=number)
+            image.save(folder / f"{line_id}.png")
+            records.append(f"{line_id} ok 154 5 0 0 {image.width} {image.height} {text.replace(' ', '|')}")
+    (root / "lines.txt").write_text("\n".join(records) + "\n", encoding="utf-8")
+    return root

@@ -120,3 +120,42 @@ def test_fine_tuning_from_a_model_keeps_shared_characters(tmp_path, overfit_mode
     line = sorted((overfit_model.parents[1] / "lines").glob("*.png"))[0]
     expected = line.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
     assert recognizer.predict(line).text == expected
+
+
+def test_iam_with_split_lists_from_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from generated import write_iam_root
+    from linescribe.cli import main
+
+    texts = line_texts(8, seed=3)
+    # the validation form repeats training texts, so no validation line has an unknown character
+    root = write_iam_root(tmp_path / "iam", {"a01-000u": texts[:4], "a01-001u": texts[4:], "a01-002u": texts[:4]})
+    (tmp_path / "trainset.txt").write_text("a01-000u\na01-001u\n", encoding="utf-8")  # form ids
+    (tmp_path / "validationset1.txt").write_text("a01-002u-00\na01-002u-01\n", encoding="utf-8")  # line ids
+    result = CliRunner().invoke(
+        main,
+        ["train", f"iam:{root}", "--train-ids", str(tmp_path / "trainset.txt"), "--val-ids",
+         str(tmp_path / "validationset1.txt"), "-o", str(tmp_path / "run"), "--max-steps", "2", "--workers", "0",
+         "--hparam", "channels=[8,16,16]", "--hparam", "pools=[[2,2],[2,2],[2,1]]", "--hparam", "lstm_hidden=16"],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert document["data"]["train"][0]["lines"] == 8 and document["data"]["val"][0]["lines"] == 2
+
+
+def test_missing_split_file_is_a_clear_error(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    with pytest.raises(LinescribeError, match="trainset.txt: split file not found"):
+        train(tiny_train_config(data, tmp_path / "run", train_ids=tmp_path / "trainset.txt"))
+
+
+def test_trains_on_page_xml_crops(tmp_path):
+    """The real PAGE sample pages: lines are cropped by polygon while training."""
+    from generated import SHARED
+
+    pages = SHARED / "data" / "pages-sample" / "hooker"
+    if not pages.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    result = train(tiny_train_config(pages, tmp_path / "run", train=[f"page:{pages}"], val=[f"page:{pages}"], max_steps=2))
+    assert result.train_lines == 33 and result.model_path.is_file()
