@@ -5,9 +5,9 @@ from linescribe.training.datamodule import DistributedBuckets
 
 
 def test_pad_batch_pads_with_paper_and_keeps_widths():
-    images, widths = pad_batch([np.ones((4, 3), np.float32), np.ones((4, 5), np.float32)])
-    assert images.shape == (2, 1, 4, 5) and widths.tolist() == [3, 5]
-    assert images[0, 0, :, 3:].abs().sum() == 0
+    images, widths = pad_batch([np.ones((4, 3), np.float32), np.ones((4, 40), np.float32)])
+    assert images.shape == (2, 1, 4, 64) and widths.tolist() == [3, 40]  # width rounded up to 32s
+    assert images[0, 0, :, 3:].abs().sum() == 0 and images[1, 0, :, 40:].abs().sum() == 0
 
 
 def test_buckets_hold_similar_widths_and_cover_every_line_once():

@@ -9,11 +9,20 @@ import torch
 from torch.utils.data import Sampler
 
 
+WIDTH_MULTIPLE = 32
+"""Batch widths are rounded up to a multiple of this: far fewer distinct tensor shapes, so the
+convolution kernels' per-shape caches stay small (memory) and warm (speed)."""
+
+
 def pad_batch(images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Preprocessed lines (H, W_i) float32 -> images (N,1,H,max W) padded with 0 (paper), widths (N,)."""
+    """Preprocessed lines (H, W_i) float32 -> images (N,1,H,W) padded with 0 (paper), widths (N,).
+
+    W is the widest line rounded up to WIDTH_MULTIPLE; the models ignore columns past each width.
+    """
     height = images[0].shape[0]
     widths = torch.tensor([image.shape[1] for image in images], dtype=torch.long)
-    batch = torch.zeros(len(images), 1, height, int(widths.max()), dtype=torch.float32)
+    padded_width = -(-int(widths.max()) // WIDTH_MULTIPLE) * WIDTH_MULTIPLE
+    batch = torch.zeros(len(images), 1, height, padded_width, dtype=torch.float32)
     for index, image in enumerate(images):
         batch[index, 0, :, : image.shape[1]] = torch.from_numpy(image)
     return batch, widths
