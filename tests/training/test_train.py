@@ -159,3 +159,26 @@ def test_trains_on_page_xml_crops(tmp_path):
         pytest.skip("../shared/data is not beside the repository")
     result = train(tiny_train_config(pages, tmp_path / "run", train=[f"page:{pages}"], val=[f"page:{pages}"], max_steps=2))
     assert result.train_lines == 33 and result.model_path.is_file()
+
+
+def test_synthetic_lines_on_the_fly(tmp_path):
+    """--synth-ratio adds rendered lines to every epoch; their texts are recorded in run.json."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    result = train(tiny_train_config(data, tmp_path / "run", synth_ratio=0.5, max_steps=3))
+    document = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert document["data"]["synthetic_lines"] == 6
+    assert result.model_path.is_file()
+
+
+def test_synthetic_items_render_their_own_text():
+    from linescribe.alphabet import Alphabet
+    from linescribe.data.preprocess import Preprocessing
+    from linescribe.data.synth import LineSynthesizer
+    from linescribe.training.datamodule import LineDataset
+
+    alphabet = Alphabet.from_texts(["the cat sat on a mat"])
+    dataset = LineDataset([], alphabet, Preprocessing(height=48), None, LineSynthesizer(alphabet=alphabet.chars), ["the cat"])
+    image, label, index = dataset[0]
+    assert len(dataset) == 1 and index == 0
+    assert image.shape[0] == 48 and image.max() > 0.5
+    assert alphabet.decode(label) == "the cat"

@@ -46,6 +46,8 @@ def _parse_hparams(values: tuple[str, ...]) -> dict:
 @click.option("--gradient-clip", default=5.0, show_default=True, help="Clip the gradient norm (0 = off).")
 @click.option("--patience", default=10, show_default=True, help="Early stopping: validations without a better CER.")
 @click.option("--augment/--no-augment", default=True, show_default=True)
+@click.option("--synth-ratio", default=0.0, show_default=True, help="Share of training lines rendered on the fly by `synth` (0-0.9).")
+@click.option("--synth-fonts", type=click.Path(path_type=Path, file_okay=False), help="Fonts for --synth-ratio (default: the bundled ones).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Data loading processes.")
 @click.option("--threads", default=0, help="Torch threads (0 = torch's default).")

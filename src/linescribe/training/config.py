@@ -37,6 +37,10 @@ class TrainConfig:
     gradient_clip: float = 5.0
     patience: int = 10
     augment: bool = True
+    synth_ratio: float = 0.0
+    """Share of training lines that are synthetic, rendered on the fly (0 = none)."""
+    synth_fonts: Path | None = None
+    """Fonts for the synthetic lines (default: the bundled ones)."""
     seed: int = 0
     workers: int = 1
     threads: int = 0
@@ -57,6 +61,8 @@ class TrainConfig:
             raise LinescribeError("no training data: give at least one dataset")
         if self.batch_size < 1:
             raise LinescribeError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if not 0.0 <= self.synth_ratio < 1.0:
+            raise LinescribeError(f"--synth-ratio must be in [0, 1), not {self.synth_ratio}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise LinescribeError(f"--val-fraction must be in [0, 1), not {self.val_fraction}")
         if self.optimizer not in OPTIMIZERS:

@@ -17,6 +17,7 @@ from linescribe.data.batching import BucketBatchSampler, pad_batch
 from linescribe.data.images import load_sample_image
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Sample
+from linescribe.data.synth import LineSynthesizer
 from linescribe.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,12 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]
 
 
 class LineDataset(Dataset):
-    """Lines as (preprocessed image (H, W) float32, label ids, index); None for an unreadable image."""
+    """Lines as (preprocessed image (H, W) float32, label ids, index); None for an unreadable image.
+
+    With a synthesizer, the indices after the real samples are synthetic lines: their texts are
+    fixed (``synth_texts``), their images are rendered anew each time, so no two epochs see the
+    same picture of a text.
+    """
 
     def __init__(
         self,
@@ -33,15 +39,19 @@ class LineDataset(Dataset):
         alphabet: Alphabet,
         preprocessing: Preprocessing,
         augmenter: Augmenter | None = None,
+        synthesizer: LineSynthesizer | None = None,
+        synth_texts: Sequence[str] = (),
     ) -> None:
         self.samples = list(samples)
         self.alphabet = alphabet
         self.preprocessing = preprocessing
         self.augmenter = augmenter
+        self.synthesizer = synthesizer
+        self.synth_texts = list(synth_texts)
         self._rng: np.random.Generator | None = None
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.samples) + len(self.synth_texts)
 
     @property
     def rng(self) -> np.random.Generator:
@@ -51,15 +61,20 @@ class LineDataset(Dataset):
         return self._rng
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, list[int], int] | None:
-        sample = self.samples[index]
-        try:
-            gray = load_sample_image(sample)
-        except ImageError as error:
-            log.warning("skipping line %s: %s", sample.id, error)
-            return None
+        if index >= len(self.samples):
+            text = self.synth_texts[index - len(self.samples)]
+            gray = self.synthesizer.render(text, self.rng)
+        else:
+            sample = self.samples[index]
+            text = sample.text
+            try:
+                gray = load_sample_image(sample)
+            except ImageError as error:
+                log.warning("skipping line %s: %s", sample.id, error)
+                return None
         if self.augmenter is not None:
             gray = self.augmenter(gray, self.rng)
-        return self.preprocessing(gray), self.alphabet.encode(sample.text), index
+        return self.preprocessing(gray), self.alphabet.encode(text), index
 
 
 def _init_worker(worker_id: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -19,6 +20,7 @@ from linescribe.data.dataset import LoadedDataset, drop_unwritable, load_dataset
 from linescribe.data.images import image_size
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Sample
+from linescribe.data.synth import LineSynthesizer
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
@@ -142,6 +144,26 @@ def initialise_from(module: LineRecognitionModule, path: Path) -> None:
     log.info("initialised from %s (%d of %d characters known to it)", path, len(rows), len(module.alphabet))
 
 
+SYNTH_CHAR_WIDTH = 0.26
+"""Average width of a synthetic character in line heights, to bucket lines not yet rendered."""
+
+
+def _synthetic_lines(config: TrainConfig, alphabet: Alphabet, real_lines: int) -> tuple[LineSynthesizer | None, list[str]]:
+    """The synthesizer and the texts of the synthetic lines that make up ``synth_ratio`` of training."""
+    if config.synth_ratio <= 0:
+        return None, []
+    synthesizer = LineSynthesizer(fonts_dir=config.synth_fonts, alphabet=alphabet.chars)
+    count = round(real_lines * config.synth_ratio / (1.0 - config.synth_ratio))
+    rng = np.random.default_rng(config.seed)
+    texts = [synthesizer.sample_text(rng) for _ in range(count)]
+    log.info("synthetic lines: %d, rendered on the fly with %d fonts", count, len(synthesizer.fonts))
+    return synthesizer, texts
+
+
+def _estimated_width(text: str, preprocessing: Preprocessing) -> int:
+    return preprocessing.output_width(round(len(text) * SYNTH_CHAR_WIDTH * 96), 96)
+
+
 def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
     accelerator = config.accelerator
     if accelerator == "auto":
@@ -208,7 +230,12 @@ def train(config: TrainConfig) -> TrainResult:
     if not val_lines.samples:
         raise LinescribeError("no usable validation lines (see the summaries above)")
 
+    synthesizer, synth_texts = _synthetic_lines(config, alphabet, len(train_lines.samples))
+    for text in synth_texts:
+        train_lines.widths.append(_estimated_width(text, preprocessing))
+        train_lines.weights.append(1.0)
     data_summary = {
+        "synthetic_lines": len(synth_texts),
         "train": [{"path": str(d.spec.path), "format": d.spec.format, "weight": d.spec.weight, "lines": len(d.samples)} for d in train_sets],
         "val": [{"path": str(d.spec.path), "format": d.spec.format, "lines": len(d.samples)} for d in val_sets],
     }
@@ -220,7 +247,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     augmenter = Augmenter() if config.augment else None
     datamodule = LineDataModule(
-        LineDataset(train_lines.samples, alphabet, preprocessing, augmenter),
+        LineDataset(train_lines.samples, alphabet, preprocessing, augmenter, synthesizer, synth_texts),
         LineDataset(val_lines.samples, alphabet, preprocessing),
         train_lines.widths,
         val_lines.widths,
