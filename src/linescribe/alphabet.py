@@ -5,6 +5,7 @@ Id 0 is the CTC blank, so character ``alphabet.chars[i]`` has id ``i + 1``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -50,8 +51,12 @@ class Alphabet:
             if line == "<space>" or line == " ":
                 chars.append(" ")
             elif line.strip():
-                chars.append(line.split("\t")[0].strip())
-        return cls(chars)
+                # labels are NFC, so an alphabet file written in NFD must be too
+                chars.append(unicodedata.normalize("NFC", line.split("\t")[0].strip()))
+        try:
+            return cls(chars)
+        except AlphabetError as error:
+            raise AlphabetError(f"{path}: {error}") from None
 
     def __len__(self) -> int:
         return len(self.chars)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from linescribe.data.images import load_sample_image
 from linescribe.data.sample import Sample
-from linescribe.errors import ImageError
+from linescribe.errors import DatasetError, ImageError
 from linescribe.inference import Recognizer
 from linescribe.metrics import ErrorRates, confusions
 
@@ -72,4 +72,7 @@ def evaluate(recognizer: Recognizer, samples: Sequence[Sample], chunk_size: int 
             result.lines_outside_alphabet += bool(alphabet.unknown_chars(sample.text))
             result.lines.append(LineResult(sample.id, sample.text, prediction.text, distance, prediction.confidence))
     result.seconds = time.perf_counter() - start
+    if not result.lines:
+        reason = f"all {len(result.unreadable)} images are unreadable" if result.unreadable else "the datasets select no lines"
+        raise DatasetError(f"nothing to evaluate: {reason}")
     return result

@@ -7,11 +7,15 @@ import tempfile
 from pathlib import Path
 
 
-def _default_mode() -> int:
-    """rw for everyone the umask allows, as open() would give (mkstemp alone gives 0600)."""
+def _read_umask() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+FILE_MODE = 0o666 & ~_read_umask()
+"""What open() would give a new file (mkstemp alone gives 0600); read once, at import, because
+changing the umask to read it is not thread-safe."""
 
 
 def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
@@ -27,7 +31,7 @@ def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, _default_mode())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -121,7 +121,7 @@ def test_tsv_without_header_keeps_quotes_and_reports_bad_rows(tmp_path: Path, li
         encoding="utf-8",
     )
     entries = read("tsv", manifest)
-    assert samples_of(entries) == {"a": Sample("a", 'He said "no, never"', tmp_path / "img" / "a.png")}
+    assert samples_of(entries) == {"a": Sample("a", 'He said "no, never"', tmp_path / "img" / "a.png", group="img")}
     assert reasons_of(entries) == {
         "lines.tsv row 3 (3 columns)": "row without 2 columns",
         "missing": "image file missing",

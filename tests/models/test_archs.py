@@ -41,6 +41,19 @@ def test_crnn_padding_does_not_change_a_line():
     assert torch.allclose(alone[:, 0], together[: lengths[0], 0], atol=1e-5)
 
 
+def test_a_line_reads_the_same_alone_and_in_a_padded_batch():
+    """pad_batch rounds widths up, so even a batch of one holds padding that must be ignored."""
+    from linescribe.data.batching import pad_batch
+
+    net = build_model("crnn", 7, ARCHITECTURES["crnn"].tiny).eval()
+    rng = np.random.default_rng(0)
+    line, wider = rng.random((48, 67), dtype=np.float32), rng.random((48, 250), dtype=np.float32)
+    alone, alone_lengths = net(*pad_batch([line]))
+    together, lengths = net(*pad_batch([line, wider]))
+    assert alone_lengths[0] == lengths[0]
+    assert torch.allclose(alone[: lengths[0], 0], together[: lengths[0], 0], atol=1e-5)
+
+
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 @pytest.mark.parametrize("half", [False, True])
 def test_model_file_round_trip(tmp_path, arch, half):

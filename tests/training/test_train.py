@@ -182,3 +182,29 @@ def test_synthetic_items_render_their_own_text():
     assert len(dataset) == 1 and index == 0
     assert image.shape[0] == 48 and image.max() > 0.5
     assert alphabet.decode(label) == "the cat"
+
+
+def test_val_ids_alone_hold_their_lines_out_of_training(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(8, seed=5) * 2)
+    val_list = tmp_path / "val.txt"
+    val_list.write_text("doc002\ndoc003\n", encoding="utf-8")  # the second copy of the texts
+    result = train(tiny_train_config(data, tmp_path / "run", val=[], val_ids=val_list, max_steps=1))
+    assert (result.train_lines, result.val_lines) == (8, 8)
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    train(tiny_train_config(data, tmp_path / "run", max_steps=1))
+    with pytest.raises(LinescribeError, match="already holds a training run"):
+        train(tiny_train_config(data, tmp_path / "run", max_steps=1))
+
+
+def test_resume_keeps_the_runs_own_settings(tmp_path, caplog):
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1))
+    caplog.set_level("WARNING")
+    result = train(tiny_train_config(data, tmp_path / "run", max_steps=4, val_every=1, lr=0.5, resume=True))
+    assert result.steps == 4
+    assert any("own settings for lr" in record.getMessage() for record in caplog.records)
+    document = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert document["config"]["lr"] == 0.003

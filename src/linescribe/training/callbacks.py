@@ -35,7 +35,9 @@ class CheckpointOnInterrupt(L.Callback):
         self.path = path
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if trainer.global_step == 0:
+        # saving is collective under DDP and the other ranks may not be here: there, the last
+        # validation's last.ckpt is what --resume uses
+        if trainer.global_step == 0 or trainer.world_size > 1:
             return
         trainer.save_checkpoint(self.path)
         log.warning("training stopped (%s): resumable checkpoint saved to %s", type(exception).__name__, self.path)

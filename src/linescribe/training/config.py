@@ -57,6 +57,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.output = Path(self.output)
+        for name in ("train_ids", "val_ids", "alphabet", "init", "synth_fonts"):
+            if getattr(self, name) is not None:
+                setattr(self, name, Path(getattr(self, name)))
+        if self.val_every <= 0:
+            raise LinescribeError(f"--val-every must be above 0, not {self.val_every}")
+        if self.precision not in PRECISIONS:
+            raise LinescribeError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not self.train:
             raise LinescribeError("no training data: give at least one dataset")
         if self.batch_size < 1:
@@ -77,4 +84,8 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("adamw", "rmsprop")
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "64-true")
+RESUME_OVERRIDES = ("max_epochs", "max_steps", "max_time", "patience", "workers", "threads", "accelerator", "devices", "num_nodes", "progress", "log_every", "resume")
+"""What may change when a run is resumed: its budget and the machine. Everything else (data,
+splits, model, optimiser) comes from the run being resumed."""
 SCHEDULERS = ("onecycle", "cosine", "plateau", "constant")

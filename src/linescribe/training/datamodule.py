@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 import cv2
 import lightning as L
+from lightning.fabric.utilities.seed import pl_worker_init_function
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -48,6 +50,7 @@ class LineDataset(Dataset):
         self.augmenter = augmenter
         self.synthesizer = synthesizer
         self.synth_texts = list(synth_texts)
+        self.rank = 0
         self._rng: np.random.Generator | None = None
 
     def __len__(self) -> int:
@@ -55,9 +58,10 @@ class LineDataset(Dataset):
 
     @property
     def rng(self) -> np.random.Generator:
-        # created lazily in each worker from its torch seed, which Lightning derives from --seed
+        # created lazily in each worker from its torch seed (derived from --seed, rank and worker);
+        # the rank is mixed in again for loading in the main process, where all ranks share a seed
         if self._rng is None:
-            self._rng = np.random.default_rng(torch.initial_seed() % 2**63)
+            self._rng = np.random.default_rng((torch.initial_seed() % 2**63, self.rank))
         return self._rng
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, list[int], int] | None:
@@ -77,8 +81,10 @@ class LineDataset(Dataset):
         return self.preprocessing(gray), self.alphabet.encode(text), index
 
 
-def _init_worker(worker_id: int) -> None:
-    """One OpenCV thread per loader process: the processes already share out the cores."""
+def _init_worker(worker_id: int, rank: int = 0) -> None:
+    """Seed each loader process from (seed, rank, worker) as Lightning would, so DDP ranks augment
+    differently; and one OpenCV thread each, since the processes already share out the cores."""
+    pl_worker_init_function(worker_id, rank)
     cv2.setNumThreads(1)
 
 
@@ -130,13 +136,15 @@ class LineDataModule(L.LightningDataModule):
         self.train_weights = train_weights
 
     def _loader(self, dataset: LineDataset, sampler: BucketBatchSampler) -> DataLoader:
+        rank = self.trainer.global_rank if self.trainer else 0
+        dataset.rank = rank
         return DataLoader(
             dataset,
             batch_sampler=sampler,
             collate_fn=collate,
             num_workers=self.workers,
             persistent_workers=self.workers > 0,
-            worker_init_fn=_init_worker if self.workers > 0 else None,
+            worker_init_fn=partial(_init_worker, rank=rank) if self.workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -48,14 +48,18 @@ class LineRecognitionModule(L.LightningModule):
     def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         images, widths, targets, target_lengths, _ = batch
         log_probs, lengths = self(images, widths)
+        # a line whose frames cannot hold its label (e.g. squeezed by augmentation) has an
+        # infinite loss: it is zeroed rather than allowed to poison the batch, and counted
         loss = F.ctc_loss(log_probs.float(), targets, lengths, target_lengths, blank=0, reduction="mean", zero_infinity=True)
         return loss, log_probs, lengths
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         if not batch[4]:
-            return None
-        loss, _, _ = self._loss(batch)
+            # every image of the batch was unreadable: a zero loss still joins the DDP gradient sync
+            return sum(parameter.sum() for parameter in self.net.parameters()) * 0.0
+        loss, _, lengths = self._loss(batch)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch[4]))
+        self.log("train_lines_too_short", (lengths < batch[3]).sum().float(), reduce_fx="sum", batch_size=len(batch[4]))
         return loss
 
     def on_validation_epoch_start(self) -> None:

@@ -27,7 +27,7 @@ from linescribe.models import build_model, get_architecture, resolve_hparams
 from linescribe.files import write_atomically
 from linescribe.models.modelfile import load_model_file
 from linescribe.training.callbacks import AtomicCheckpointIO, CheckpointOnInterrupt, ExportBestModel, LineThroughput
-from linescribe.training.config import TrainConfig
+from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
 from linescribe.training.datamodule import LineDataModule, LineDataset
 from linescribe.training.module import LineRecognitionModule
 
@@ -66,22 +66,29 @@ def _prepare(
     """Drop what the model cannot learn from (unknown characters, unreadable images, lines too
     narrow for their text under CTC) and compute every line's input width for bucketing."""
     prepared = PreparedLines([], [], [])
+    sizes: dict[Path, tuple[int, int] | ImageError] = {}
     for dataset in datasets:
         drop_unwritable(dataset, alphabet, strict)
         kept = []
         for sample in dataset.samples:
-            try:
-                width, height = sample.size_hint or image_size(sample.path)
-            except ImageError as error:
+            if sample.path not in sizes:  # a page image is checked once for all its lines
+                try:
+                    sizes[sample.path] = image_size(sample.path)
+                except ImageError as error:
+                    sizes[sample.path] = error
+            size = sizes[sample.path]
+            if isinstance(size, ImageError):
                 if strict:
-                    raise
+                    raise size
                 dataset.skip(sample.id, "unreadable image")
-                log.debug("%s", error)
                 continue
+            width, height = sample.size_hint or size
             input_width = preprocessing.output_width(width, height)
             frames = input_width // stride if preprocessing.width is None else preprocessing.width // stride
             repeats = sum(1 for a, b in zip(sample.text, sample.text[1:]) if a == b)
             if frames < len(sample.text) + repeats:
+                if strict:
+                    raise LinescribeError(f"{dataset.spec.path}: line {sample.id}: image too narrow for its text (--strict)")
                 dataset.skip(sample.id, "line image too narrow for its text")
                 continue
             kept.append(sample)
@@ -94,31 +101,38 @@ def _prepare(
 
 
 def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDataset]]:
-    """Training and validation datasets from the specs, the id lists, or a split by document."""
+    """Training and validation datasets from the specs, the id lists, or a split by document.
+
+    Validation lines never reach training: with one dataset and id lists (IAM style), training
+    takes the --train-ids lines, or else every line not listed in --val-ids.
+    """
     train_sets = load_datasets(config.train, config.strict, config.text_rules)
-    if config.train_ids:
-        ids = read_split_file(config.train_ids)
-        for dataset in train_sets:
-            dataset.samples = filter_by_ids(dataset.samples, ids)
+    val_ids = read_split_file(config.val_ids) if config.val_ids else None
     if config.val:
         val_sets = load_datasets(config.val, config.strict, config.text_rules)
-        if config.val_ids:
-            ids = read_split_file(config.val_ids)
+        if val_ids is not None:
             for dataset in val_sets:
-                dataset.samples = filter_by_ids(dataset.samples, ids)
-        return train_sets, val_sets
-    val_sets = []
-    for dataset in train_sets:
-        held_out = LoadedDataset(dataset.spec, [])
-        if config.val_ids:
-            # IAM style: one root, split lists for train and validation
-            all_lines = load_datasets([dataset.spec], text_rules=config.text_rules)[0].samples
-            held_out.samples = filter_by_ids(all_lines, read_split_file(config.val_ids))
-        else:
-            dataset.samples, held_out.samples, _ = split_by_group(dataset.samples, config.val_fraction, config.seed)
-        val_sets.append(held_out)
+                dataset.samples = filter_by_ids(dataset.samples, val_ids)
+    else:
+        val_sets = [LoadedDataset(dataset.spec, []) for dataset in train_sets]
+        for dataset, held_out in zip(train_sets, val_sets):
+            if val_ids is not None:
+                held_out.samples = filter_by_ids(dataset.samples, val_ids)
+                listed = {sample.id for sample in held_out.samples}
+                dataset.samples = [sample for sample in dataset.samples if sample.id not in listed]
+            else:
+                dataset.samples, held_out.samples, _ = split_by_group(dataset.samples, config.val_fraction, config.seed)
+    if config.train_ids:
+        train_ids = read_split_file(config.train_ids)
+        for dataset in train_sets:
+            dataset.samples = filter_by_ids(dataset.samples, train_ids)
     if not any(dataset.samples for dataset in val_sets):
-        raise LinescribeError("no validation lines: give --val DATASET, --val-ids FILE or a --val-fraction above 0")
+        if config.val or val_ids is not None:
+            raise LinescribeError("no validation lines: the --val datasets or --val-ids list select none")
+        raise LinescribeError(
+            "no validation lines: the training data holds a single document, so none can be held out; "
+            "give --val DATASET or --val-ids FILE"
+        )
     return train_sets, val_sets
 
 
@@ -175,6 +189,26 @@ def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
     return {"accelerator": accelerator, "devices": devices, "num_nodes": config.num_nodes, "precision": precision}
 
 
+def _resumed_config(config: TrainConfig, run_file: Path) -> tuple[TrainConfig, Alphabet]:
+    """The configuration and alphabet of the run being resumed, with the budget of ``config``."""
+    try:
+        document = json.loads(run_file.read_text(encoding="utf-8"))
+        saved = TrainConfig(**document["config"])
+        alphabet = Alphabet(document["alphabet"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise LinescribeError(f"{run_file}: cannot read the description of the run to resume ({error})") from None
+    ignored = [
+        name for name in vars(config)
+        if name not in RESUME_OVERRIDES and name != "output" and getattr(config, name) != getattr(saved, name)
+    ]
+    if ignored:
+        log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
+    for name in RESUME_OVERRIDES:
+        setattr(saved, name, getattr(config, name))
+    saved.output = config.output
+    return saved, alphabet
+
+
 def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Trainer:
     output = config.output
     val_interval: dict[str, Any] = (
@@ -204,8 +238,12 @@ def train(config: TrainConfig) -> TrainResult:
     run_file = output / "run.json"
     checkpoint_dir = output / "checkpoints"
     last_checkpoint = checkpoint_dir / "last.ckpt"
-    if config.resume and not last_checkpoint.exists():
-        raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
+    if config.resume:
+        if not last_checkpoint.exists():
+            raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
+        config, saved_alphabet = _resumed_config(config, run_file)
+    elif run_file.exists() or checkpoint_dir.exists():
+        raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -217,7 +255,7 @@ def train(config: TrainConfig) -> TrainResult:
         preprocessing = Preprocessing(**{**preprocessing.to_dict(), "height": hparams["input_height"]})
     train_sets, val_sets = _select(config)
     if config.resume:
-        alphabet = Alphabet(json.loads(run_file.read_text(encoding="utf-8"))["alphabet"])
+        alphabet = saved_alphabet
     elif config.alphabet:
         alphabet = Alphabet.from_file(str(config.alphabet))
     else:
@@ -272,7 +310,9 @@ def train(config: TrainConfig) -> TrainResult:
     throughput = LineThroughput()
     exporter = ExportBestModel(output / MODEL_FILE, training_info)
     callbacks: list[L.Callback] = [
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True),
+        ModelCheckpoint(
+            dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True, enable_version_counter=False
+        ),
         EarlyStopping(monitor="val_cer", mode="min", patience=config.patience, check_on_train_epoch_end=False),
         CheckpointOnInterrupt(last_checkpoint),
         exporter,

@@ -158,6 +158,9 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sam
         except ParseError as error:
             yield Skipped(str(xml_path), f"malformed XML: {error}")
             continue
+        except OSError as error:
+            yield Skipped(str(xml_path), f"unreadable file: {error.strerror}")
+            continue
         if local_name(document) != root:
             yield Skipped(str(xml_path), f"root element is {local_name(document)}, not {root}")
             continue

@@ -42,6 +42,8 @@ def _read_label(path: Path, key: str) -> str | Skipped:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return Skipped(key, f"{LABEL_SUFFIX} is not UTF-8")
+    except OSError as error:
+        return Skipped(key, f"unreadable {LABEL_SUFFIX}: {error.strerror}")
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) > 1:
         return Skipped(key, MULTI_LINE)

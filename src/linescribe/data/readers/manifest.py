@@ -80,6 +80,15 @@ def read(manifest: Path) -> Iterator[Sample | Skipped]:
     """Every row as a sample; rows with the wrong number of cells are Skipped as ``row N: ...``."""
     if not manifest.is_file():
         raise DatasetError(f"{manifest}: a tsv dataset is a .tsv or .csv manifest file")
+    try:
+        yield from _read(manifest)
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{manifest}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise DatasetError(f"{manifest}: cannot read manifest ({error.strerror})") from None
+
+
+def _read(manifest: Path) -> Iterator[Sample | Skipped]:
     rows = _rows(manifest)
     first = next(rows, None)
     if first is None:
@@ -108,7 +117,8 @@ def read(manifest: Path) -> Iterator[Sample | Skipped]:
             line_id,
             row[text_column],
             path,
-            group=row[group_column].strip() if group_column is not None else "",
+            # without a group column, the image's folder is the best guess at its document
+            group=row[group_column].strip() if group_column is not None else relative.parent.as_posix(),
             writer=row[writer_column].strip() if writer_column is not None else "",
             size_hint=_size_hint(row, width_column, height_column),
         )
