@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO := runs/demo
 
-.PHONY: setup run test bench clean
+.PHONY: setup run train-demo test bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 run: setup
+	# read the bundled sample lines (rendered by `linescribe synth`) with the bundled default model
+	$(BIN)/linescribe predict examples/lines
+	$(BIN)/linescribe eval default examples/lines --confusions 5
+
+train-demo: setup
+	rm -rf $(DEMO)
 	$(BIN)/linescribe synth $(DEMO)/lines -n 48 --seed 7
 	$(BIN)/linescribe train $(DEMO)/lines --val $(DEMO)/lines -o $(DEMO)/model --no-augment \
 		--max-steps 600 --max-epochs 1000 --batch-size 8 --lr 0.002 --scheduler constant \
 		--val-every 25 --patience 1000 --workers 0
 	$(BIN)/linescribe eval $(DEMO)/model/model.safetensors $(DEMO)/lines --confusions 5
-	$(BIN)/linescribe predict $(DEMO)/model/model.safetensors $(DEMO)/lines/000000.png $(DEMO)/lines/000001.png $(DEMO)/lines/000002.png
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider

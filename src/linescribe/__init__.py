@@ -14,11 +14,21 @@ from linescribe.errors import LinescribeError
 __version__ = "0.1.0"
 
 
-def load_model(path_or_name: str | Path | None = None, decoder: str = "greedy", batch_size: int = 16, device: str = "cpu"):
-    """A ``Recognizer`` for a model file, a bundled model name, or (None) the default model."""
+def load_model(
+    path_or_name: str | Path | None = None,
+    decoder: str = "greedy",
+    batch_size: int = 16,
+    device: str = "cpu",
+    **decoding,
+):
+    """A ``Recognizer`` for a model file, a bundled model name, or (None) the default model.
+
+    ``decoding``: the Recognizer's decoder options (``beam_width``, ``lm``, ``lm_weight``,
+    ``word_bonus``, ``lexicon``, ``spell``), e.g. ``load_model(decoder="beam_lm", lm="english")``.
+    """
     from linescribe.inference import load_recognizer
 
-    return load_recognizer(path_or_name, decoder=decoder, batch_size=batch_size, device=device)
+    return load_recognizer(path_or_name, decoder=decoder, batch_size=batch_size, device=device, **decoding)
 
 
 __all__ = ["LinescribeError", "load_model", "__version__"]

@@ -16,8 +16,8 @@ from PIL import Image
 
 from linescribe.data.batching import pad_batch, width_sorted_batches
 from linescribe.data.images import ImageInput, describe, load_gray
-from linescribe.decoding import DECODERS, Hypothesis
-from linescribe.errors import ImageError, LinescribeError
+from linescribe.decoding import Alternative, Decoder, Hypothesis, build_decoder
+from linescribe.errors import ImageError
 from linescribe.models.modelfile import TrainedModel, load_model_file
 
 
@@ -30,6 +30,8 @@ class Prediction:
     confidence: float
     char_confidences: tuple[float, ...] = field(default=())
     error: str = ""
+    word_confidences: tuple[tuple[str, float], ...] = field(default=())
+    alternatives: tuple[Alternative, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -39,11 +41,37 @@ class Prediction:
 class Recognizer:
     """A loaded model ready to read lines: ``Recognizer(model).predict(images)``."""
 
-    def __init__(self, model: TrainedModel, decoder: str = "greedy", batch_size: int = 16, device: str = "cpu") -> None:
-        if decoder not in DECODERS:
-            raise LinescribeError(f"unknown decoder {decoder!r}; known: {', '.join(DECODERS)}")
+    def __init__(
+        self,
+        model: TrainedModel,
+        decoder: str = "greedy",
+        batch_size: int = 16,
+        device: str = "cpu",
+        beam_width: int | None = None,
+        lm: str | Path | None = None,
+        lm_weight: float | None = None,
+        word_bonus: float | None = None,
+        lexicon: str | Path | None = None,
+        spell: bool | str = False,
+    ) -> None:
+        """``decoder``: a name from ``linescribe.decoding.DECODERS`` (greedy, beam, beam_lm,
+        word_beam). ``beam_width``, ``lm`` (ARPA file or bundled name, default ``english``),
+        ``lm_weight``, ``word_bonus`` and ``lexicon`` go to the decoder (None: its default), which
+        refuses the ones it does not take. ``spell``: True or a backend name (``symspell``,
+        ``autocorrect``) to correct the spelling of the decoded words."""
         self.model = model
-        self.decoder = DECODERS[decoder]
+        options = {"beam_width": beam_width, "lm": lm, "lm_weight": lm_weight, "word_bonus": word_bonus, "lexicon": lexicon}
+        self.decoder: Decoder = build_decoder(decoder, **{k: v for k, v in options.items() if v is not None})
+        self.decoder_name = decoder
+        if spell:
+            from linescribe.decoding.spell import (
+                DEFAULT_SPELLER,
+                SpellCorrected,
+                Speller,
+            )
+
+            backend = DEFAULT_SPELLER if spell is True else str(spell)
+            self.decoder = SpellCorrected(self.decoder, Speller(backend, alphabet=model.alphabet))
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.net = model.net.to(self.device).eval()
@@ -81,7 +109,14 @@ class Recognizer:
         for batch in width_sorted_batches([inputs[i].shape[1] for i in readable], self.batch_size):
             indices = [readable[position] for position in batch]
             for index, hypothesis in zip(indices, self.recognize([inputs[i] for i in indices])):
-                results[index] = Prediction(names[index], hypothesis.text, hypothesis.confidence, hypothesis.char_confidences)
+                results[index] = Prediction(
+                    names[index],
+                    hypothesis.text,
+                    hypothesis.confidence,
+                    hypothesis.char_confidences,
+                    word_confidences=hypothesis.word_confidences,
+                    alternatives=hypothesis.alternatives,
+                )
         return [results[index] for index in range(len(sources))]
 
     @torch.inference_mode()

@@ -35,12 +35,14 @@ def main(verbose: bool) -> None:
 def _register() -> None:
     from linescribe.cli import eval as eval_verb
     from linescribe.cli import info, predict, synth, train
+    from linescribe.cli import lm as lm_verb
 
     main.add_command(train.train)
     main.add_command(eval_verb.evaluate)
     main.add_command(predict.predict)
     main.add_command(info.info)
     main.add_command(synth.synth)
+    main.add_command(lm_verb.lm)
 
 
 _register()

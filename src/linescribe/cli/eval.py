@@ -6,8 +6,11 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import click
+
+from linescribe.cli.predict import decoding_options, recognizer_options
 
 
 @click.command("eval")
@@ -20,6 +23,7 @@ import click
 @click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
 @click.option("--text-rules", default=None, help="Transcription rules for the references (default: those the model was trained with).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
+@decoding_options
 def evaluate(
     model: str,
     datasets: tuple[str, ...],
@@ -30,6 +34,7 @@ def evaluate(
     ids: Path | None,
     text_rules: str | None,
     strict: bool,
+    **decoding: Any,
 ) -> None:
     """Character and word error rates of MODEL on DATASETS.
 
@@ -40,10 +45,10 @@ def evaluate(
     from linescribe.data.splits import filter_by_ids, read_split_file
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
-    from linescribe.inference import load_recognizer
     from linescribe.files import write_atomically
+    from linescribe.inference import load_recognizer
 
-    recognizer = load_recognizer(model, batch_size=batch_size)
+    recognizer = load_recognizer(model, batch_size=batch_size, **recognizer_options(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
@@ -62,6 +67,7 @@ def evaluate(
     if as_json:
         document = {
             "model": recognizer.name,
+            "decoder": recognizer.decoder_name,
             "datasets": list(datasets),
             **result.summary(),
             "skipped_entries": skipped,

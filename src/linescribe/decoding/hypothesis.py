@@ -6,9 +6,46 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One entry of a beam decoder's n-best list.
+
+    ``probability``: the share of this text among the decoder's final beams (softmax of their
+    scores), so the list's probabilities sum to at most 1. ``score``: the decoder's own log score
+    (CTC log-probability, plus the weighted LM log-probability and word bonuses for LM decoders).
+    """
+
+    text: str
+    probability: float
+    score: float
+
+
+@dataclass(frozen=True)
 class Hypothesis:
-    """Decoded text with a confidence in [0, 1] per character and for the whole line."""
+    """Decoded text with a confidence in [0, 1] per character and for the whole line.
+
+    ``char_confidences[i]`` belongs to ``text[i]``: the highest probability the network gave that
+    character on the frames that wrote it. The line's confidence is their mean. Beam decoders also
+    fill ``alternatives`` (best first, the first being ``text``).
+    """
 
     text: str
     confidence: float
     char_confidences: tuple[float, ...] = field(default=())
+    alternatives: tuple[Alternative, ...] = field(default=())
+
+    @property
+    def word_confidences(self) -> tuple[tuple[str, float], ...]:
+        """(word, confidence) for each whitespace-separated word: the lowest confidence among its
+        characters (a word is only as sure as its least sure character)."""
+        if len(self.char_confidences) != len(self.text):
+            return ()
+        words: list[tuple[str, float]] = []
+        start = None
+        for index, char in enumerate(self.text + " "):
+            if char.isspace():
+                if start is not None:
+                    words.append((self.text[start:index], min(self.char_confidences[start:index])))
+                    start = None
+            elif start is None:
+                start = index
+        return tuple(words)

@@ -1,0 +1,69 @@
+"""Where in the frames each character of a text was written: the most likely CTC path (Viterbi)
+that spells a given text, and the character confidences read off it.
+
+Beam decoders, the LM and the speller can choose a text that is not the frame-wise best one;
+aligning that text to the network's output says how much the network itself supports each of its
+characters. For the greedy text the best path is the greedy path, so the confidences agree with
+``greedy_decode``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from linescribe.alphabet import BLANK_ID
+
+
+def align(log_probs: np.ndarray, ids: Sequence[int]) -> np.ndarray | None:
+    """log_probs (T, C) of one line, class ids of a text -> (T,) int: the index in ``ids`` of the
+    character each frame writes on the best path, -1 for blank frames. None if no CTC path of T
+    frames spells the text (too many characters for the frames)."""
+    frames = log_probs.shape[0]
+    labels = len(ids)
+    if labels == 0:
+        return np.full(frames, -1)
+    states = 2 * labels + 1
+    extended = np.full(states, BLANK_ID)
+    extended[1::2] = ids
+    can_skip = np.zeros(states, dtype=bool)
+    can_skip[3::2] = extended[3::2] != extended[1:-2:2]
+    emissions = log_probs[:, extended].astype(np.float64)  # (T, S)
+    score = np.full(states, -np.inf)
+    score[0] = emissions[0, 0]
+    score[1] = emissions[0, 1]
+    choices = np.zeros((frames, states), dtype=np.int8)  # 0: stay, 1: from s-1, 2: from s-2
+    candidates = np.full((3, states), -np.inf)
+    columns = np.arange(states)
+    for t in range(1, frames):
+        candidates[0] = score
+        candidates[1, 1:] = score[:-1]
+        candidates[2, 2:] = np.where(can_skip[2:], score[:-2], -np.inf)
+        choice = candidates.argmax(axis=0)
+        score = candidates[choice, columns] + emissions[t]
+        choices[t] = choice
+    last = states - 1 if score[-1] >= score[-2] else states - 2
+    if not np.isfinite(score[last]):
+        return None
+    path = np.empty(frames, dtype=np.int64)
+    state = last
+    for t in range(frames - 1, -1, -1):
+        path[t] = state
+        state -= choices[t, state]
+    return np.where(path % 2 == 1, path // 2, -1)
+
+
+def char_confidences(log_probs: np.ndarray, ids: Sequence[int]) -> tuple[float, ...] | None:
+    """log_probs (T, C), class ids of a text -> per character, the highest probability the
+    network gave it on the frames that write it on the best path; None if the text cannot be
+    aligned."""
+    path = align(log_probs, ids)
+    if path is None:
+        return None
+    best = np.zeros(len(ids))
+    frames = np.flatnonzero(path >= 0)
+    if len(frames):
+        probs = np.exp(log_probs[frames, np.asarray(ids)[path[frames]]].astype(np.float64))
+        np.maximum.at(best, path[frames], probs)
+    return tuple(float(p) for p in best)

@@ -1,0 +1,352 @@
+"""CTC prefix beam search, alone or with a word n-gram language model (shallow fusion), and
+word beam search (words constrained to a lexicon, free characters between them).
+
+Each beam is a text prefix with two CTC probabilities: of all the paths that spell it and end in
+a blank (``p_blank``), and of those that end in its last character (``p_char``) (Graves 2012,
+Hannun et al. 2014). A frame either keeps a prefix (blank, or its last character repeated) or
+extends it by one character; prefixes that meet are merged by adding their probabilities. After
+each frame the ``beam_width`` best prefixes are kept, ranked by
+
+    log p_ctc(prefix) + lm_weight * ln p_lm(its complete words) + word_bonus * (number of words)
+
+A word is scored when it is complete (a non-letter follows it, or the line ends), given the words
+before it on the line; lines start and end without sentence marks, since a line is rarely a
+sentence. Words the LM does not know are scored as ``<unk>``. With ``constrain=True`` (word beam
+search) a letter may only extend a word towards a lexicon entry and a word may only end as one;
+digits, punctuation and spaces stay free. Without an LM and with width 1 the search keeps the
+best prefix of each frame, which on confident frames is exactly greedy decoding.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from linescribe.alphabet import BLANK_ID, Alphabet
+from linescribe.decoding.alignment import char_confidences
+from linescribe.decoding.hypothesis import Alternative, Hypothesis
+from linescribe.errors import LinescribeError
+from linescribe.lm.arpa import NgramModel
+from linescribe.lm.words import APOSTROPHES, word_key
+
+NEG_INF = float("-inf")
+LN10 = math.log(10.0)
+
+
+def _log_add(a: float, b: float) -> float:
+    if a == NEG_INF:
+        return b
+    if b == NEG_INF:
+        return a
+    if a >= b:
+        return a + math.log1p(math.exp(b - a))
+    return b + math.log1p(math.exp(a - b))
+
+
+class Lexicon:
+    """A set of words (as the LM spells them) stored as a trie, for prefix checks."""
+
+    END = ""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.root: dict[str, dict] = {}
+        self.size = 0
+        for word in words:
+            node = self.root
+            for char in word_key(word):
+                node = node.setdefault(char, {})
+            if self.END not in node:
+                node[self.END] = {}
+                self.size += 1
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __contains__(self, word: str) -> bool:
+        node = self.root
+        for char in word_key(word):
+            node = node.get(char)
+            if node is None:
+                return False
+        return self.END in node
+
+
+class WordScorer:
+    """Scores words as a beam writes them (natural log, already weighted).
+
+    A scorer state is ``(context, word_start, node)``: the LM context (last words of the line),
+    where the word being written started in the text (-1 outside a word), and the lexicon trie
+    node of that partial word (None once it has left the lexicon). A partial word pays
+    ``oov_penalty`` as soon as no lexicon word starts with it, so that beams do not put off the
+    cost by leaving words open; with ``constrain`` it is not allowed at all.
+    """
+
+    def __init__(
+        self,
+        lm: NgramModel | None,
+        lm_weight: float,
+        word_bonus: float,
+        lexicon: Lexicon | None = None,
+        constrain: bool = False,
+        oov_penalty: float = 0.0,
+    ) -> None:
+        if constrain and lexicon is None:
+            raise LinescribeError("word beam search needs a lexicon (or an LM whose words serve as one)")
+        self.lm = lm
+        self.lm_weight = lm_weight
+        self.word_bonus = word_bonus
+        self.lexicon = lexicon
+        self.constrain = constrain
+        self.oov_penalty = oov_penalty
+        self._word_cache: dict[tuple[tuple[str, ...], str], float] = {}
+
+    def initial(self) -> tuple:
+        return ((), -1, None)
+
+    def _word_score(self, context: tuple[str, ...], key: str) -> float:
+        cached = self._word_cache.get((context, key))
+        if cached is None:
+            if len(self._word_cache) > 500_000:
+                self._word_cache.clear()
+            cached = self.word_bonus
+            if self.lm is not None:
+                cached += self.lm_weight * LN10 * self.lm.log10_prob(context, key)
+            self._word_cache[(context, key)] = cached
+        return cached
+
+    def _complete(self, state: tuple, text: str) -> tuple[tuple, float] | None:
+        """The state and score after the word being written ends (at the end of ``text``)."""
+        context, start, node = state
+        if start < 0:
+            return state, 0.0
+        key = word_key(text[start:]).rstrip("'")
+        score = self._word_score(context, key)
+        if self.lexicon is not None and key not in self.lexicon:
+            if self.constrain:
+                return None
+            if node is not None:  # still a lexicon prefix: the penalty was not paid yet
+                score += self.oov_penalty
+        if self.lm is not None:
+            context = self.lm.state(context, key)
+        return (context, -1, None), score
+
+    def extend(self, state: tuple, text: str, char: str) -> tuple[tuple, float] | None:
+        """State and score change when ``char`` is appended to ``text``; None if not allowed."""
+        context, start, node = state
+        if not (char.isalpha() or (start >= 0 and char in APOSTROPHES)):
+            return self._complete(state, text)
+        if self.lexicon is None:
+            return (context, start if start >= 0 else len(text), None), 0.0
+        if start < 0:
+            start, node = len(text), self.lexicon.root
+        child = node.get(word_key(char)) if node is not None else None
+        if child is not None:
+            return (context, start, child), 0.0
+        if self.constrain:
+            return None if char.isalpha() else self._complete(state, text)  # an apostrophe may end a word
+        return (context, start, None), (self.oov_penalty if node is not None else 0.0)
+
+    def finish(self, state: tuple, text: str) -> float | None:
+        """Score of the word left open at the end of the line; None if that word is not allowed."""
+        completed = self._complete(state, text)
+        return None if completed is None else completed[1]
+
+
+class _Beam:
+    __slots__ = ("last", "lm_score", "p_blank", "p_char", "state")
+
+    def __init__(self, p_blank: float, p_char: float, last: int, state: tuple | None, lm_score: float) -> None:
+        self.p_blank = p_blank
+        self.p_char = p_char
+        self.last = last
+        self.state = state
+        self.lm_score = lm_score
+
+
+def prefix_beam_search(
+    log_probs: np.ndarray,
+    chars: Sequence[str],
+    beam_width: int,
+    scorer: WordScorer | None = None,
+    char_min_logp: float = -12.0,
+) -> list[tuple[str, float, float]]:
+    """log_probs (T, C) of one line (blank = class 0, class i = ``chars[i - 1]``) ->
+    ``[(text, ctc log-prob, word score)]`` of the final beams, best total first.
+
+    Characters with a frame log-probability below ``char_min_logp`` are not tried on that frame
+    (the frame's best character always is).
+    """
+    beams: dict[str, _Beam] = {"": _Beam(0.0, NEG_INF, BLANK_ID, scorer.initial() if scorer else None, 0.0)}
+    for row_array in log_probs:
+        row = row_array.tolist()
+        candidates = np.flatnonzero(row_array > char_min_logp).tolist()
+        best = int(row_array.argmax())
+        if best not in candidates:
+            candidates.append(best)
+        candidates = [c for c in candidates if c != BLANK_ID]
+        blank = row[BLANK_ID]
+        following: dict[str, _Beam] = {}
+        for text, beam in beams.items():
+            total = _log_add(beam.p_blank, beam.p_char)
+            stay = following.get(text)
+            if stay is None:
+                stay = following[text] = _Beam(NEG_INF, NEG_INF, beam.last, beam.state, beam.lm_score)
+            stay.p_blank = _log_add(stay.p_blank, total + blank)
+            if beam.last != BLANK_ID:
+                stay.p_char = _log_add(stay.p_char, beam.p_char + row[beam.last])
+            for class_id in candidates:
+                extended = (beam.p_blank if class_id == beam.last else total) + row[class_id]
+                if extended == NEG_INF:
+                    continue
+                char = chars[class_id - 1]
+                new_text = text + char
+                target = following.get(new_text)
+                if target is None:
+                    if scorer is None:
+                        state, score = None, 0.0
+                    else:
+                        step = scorer.extend(beam.state, text, char)
+                        if step is None:
+                            continue
+                        state, score = step
+                    target = following[new_text] = _Beam(NEG_INF, NEG_INF, class_id, state, beam.lm_score + score)
+                target.p_char = _log_add(target.p_char, extended)
+        if len(following) > beam_width:
+            kept = heapq.nlargest(
+                beam_width, following.items(), key=lambda item: _log_add(item[1].p_blank, item[1].p_char) + item[1].lm_score
+            )
+            beams = dict(kept)
+        else:
+            beams = following
+    results = []
+    for text, beam in beams.items():
+        ctc = _log_add(beam.p_blank, beam.p_char)
+        closing = scorer.finish(beam.state, text) if scorer else 0.0
+        if closing is None:
+            continue
+        results.append((text, ctc, beam.lm_score + closing))
+    if not results:  # every beam ends inside a word the lexicon lacks: keep the CTC ranking
+        results = [(text, _log_add(b.p_blank, b.p_char), b.lm_score) for text, b in beams.items()]
+    results.sort(key=lambda item: item[1] + item[2], reverse=True)
+    return results
+
+
+class BeamDecoder:
+    """CTC prefix beam search without a language model: ``BeamDecoder(beam_width=16)``.
+
+    ``n_best`` alternatives are returned with each hypothesis.
+    """
+
+    def __init__(self, beam_width: int = 16, n_best: int = 5, char_min_logp: float = -12.0) -> None:
+        if beam_width < 1:
+            raise LinescribeError(f"the beam width must be at least 1, got {beam_width}")
+        if n_best < 1:
+            raise LinescribeError(f"n_best must be at least 1, got {n_best}")
+        self.beam_width = beam_width
+        self.n_best = n_best
+        self.char_min_logp = char_min_logp
+
+    def scorer(self, alphabet: Alphabet) -> WordScorer | None:
+        return None
+
+    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor, alphabet: Alphabet) -> list[Hypothesis]:
+        """log_probs (T, N, C), lengths (N,) -> one Hypothesis per line."""
+        scorer = self.scorer(alphabet)
+        frames = log_probs.detach().float().cpu().numpy()
+        hypotheses = []
+        for line, length in enumerate(lengths.tolist()):
+            line_log_probs = frames[:length, line]
+            results = prefix_beam_search(line_log_probs, alphabet.chars, self.beam_width, scorer, self.char_min_logp)
+            hypotheses.append(self._hypothesis(line_log_probs, results, alphabet))
+        return hypotheses
+
+    def _hypothesis(self, log_probs: np.ndarray, results: list[tuple[str, float, float]], alphabet: Alphabet) -> Hypothesis:
+        scores = np.array([ctc + words for _, ctc, words in results])
+        shares = np.exp(scores - scores.max())
+        shares /= shares.sum()
+        alternatives = tuple(
+            Alternative(text, float(share), float(score))
+            for (text, _, _), share, score in zip(results[: self.n_best], shares, scores)
+        )
+        text = results[0][0]
+        confidences = char_confidences(log_probs, alphabet.encode(text)) if text else ()
+        confidences = confidences or tuple(0.0 for _ in text)
+        confidence = sum(confidences) / len(confidences) if confidences else 1.0
+        return Hypothesis(text, confidence, confidences, alternatives)
+
+
+class LMBeamDecoder(BeamDecoder):
+    """Prefix beam search with a word n-gram LM: ``LMBeamDecoder(lm="english", lm_weight=0.5,
+    word_bonus=1.0)``. ``lm``: an ARPA file, a bundled LM's name, or a loaded ``NgramModel``.
+    ``lexicon`` (a file or a set of words) limits the known words to that list: other words are
+    scored as ``<unk>``."""
+
+    constrain = False
+
+    def __init__(
+        self,
+        beam_width: int = 16,
+        n_best: int = 5,
+        lm: str | Path | NgramModel | None = "english",
+        lm_weight: float = 0.5,
+        word_bonus: float = 1.0,
+        lexicon: str | Path | Iterable[str] | None = None,
+        oov_penalty: float = -6.0,
+        char_min_logp: float = -12.0,
+    ) -> None:
+        super().__init__(beam_width, n_best, char_min_logp)
+        from linescribe.lm import load_lm, read_lexicon
+
+        if lm is None and lexicon is None:
+            raise LinescribeError(f"the {type(self).__name__} needs a language model or a lexicon")
+        self.lm = lm if isinstance(lm, NgramModel) or lm is None else load_lm(lm)
+        if isinstance(lexicon, (str, Path)):
+            words: set[str] | None = read_lexicon(lexicon)
+        elif lexicon is not None:
+            words = {word_key(word) for word in lexicon}
+        else:
+            words = None
+        if words is not None and self.lm is not None and not self.constrain:
+            self.lm = _RestrictedLM(self.lm, words)
+        self.lexicon = Lexicon(words if words is not None else self.lm.vocabulary)
+        self.lm_weight = lm_weight
+        self.word_bonus = word_bonus
+        self.oov_penalty = oov_penalty
+        self._scorer = WordScorer(self.lm, lm_weight, word_bonus, self.lexicon, self.constrain, oov_penalty)
+
+    def scorer(self, alphabet: Alphabet) -> WordScorer:
+        return self._scorer
+
+
+class WordBeamDecoder(LMBeamDecoder):
+    """Word beam search: like ``LMBeamDecoder``, but every word must be a lexicon entry (the
+    LM's vocabulary unless ``lexicon`` is given); digits and punctuation stay free."""
+
+    constrain = True
+
+
+class _RestrictedLM:
+    """An LM that treats words outside a lexicon as unknown."""
+
+    def __init__(self, lm: NgramModel, words: set[str]) -> None:
+        self._lm = lm
+        self._words = words
+        self.order = lm.order
+
+    @property
+    def vocabulary(self) -> set[str]:
+        return self._lm.vocabulary & self._words
+
+    def state(self, context: Iterable[str], word: str) -> tuple[str, ...]:
+        return self._lm.state(context, word if word in self._words else "<unk>")
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._words and word in self._lm
+
+    def log10_prob(self, context: tuple[str, ...], word: str) -> float:
+        return self._lm.log10_prob(context, word if word in self._words else "<unk>")

@@ -1,0 +1,171 @@
+"""Spelling correction of decoded lines, word by word (``--spell``).
+
+Only words are touched (runs of letters, see ``linescribe.lm.words``); spaces, punctuation and
+digits are kept as they are. A word is left alone when the dictionary knows it, when it is
+shorter than ``min_length``, when it is written in capitals (``RBG``), when it touches a digit
+(``3rd``, ``10th``), or when it starts with a capital and ``proper_nouns`` is off (names are the
+words a dictionary most often lacks). A correction keeps the word's case pattern (``Specimns`` ->
+``Specimens``). Words of up to 4 letters may change by one edit, longer ones by two.
+
+Backends: ``symspell`` (symspellpy, MIT, with its English frequency dictionary of 82,765 words),
+the default and a dependency, and ``autocorrect`` (autocorrect, LGPL-3.0, the library the classic
+pipeline used; optional: ``pip install autocorrect``). ``python benchmarks/decoders.py --spellers``
+compares them on Hooker validation lines with one random letter edit in 10 % of the words: symspell
+took the CER from 1.47 % to 0.95 % (WER 6.39 % to 3.96 %) where autocorrect made it worse (1.94 %),
+and on the clean lines symspell changed fewer correct words (CER 0.30 % against 0.41 %).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+import torch
+
+from linescribe.alphabet import Alphabet
+from linescribe.decoding.alignment import char_confidences
+from linescribe.decoding.hypothesis import Hypothesis
+from linescribe.errors import LinescribeError
+from linescribe.lm.words import find_words
+
+SPELLERS = ("symspell", "autocorrect")
+DEFAULT_SPELLER = "symspell"
+
+
+@lru_cache(maxsize=2)
+def _symspell():
+    try:
+        from importlib.resources import files
+
+        from symspellpy import SymSpell
+    except ImportError:
+        raise LinescribeError("--spell symspell needs the symspellpy package: pip install symspellpy") from None
+    speller = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    speller.load_dictionary(str(files("symspellpy") / "frequency_dictionary_en_82_765.txt"), term_index=0, count_index=1)
+    return speller
+
+
+@lru_cache(maxsize=2)
+def _autocorrect():
+    try:
+        from autocorrect import Speller as AutocorrectSpeller
+    except ImportError:
+        raise LinescribeError("--spell autocorrect needs the autocorrect package: pip install autocorrect") from None
+    return AutocorrectSpeller("en", only_replacements=True)
+
+
+class Speller:
+    """``Speller().correct("I recieved the specimns.") == "I received the specimens."``"""
+
+    def __init__(
+        self,
+        backend: str = DEFAULT_SPELLER,
+        min_length: int = 3,
+        proper_nouns: bool = False,
+        alphabet: Alphabet | None = None,
+    ) -> None:
+        if backend not in SPELLERS:
+            raise LinescribeError(f"unknown speller {backend!r}; known: {', '.join(SPELLERS)}")
+        self.backend = backend
+        self.min_length = min_length
+        self.proper_nouns = proper_nouns
+        self.alphabet = alphabet
+        self._known, self._suggest = self._load(backend)
+        self._cache: dict[str, str] = {}
+
+    @staticmethod
+    def _load(backend: str) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
+        if backend == "symspell":
+            from symspellpy import Verbosity
+
+            speller = _symspell()
+            words = speller.words
+
+            def suggest_symspell(word: str) -> str | None:
+                distance = 1 if len(word) <= 4 else 2
+                suggestions = speller.lookup(word, Verbosity.TOP, max_edit_distance=distance)
+                return suggestions[0].term if suggestions else None
+
+            return (lambda word: word in words), suggest_symspell
+        speller = _autocorrect()
+        counts = speller.nlp_data
+
+        def suggest_autocorrect(word: str) -> str | None:
+            candidate = speller.autocorrect_word(word)
+            return candidate if candidate != word else None
+
+        return (lambda word: word in counts), suggest_autocorrect
+
+    def correct_word(self, word: str) -> str:
+        """The correction of one word (letters and inner apostrophes), or the word itself."""
+        if word in self._cache:
+            return self._cache[word]
+        result = word
+        lower = word.lower().replace("\u2019", "'")
+        leave = (
+            len(word) < self.min_length
+            or (word.isupper() and len(word) > 1)
+            or (word[0].isupper() and not self.proper_nouns)
+            or self._known(lower)
+        )
+        if not leave:
+            candidate = self._suggest(lower)
+            if candidate and candidate != lower and candidate.isalpha() == lower.isalpha():
+                candidate = _same_case(word, candidate)
+                if self.alphabet is None or not self.alphabet.unknown_chars(candidate):
+                    result = candidate
+        self._cache[word] = result
+        return result
+
+    def correct(self, text: str) -> str:
+        """``text`` with its misspelt words corrected; everything else kept as it is."""
+        pieces = []
+        position = 0
+        for match in find_words(text):
+            start, end = match.span()
+            pieces.append(text[position:start])
+            touches_digit = (start > 0 and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit())
+            pieces.append(match.group() if touches_digit else self.correct_word(match.group()))
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def correct_all(self, texts: Iterable[str]) -> list[str]:
+        return [self.correct(text) for text in texts]
+
+
+def _same_case(original: str, word: str) -> str:
+    if original.isupper() and len(original) > 1:
+        return word.upper()
+    if original[0].isupper():
+        return word[0].upper() + word[1:]
+    return word
+
+
+class SpellCorrected:
+    """A decoder followed by spelling correction. The corrected text is aligned to the network's
+    output again for its character confidences; a correction that cannot be aligned (more
+    characters than frames allow) is dropped."""
+
+    def __init__(self, decoder: Callable[[torch.Tensor, torch.Tensor, Alphabet], list[Hypothesis]], speller: Speller) -> None:
+        self.decoder = decoder
+        self.speller = speller
+
+    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor, alphabet: Alphabet) -> list[Hypothesis]:
+        hypotheses = self.decoder(log_probs, lengths, alphabet)
+        frames = None
+        corrected = []
+        for line, (hypothesis, length) in enumerate(zip(hypotheses, lengths.tolist())):
+            text = self.speller.correct(hypothesis.text)
+            if text == hypothesis.text or alphabet.unknown_chars(text):
+                corrected.append(hypothesis)
+                continue
+            if frames is None:
+                frames = log_probs.detach().float().cpu().numpy()
+            confidences = char_confidences(frames[:length, line], alphabet.encode(text))
+            if confidences is None:
+                corrected.append(hypothesis)
+                continue
+            confidence = sum(confidences) / len(confidences) if confidences else 1.0
+            corrected.append(Hypothesis(text, confidence, confidences, hypothesis.alternatives))
+        return corrected

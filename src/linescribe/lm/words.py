@@ -1,0 +1,38 @@
+"""What a language model calls a word, shared by the LM builder, the decoders and the speller.
+
+A word is a run of letters, with apostrophes allowed between letters (``don't``, ``Hooker's``).
+Digits, punctuation and spaces are not words: the LM never scores them and the lexicon never
+constrains them. The LM sees words lower-cased, with typographic apostrophes made plain, so that
+the network alone decides case and punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+APOSTROPHES = "'\u2019\u02bc"
+WORD_PATTERN = re.compile(rf"[^\W\d_]+(?:[{APOSTROPHES}][^\W\d_]+)*")
+
+
+def is_word_char(char: str) -> bool:
+    """True for the characters that words are made of (letters); apostrophes only join letters."""
+    return char.isalpha()
+
+
+def word_key(word: str) -> str:
+    """The LM's spelling of a written word: lower case, plain apostrophe."""
+    key = word.lower()
+    for apostrophe in APOSTROPHES[1:]:
+        key = key.replace(apostrophe, "'")
+    return key
+
+
+def find_words(text: str) -> Iterator[re.Match[str]]:
+    """The words of ``text`` with their positions."""
+    return WORD_PATTERN.finditer(text)
+
+
+def line_words(text: str) -> list[str]:
+    """The LM keys of the words of one line of text, in order."""
+    return [word_key(match.group()) for match in WORD_PATTERN.finditer(text)]

@@ -1,0 +1,142 @@
+"""CTC prefix beam search, LM fusion, word beam search, alignment and the decoder registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linescribe.alphabet import Alphabet
+from linescribe.decoding import DECODERS, build_decoder, greedy_decode
+from linescribe.decoding.alignment import align, char_confidences
+from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder, WordBeamDecoder
+from linescribe.errors import LinescribeError
+from linescribe.lm import build_lm
+
+
+def _log_probs(frames: list[list[float]]) -> torch.Tensor:
+    """(T, C) probabilities -> (T, 1, C) log-probs."""
+    return torch.tensor(frames).log().unsqueeze(1)
+
+
+def _peaky(rng: np.random.Generator, frames: int, classes: int, peak: float = 12.0) -> torch.Tensor:
+    """Random (T, 1, C) log-probs whose best class per frame has probability > 0.9."""
+    logits = rng.normal(size=(frames, classes))
+    logits[np.arange(frames), rng.integers(0, classes, size=frames)] += peak
+    log_probs = torch.log_softmax(torch.tensor(logits, dtype=torch.float32), dim=-1)
+    return log_probs.unsqueeze(1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), frames=st.integers(1, 40))
+def test_width_one_equals_greedy_on_confident_frames(seed, frames):
+    alphabet = Alphabet("ab c")
+    log_probs = _peaky(np.random.default_rng(seed), frames, alphabet.num_classes)
+    assert log_probs.exp().max(dim=-1).values.min() > 0.9
+    lengths = torch.tensor([frames])
+    (greedy,) = greedy_decode(log_probs, lengths, alphabet)
+    (beam,) = BeamDecoder(beam_width=1)(log_probs, lengths, alphabet)
+    assert beam.text == greedy.text
+    assert beam.char_confidences == pytest.approx(greedy.char_confidences, abs=1e-6)
+    assert beam.confidence == pytest.approx(greedy.confidence, abs=1e-6)
+
+
+def test_beam_sums_over_paths_where_greedy_cannot():
+    # Every frame: blank .4, a .3, b .3. Best path: blank blank -> "" (.16); but "a" has
+    # aa + a- + -a = .09 + .12 + .12 = .33.
+    alphabet = Alphabet("ab")
+    log_probs = _log_probs([[0.4, 0.3, 0.3]] * 2)
+    lengths = torch.tensor([2])
+    assert greedy_decode(log_probs, lengths, alphabet)[0].text == ""
+    (hypothesis,) = BeamDecoder(beam_width=8)(log_probs, lengths, alphabet)
+    assert hypothesis.text in ("a", "b")
+    first, second = hypothesis.alternatives[:2]
+    assert first.text == hypothesis.text and {first.text, second.text} == {"a", "b"}
+    assert first.probability == pytest.approx(0.33 / (0.33 + 0.33 + 0.16 + 0.09 + 0.09), abs=1e-6)
+    assert sum(a.probability for a in hypothesis.alternatives) <= 1.0 + 1e-9
+
+
+def test_batches_respect_lengths_and_keep_line_order():
+    alphabet = Alphabet("ab")
+    rng = np.random.default_rng(3)
+    first, second = _peaky(rng, 12, 3), _peaky(rng, 12, 3)
+    batch = torch.cat([first, second], dim=1)
+    lengths = torch.tensor([12, 7])
+    decoder = BeamDecoder(beam_width=4)
+    together = decoder(batch, lengths, alphabet)
+    assert together[0].text == decoder(first, torch.tensor([12]), alphabet)[0].text
+    assert together[1].text == decoder(second[:7], torch.tensor([7]), alphabet)[0].text
+
+
+def _ambiguous_line(alphabet: Alphabet, options: list[dict[str, float]]) -> torch.Tensor:
+    """One frame per option (char -> probability, the rest to blank), a blank frame after each."""
+    frames = []
+    for option in options:
+        frame = np.full(alphabet.num_classes, 1e-6)
+        for char, p in option.items():
+            frame[alphabet.encode(char)[0]] = p
+        frame[0] = max(1e-6, 1 - sum(option.values()))
+        frames.append(frame / frame.sum())
+        blank = np.full(alphabet.num_classes, 1e-6)
+        blank[0] = 1.0
+        frames.append(blank / blank.sum())
+    return torch.tensor(np.array(frames), dtype=torch.float32).log().unsqueeze(1)
+
+
+ALPHABET = Alphabet(list(" acdeghot1,."))
+LINES = ["the cat ate the dog", "the dog ate", "a cat", "the cat", "to the dog", "go to the cat"] * 5
+
+
+def test_lm_turns_an_uncertain_letter_into_a_likely_word():
+    lm, _ = build_lm(LINES, order=2)
+    # "the c?t" where the network slightly prefers "o" to "a": greedy says "cot".
+    log_probs = _ambiguous_line(ALPHABET, [{"t": 0.99}, {"h": 0.99}, {"e": 0.99}, {" ": 0.99}, {"c": 0.99},
+                                           {"o": 0.5, "a": 0.45}, {"t": 0.99}])
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert greedy_decode(log_probs, lengths, ALPHABET)[0].text == "the cot"
+    assert BeamDecoder(beam_width=8)(log_probs, lengths, ALPHABET)[0].text == "the cot"
+    (fused,) = LMBeamDecoder(lm=lm, lm_weight=1.0, word_bonus=0.0)(log_probs, lengths, ALPHABET)
+    assert fused.text == "the cat"
+    assert fused.char_confidences[5] == pytest.approx(0.45, abs=1e-3)  # the network's support for "a"
+    assert fused.alternatives[0].text == "the cat"
+    (weightless,) = LMBeamDecoder(lm=lm, lm_weight=0.0, word_bonus=0.0, oov_penalty=0.0)(log_probs, lengths, ALPHABET)
+    assert weightless.text == "the cot"
+
+
+def test_word_beam_writes_only_lexicon_words_and_keeps_digits_and_punctuation():
+    lm, _ = build_lm(LINES, order=2)
+    log_probs = _ambiguous_line(ALPHABET, [{"1": 0.99}, {",": 0.99}, {" ": 0.99}, {"d": 0.99}, {"o": 0.99},
+                                           {"c": 0.6, "g": 0.35}, {".": 0.99}])
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert greedy_decode(log_probs, lengths, ALPHABET)[0].text == "1, doc."
+    assert WordBeamDecoder(lm=lm, lm_weight=0.0, word_bonus=0.0)(log_probs, lengths, ALPHABET)[0].text == "1, dog."
+    only_cat = WordBeamDecoder(lm=None, lexicon=["dog", "cat"], lm_weight=0.0)(log_probs, lengths, ALPHABET)
+    assert only_cat[0].text == "1, dog."
+
+
+def test_registry_and_option_errors():
+    assert set(DECODERS) == {"greedy", "beam", "beam_lm", "word_beam"}
+    assert isinstance(build_decoder("beam", beam_width=3), BeamDecoder)
+    with pytest.raises(LinescribeError, match="unknown decoder 'beem'.*greedy"):
+        build_decoder("beem")
+    with pytest.raises(LinescribeError, match="'greedy' does not take beam_width"):
+        build_decoder("greedy", beam_width=3)
+    with pytest.raises(LinescribeError, match="does not take lm_wieght.*lm_weight"):
+        build_decoder("beam_lm", lm_wieght=0.3)
+    with pytest.raises(LinescribeError, match="beam width must be at least 1"):
+        build_decoder("beam", beam_width=0)
+
+
+def test_alignment_finds_the_frames_of_each_character():
+    alphabet = Alphabet("ab")
+    # frames: a a blank a b b
+    probs = [[0.1, 0.8, 0.1], [0.1, 0.7, 0.2], [0.9, 0.05, 0.05], [0.2, 0.6, 0.2], [0.1, 0.1, 0.8], [0.1, 0.1, 0.8]]
+    log_probs = np.log(np.array(probs))
+    assert align(log_probs, alphabet.encode("aab")).tolist() == [0, 0, -1, 1, 2, 2]
+    assert char_confidences(log_probs, alphabet.encode("aab")) == pytest.approx((0.8, 0.6, 0.8))
+    assert align(log_probs, alphabet.encode("aaaa")) is None  # a a a a needs 7 frames
+    assert align(log_probs, []).tolist() == [-1] * 6
+    forced = char_confidences(log_probs, alphabet.encode("bab"))
+    assert all(0.0 <= c <= 1.0 for c in forced) and min(forced) < 0.5

@@ -1,0 +1,165 @@
+"""The Kneser-Ney ARPA builder against a hand computation, the ARPA reader, and ``lm build``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from linescribe.cli.lm import lm as lm_group
+from linescribe.lm import (
+    BOS,
+    EOS,
+    UNK,
+    LanguageModelError,
+    NgramModel,
+    build_lm,
+    load_lm,
+    read_lexicon,
+)
+from linescribe.lm.kneser_ney import (
+    D_FALLBACK,
+    Discounts,
+    adjusted_counts,
+    count_ngrams,
+    estimate_discounts,
+    kneser_ney,
+)
+from linescribe.lm.words import line_words
+
+TOY = ["a b", "b a b"]  # padded: <s> a b </s> / <s> b a b </s>
+
+
+def test_adjusted_counts_are_continuation_counts_below_the_top_order():
+    counts = count_ngrams([line.split() for line in TOY], 2)
+    assert counts[1][("a", "b")] == 2
+    adjusted = adjusted_counts(counts)
+    # a follows <s> and b; b follows a (twice, counted once) and <s>; </s> follows b.
+    assert adjusted[0][("a",)] == 2 and adjusted[0][("b",)] == 2 and adjusted[0][(EOS,)] == 1
+    assert adjusted[0][(BOS,)] == 2  # starts with <s>: raw count
+    assert adjusted[1][("a", "b")] == 2  # top order: raw count
+
+
+def test_modified_discounts_from_counts_of_counts():
+    # n1=10, n2=5, n3=3, n4=2: Y = 10/20 = 0.5
+    counts = [1] * 10 + [2] * 5 + [3] * 3 + [4] * 2
+    discounts = estimate_discounts(counts)
+    assert discounts.d1 == pytest.approx(1 - 2 * 0.5 * 5 / 10)  # 0.5
+    assert discounts.d2 == pytest.approx(2 - 3 * 0.5 * 3 / 5)  # 1.1
+    assert discounts.d3 == pytest.approx(3 - 4 * 0.5 * 2 / 3)  # 1.6667
+    assert estimate_discounts([1, 1, 2]) == D_FALLBACK  # no n3, n4: lmplz --discount_fallback
+
+
+def test_bigram_probabilities_match_a_hand_computation():
+    """Both orders fall back to D = (0.5, 1, 1.5) (too few counts-of-counts).
+
+    Unigrams: adjusted a=2, b=2, </s>=1, <unk>=0; S = 5; gamma = (1 + 1 + .5) / 5 = .5,
+    spread over |V| = 4 words: .125 each.
+      p(a) = p(b) = (2 - 1)/5 + .125 = .325   p(</s>) = (1 - .5)/5 + .125 = .225   p(<unk>) = .125
+    Bigrams (raw counts): <s> a 1, <s> b 1, a b 2, b </s> 2, b a 1.
+      <s>: S=2, gamma = (.5 + .5)/2 = .5 ; p(a|<s>) = p(b|<s>) = .5/2 + .5*.325 = .4125
+      a:   S=2, gamma = 1/2 = .5        ; p(b|a) = 1/2 + .5*.325 = .6625
+      b:   S=3, gamma = (1 + .5)/3 = .5 ; p(</s>|b) = 1/3 + .5*.225 = .445833 ; p(a|b) = .5/3 + .5*.325 = .329167
+    """
+    model, lexicon = build_lm(TOY, order=2)
+    assert dict(lexicon) == {"a": 2, "b": 3}
+    expected_unigrams = {"a": 0.325, "b": 0.325, EOS: 0.225, UNK: 0.125}
+    for word, p in expected_unigrams.items():
+        assert model.ngrams[0][(word,)][0] == pytest.approx(math.log10(p), abs=1e-6)
+    expected_bigrams = {
+        (BOS, "a"): 0.4125,
+        (BOS, "b"): 0.4125,
+        ("a", "b"): 0.6625,
+        ("b", EOS): 1 / 3 + 0.1125,
+        ("b", "a"): 0.5 / 3 + 0.1625,
+    }
+    assert set(model.ngrams[1]) == set(expected_bigrams)
+    for gram, p in expected_bigrams.items():
+        assert model.ngrams[1][gram][0] == pytest.approx(math.log10(p), abs=1e-6)
+    for context in (BOS, "a", "b"):
+        assert model.ngrams[0][(context,)][1] == pytest.approx(math.log10(0.5), abs=1e-6)
+    assert model.ngrams[0][(BOS,)][0] == -99.0
+    # unlisted bigram: backoff(a) * p(a) = .5 * .325
+    assert 10 ** model.log10_prob(("a",), "a") == pytest.approx(0.1625, abs=1e-6)
+    assert 10 ** model.log10_prob(("b",), "zebra") == pytest.approx(0.5 * 0.125, abs=1e-6)  # <unk>
+
+
+def test_given_discounts_are_used():
+    counts = count_ngrams([line.split() for line in TOY], 2)
+    model = kneser_ney(counts, discounts=[Discounts(0.5, 1.0, 1.5), Discounts(0.25, 0.5, 0.75)])
+    # context a: S=2, a b has count 2 -> D=.5, gamma = .25 ; p(b|a) = 1.5/2 + .25 * .325
+    assert 10 ** model.log10_prob(("a",), "b") == pytest.approx(0.75 + 0.08125, abs=1e-6)
+
+
+@pytest.mark.parametrize("prune", [None, [0, 2, 2]])
+def test_every_distribution_sums_to_one(prune):
+    lines = ["the cat sat on the mat", "the dog sat on the cat", "a cat and a dog ran home", "the cat ran", "dog"] * 3
+    lines += ["far away home", "the mat"]
+    model, _ = build_lm(lines, order=3, prune=prune)
+    vocabulary = [gram[0] for gram in model.ngrams[0] if gram[0] != BOS]
+    for context in [(), (BOS,), ("the",), ("the", "cat"), (BOS, "the"), ("sat", "on"), ("unseen", "words"), ("far",)]:
+        total = sum(10 ** model.log10_prob(context, word) for word in vocabulary)
+        assert total == pytest.approx(1.0, abs=1e-6), context
+    if prune:
+        assert len(model.ngrams[2]) < len(build_lm(lines, order=3)[0].ngrams[2])
+
+
+def test_arpa_file_round_trip_and_format(tmp_path):
+    model, _ = build_lm(["the cat sat", "the cat ran", "a dog sat"], order=3)
+    path = tmp_path / "toy.arpa"
+    model.write_arpa(path)
+    text = path.read_text()
+    assert text.startswith("\\data\\\nngram 1=") and text.rstrip().endswith("\\end\\")
+    assert "\\1-grams:" in text and "\\2-grams:" in text and "\\3-grams:" in text
+    assert "-99\t<s>\t" in text or "-99.0\t<s>\t" in text
+    for line in text.split("\\3-grams:")[1].splitlines():
+        if line and not line.startswith("\\"):
+            assert len(line.split("\t")) == 2  # the top order has no backoff
+    for suffix in (".arpa", ".arpa.gz"):
+        model.write_arpa(tmp_path / f"again{suffix}")
+        again = NgramModel.read_arpa(tmp_path / f"again{suffix}")
+        for context, word in [((), "the"), (("the",), "cat"), (("the", "cat"), "sat"), (("a", "dog"), "ran"), (("x",), "y")]:
+            assert again.log10_prob(context, word) == pytest.approx(model.log10_prob(context, word), abs=1e-5)
+
+
+def test_damaged_arpa_files_name_the_file(tmp_path):
+    missing = tmp_path / "nope.arpa"
+    with pytest.raises(LanguageModelError, match="nope.arpa"):
+        NgramModel.read_arpa(missing)
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("hello\n")
+    with pytest.raises(LanguageModelError, match="bad.arpa.*no \\\\data"):
+        NgramModel.read_arpa(bad)
+    short = tmp_path / "short.arpa"
+    short.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\end\\\n")
+    with pytest.raises(LanguageModelError, match="declares 3 1-grams but the file lists 2"):
+        NgramModel.read_arpa(short)
+    with pytest.raises(LanguageModelError, match="no bundled one"):
+        load_lm("no-such-lm")
+
+
+def test_words_are_letter_runs_lower_cased():
+    assert line_words("Kew, 3rd June 1859: Hooker\u2019s well-known plants!") == ["kew", "rd", "june", "hooker's", "well", "known", "plants"]
+
+
+def test_lm_build_command_writes_model_and_lexicon(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The cat sat.\nThe dog sat, 3 times.\nA cat ran!\n", encoding="utf-8")
+    result = CliRunner().invoke(lm_group, ["build", str(corpus), "-o", str(tmp_path / "toy.arpa.gz"), "--order", "2"])
+    assert result.exit_code == 0, result.output
+    model = load_lm(tmp_path / "toy.arpa.gz")
+    assert model.order == 2 and model.vocabulary == {"the", "cat", "sat", "dog", "times", "a", "ran"}
+    assert read_lexicon(tmp_path / "toy.lexicon.txt") == model.vocabulary
+    assert (tmp_path / "toy.lexicon.txt").read_text().splitlines()[0] in ("cat\t2", "sat\t2", "the\t2")
+    bad = CliRunner().invoke(lm_group, ["build", str(corpus), "-o", str(tmp_path / "x.arpa"), "--prune", "0,a"])
+    assert bad.exit_code != 0 and "--prune" in bad.output
+
+
+def test_bundled_english_lm_prefers_english():
+    model = load_lm("english")
+    assert model.order == 3 and len(model.vocabulary) > 10_000
+    assert model.log10_prob(("i", "am"), "very") > model.log10_prob(("i", "am"), "the")
+    assert model.sentence_log10_prob(["my", "dear", "sir"], bos=False, eos=False) > model.sentence_log10_prob(
+        ["sir", "dear", "my"], bos=False, eos=False
+    )

@@ -1,0 +1,62 @@
+"""Spelling correction leaves numbers, punctuation, capitals and known words alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from linescribe.alphabet import Alphabet
+from linescribe.decoding import GreedyDecoder
+from linescribe.decoding.spell import SpellCorrected, Speller
+from linescribe.errors import LinescribeError
+
+
+@pytest.fixture(scope="module")
+def speller() -> Speller:
+    return Speller("symspell")
+
+
+def test_misspelt_words_are_corrected_and_punctuation_kept(speller):
+    assert speller.correct("I recieved the specimns, thank you!") == "I received the specimens, thank you!"
+
+
+def test_numbers_punctuation_and_known_words_are_left_alone(speller):
+    for text in ["Kew, 3rd June 1859.", "12 plants & 3 seeds -- 1st of May", "the cat sat on the mat", "?!;:()", "1 2 3 45.6"]:
+        assert speller.correct(text) == text
+    assert speller.correct("on the 3rd of Jne") == "on the 3rd of Jne"  # capitalised: maybe a name
+
+
+def test_names_and_abbreviations_are_kept_unless_asked(speller):
+    assert speller.correct("Darwn wrote to RBG") == "Darwn wrote to RBG"
+    assert Speller("symspell", proper_nouns=True).correct("Specimns arrived") == "Specimens arrived"
+
+
+def test_corrections_keep_within_the_alphabet():
+    lowercase_without_v = Alphabet(list("abcdefghijklmnopqrstuwxyz ,"))
+    assert Speller("symspell", alphabet=lowercase_without_v).correct("I recieved") == "I recieved"
+
+
+def test_autocorrect_backend_and_unknown_backend():
+    pytest.importorskip("autocorrect")
+    corrected = Speller("autocorrect").correct("the specimns, 3 of them")
+    assert "specimns" not in corrected and corrected.startswith("the ") and corrected.endswith(", 3 of them")
+    with pytest.raises(LinescribeError, match="unknown speller 'aspell'"):
+        Speller("aspell")
+
+
+def test_spell_corrected_decoder_realigns_confidences():
+    alphabet = Alphabet(list("aehrtw "))
+    text = "tha water"  # the network writes "tha"; the speller makes it "the"
+    frames = []
+    for char in text:
+        frame = torch.full((alphabet.num_classes,), 0.01)
+        frame[alphabet.encode(char)[0]] = 0.9
+        frames += [frame / frame.sum(), torch.eye(alphabet.num_classes)[0] * 0.9 + 0.01]
+    log_probs = torch.stack(frames).log().unsqueeze(1)
+    lengths = torch.tensor([len(frames)])
+    (plain,) = GreedyDecoder()(log_probs, lengths, alphabet)
+    (fixed,) = SpellCorrected(GreedyDecoder(), Speller("symspell"))(log_probs, lengths, alphabet)
+    assert plain.text == "tha water" and fixed.text == "the water"
+    assert len(fixed.char_confidences) == len(fixed.text)
+    assert fixed.char_confidences[2] < 0.1 < plain.char_confidences[2]  # the network never wrote that "e"
+    assert fixed.confidence < plain.confidence
