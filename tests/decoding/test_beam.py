@@ -140,3 +140,17 @@ def test_alignment_finds_the_frames_of_each_character():
     assert align(log_probs, []).tolist() == [-1] * 6
     forced = char_confidences(log_probs, alphabet.encode("bab"))
     assert all(0.0 <= c <= 1.0 for c in forced) and min(forced) < 0.5
+
+
+def test_alignment_of_lines_longer_than_63_characters():
+    """More than 127 CTC states once overflowed the int8 back-pointers (a real default-model line)."""
+    alphabet = Alphabet("ab")
+    text = "ab" * 50
+    ids = alphabet.encode(text)
+    frames = np.full((2 * len(ids), len(alphabet) + 1), np.log(0.01))
+    for position, class_id in enumerate(ids):
+        frames[2 * position, class_id] = np.log(0.9)
+        frames[2 * position + 1, 0] = np.log(0.9)
+    path = align(frames, ids)
+    assert path is not None and path[::2].tolist() == list(range(len(ids)))
+    assert char_confidences(frames, ids) == pytest.approx((0.9,) * len(ids))

@@ -50,7 +50,7 @@ def align(log_probs: np.ndarray, ids: Sequence[int]) -> np.ndarray | None:
     state = last
     for t in range(frames - 1, -1, -1):
         path[t] = state
-        state -= choices[t, state]
+        state -= int(choices[t, state])  # a plain int: numpy would keep int8 and overflow past 127
     return np.where(path % 2 == 1, path // 2, -1)
 
 

@@ -281,8 +281,8 @@ class BeamDecoder:
 
 
 class LMBeamDecoder(BeamDecoder):
-    """Prefix beam search with a word n-gram LM: ``LMBeamDecoder(lm="english", lm_weight=0.5,
-    word_bonus=1.0)``. ``lm``: an ARPA file, a bundled LM's name, or a loaded ``NgramModel``.
+    """Prefix beam search with a word n-gram LM: ``LMBeamDecoder(lm="english", lm_weight=0.3,
+    word_bonus=2.0)``. ``lm``: an ARPA file, a bundled LM's name, or a loaded ``NgramModel``.
     ``lexicon`` (a file or a set of words) limits the known words to that list: other words are
     scored as ``<unk>``."""
 
@@ -293,8 +293,8 @@ class LMBeamDecoder(BeamDecoder):
         beam_width: int = 16,
         n_best: int = 5,
         lm: str | Path | NgramModel | None = "english",
-        lm_weight: float = 0.5,
-        word_bonus: float = 1.0,
+        lm_weight: float = 0.3,
+        word_bonus: float = 2.0,
         lexicon: str | Path | Iterable[str] | None = None,
         oov_penalty: float = -6.0,
         char_min_logp: float = -12.0,
