@@ -79,3 +79,20 @@ def write_iam_root(root: Path, forms: dict[str, list[str]]) -> Path:
             records.append(f"{line_id} ok 154 5 0 0 {image.width} {image.height} {text.replace(' ', '|')}")
     (root / "lines.txt").write_text("\n".join(records) + "\n", encoding="utf-8")
     return root
+
+
+def random_model(arch: str = "crnn", chars: str = "abcdefgh ", seed: int = 0):
+    """A tiny untrained model (no training: fast) with a sharpened output layer, so that each
+    frame has a clear best class and two backends or two batchings can be compared by text."""
+    import torch
+
+    from linescribe.alphabet import Alphabet
+    from linescribe.models import ARCHITECTURES, build_model
+    from linescribe.models.modelfile import TrainedModel
+
+    spec = ARCHITECTURES[arch]
+    torch.manual_seed(seed)
+    net = build_model(arch, len(chars) + 1, spec.tiny).eval()
+    with torch.no_grad():
+        net.classifier.weight.mul_(20.0)
+    return TrainedModel(net, arch, dict(spec.tiny), Alphabet(chars), spec.preprocessing, name=f"random-{arch}")

@@ -47,3 +47,38 @@ def test_missing_model_is_a_clear_error(tmp_path):
         linescribe.load_model(tmp_path / "nope.safetensors")
     with pytest.raises(ModelFileError, match="no bundled model"):
         linescribe.load_model("no-such-model-name")
+
+
+def test_windows_of_decoded_lines_come_back_in_the_callers_order():
+    """Many lines, several decode-ahead windows, width-sorted batches inside each, bad sources
+    among them: every prediction is where its source was."""
+    from linescribe.inference import Recognizer
+
+    from generated import line_texts, random_model, render_line
+
+    recognizer = Recognizer(random_model(), batch_size=4)
+    texts = line_texts(150, seed=2)
+    images = [np.asarray(render_line(text)) for text in texts]
+    singles = [recognizer.predict(image).text for image in images[:12]]
+    sources = [*images[:140], b"not an image", *images[140:]]
+    windows = list(recognizer.predict_windows(sources))
+    assert [len(window) for window in windows] == [64, 64, 23]
+    predictions = [p for window in windows for p in window]
+    assert [p.text for p in predictions[:12]] == singles
+    assert not predictions[140].ok and predictions[140].error.startswith("<12 bytes>: ")
+    assert [p.ok for p in predictions].count(False) == 1
+
+
+def test_a_loader_that_fails_unexpectedly_costs_one_line_only():
+    from linescribe.inference import Recognizer
+
+    from generated import random_model, render_line
+
+    def load(source):
+        if source == "odd":
+            raise ValueError("cannot happen")
+        return np.asarray(render_line(source))
+
+    predictions = list(Recognizer(random_model()).predict_iter(["a cat", "odd", "a dog"], load=load))
+    assert [p.ok for p in predictions] == [True, False, True]
+    assert predictions[1].error == "odd: cannot read the image (ValueError: cannot happen)"

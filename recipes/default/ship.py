@@ -4,7 +4,8 @@
 
 Evaluates fp32 and fp16 weights with greedy decoding on each test split, keeps fp16 when its CER
 is no worse than fp32's by more than 0.05 points, writes src/linescribe/pretrained/default.safetensors
-with the test figures in its metadata, and prints the README table.
+with the test figures in its metadata and its checked ONNX export default.onnx beside it (what
+installs without torch read), and prints the README table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from linescribe.data.dataset import load_dataset
 from linescribe.evaluation import evaluate
+from linescribe.export import export_onnx
 from linescribe.inference import Recognizer
 from linescribe.models.modelfile import load_model_file, save_model
 
@@ -50,6 +52,7 @@ def main() -> None:
     model.name = "default"
     model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
     save_model(model, args.output, half=use_half)
+    export_onnx(load_model_file(args.output), args.output.with_suffix(".onnx"), half=use_half)  # for installs without torch
     print(json.dumps({"fp32": full, "fp16": half, "stored": "fp16" if use_half else "fp32"}, indent=2))
     print("\n| test split | lines | CER | WER | line accuracy |\n|---|---|---|---|---|")
     for split in SPLITS:

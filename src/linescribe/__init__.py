@@ -19,16 +19,24 @@ def load_model(
     decoder: str = "greedy",
     batch_size: int = 16,
     device: str = "cpu",
+    backend: str = "auto",
+    threads: int | None = None,
     **decoding,
 ):
-    """A ``Recognizer`` for a model file, a bundled model name, or (None) the default model.
+    """A ``Recognizer`` for a model file (``.safetensors`` or exported ``.onnx``), a bundled
+    model name, or (None) the default model.
 
+    ``backend``: ``torch``, ``onnx`` (onnxruntime; a ``.safetensors`` model is exported in memory
+    first) or ``auto`` (onnx for ``.onnx`` files and where torch is not installed, else torch).
+    ``threads``: the network's CPU threads (default: torch's default, or every core for onnx).
     ``decoding``: the Recognizer's decoder options (``beam_width``, ``lm``, ``lm_weight``,
     ``word_bonus``, ``lexicon``, ``spell``), e.g. ``load_model(decoder="beam_lm", lm="english")``.
     """
     from linescribe.inference import load_recognizer
 
-    return load_recognizer(path_or_name, decoder=decoder, batch_size=batch_size, device=device, **decoding)
+    return load_recognizer(
+        path_or_name, backend=backend, threads=threads, decoder=decoder, batch_size=batch_size, device=device, **decoding
+    )
 
 
 __all__ = ["LinescribeError", "load_model", "__version__"]

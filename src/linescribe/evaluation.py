@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from linescribe.data.images import load_sample_image
 from linescribe.data.sample import Sample
-from linescribe.errors import DatasetError, ImageError
+from linescribe.errors import DatasetError
 from linescribe.inference import Recognizer
 from linescribe.metrics import ErrorRates, confusions
 
@@ -45,32 +45,23 @@ class EvalResult:
         }
 
 
-def _chunks(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
-    for start in range(0, len(samples), size):
-        yield samples[start : start + size]
-
-
-def evaluate(recognizer: Recognizer, samples: Sequence[Sample], chunk_size: int = 256) -> EvalResult:
+def evaluate(recognizer: Recognizer, samples: Sequence[Sample]) -> EvalResult:
     """Read every sample and compare with its transcription; unreadable images are listed, not scored.
 
     Lines with characters the model cannot write are scored (those characters count as errors)
-    and counted, so that a CER is never flattered by silently dropping hard lines.
+    and counted, so that a CER is never flattered by silently dropping hard lines. Images are
+    decoded (and cropped out of their pages) by the recognizer's threads while it reads.
     """
     result = EvalResult()
     alphabet = recognizer.model.alphabet
     start = time.perf_counter()
-    for chunk in _chunks(samples, chunk_size):
-        images, readable = [], []
-        for sample in chunk:
-            try:
-                images.append(load_sample_image(sample))
-                readable.append(sample)
-            except ImageError as error:
-                result.unreadable.append(f"{sample.id}: {error}")
-        for sample, prediction in zip(readable, recognizer.predict_many(images)):
-            distance = result.rates.add(sample.text, prediction.text)
-            result.lines_outside_alphabet += bool(alphabet.unknown_chars(sample.text))
-            result.lines.append(LineResult(sample.id, sample.text, prediction.text, distance, prediction.confidence))
+    for sample, prediction in zip(samples, recognizer.predict_iter(samples, load=load_sample_image)):
+        if not prediction.ok:
+            result.unreadable.append(f"{sample.id}: {prediction.error}")
+            continue
+        distance = result.rates.add(sample.text, prediction.text)
+        result.lines_outside_alphabet += bool(alphabet.unknown_chars(sample.text))
+        result.lines.append(LineResult(sample.id, sample.text, prediction.text, distance, prediction.confidence))
     result.seconds = time.perf_counter() - start
     if not result.lines:
         reason = f"all {len(result.unreadable)} images are unreadable" if result.unreadable else "the datasets select no lines"

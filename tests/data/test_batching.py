@@ -46,3 +46,11 @@ def test_distributed_ranks_take_disjoint_equal_shares():
 def test_width_sorted_batches_group_by_width():
     batches = width_sorted_batches([30, 10, 20, 40], 2)
     assert batches == [[1, 2], [0, 3]]
+
+
+def test_width_sorted_batches_are_cut_where_padding_would_exceed_the_limit():
+    widths = [300, 310, 320, 1200, 305, 315]
+    assert width_sorted_batches(widths, 8) == [[0, 4, 1, 5, 2, 3]]
+    # the 1200 px line would more than double the padded batch: it is read alone
+    assert width_sorted_batches(widths, 8, max_padding=0.25) == [[0, 4, 1, 5, 2], [3]]
+    assert width_sorted_batches(widths, 2, max_padding=0.25) == [[0, 4], [1, 5], [2], [3]]

@@ -1,31 +1,63 @@
+import os
+import stat
+
 import pytest
 import torch
 
+from linescribe.files import write_atomically
 from linescribe.training.callbacks import AtomicCheckpointIO
+from linescribe.training.checkpoints import MAGIC, CheckpointError, read_checkpoint
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(28, "No space left on device")
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.ckpt"
     io = AtomicCheckpointIO()
     io.save_checkpoint({"step": 1}, path)
-    assert torch.load(path, weights_only=True) == {"step": 1}
+    assert io.load_checkpoint(path) == {"step": 1}
 
-    def full_disk(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("os.fsync", full_disk)
-    with pytest.raises(OSError):
+    monkeypatch.setattr("os.fsync", _full_disk)
+    with pytest.raises(CheckpointError, match="last.ckpt: cannot write the checkpoint .No space left on device.; the previous one is intact"):
         io.save_checkpoint({"step": 2}, path)
-    assert torch.load(path, weights_only=True) == {"step": 1}  # the old checkpoint is intact
+    assert read_checkpoint(path) == {"step": 1}  # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
 
 
+def test_damaged_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"weights": torch.arange(100.0)}, path)
+    data = bytearray(path.read_bytes())
+    data[-40] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"last.ckpt: the checkpoint is damaged \(checksum mismatch\)"):
+        read_checkpoint(path)
+    path.write_bytes(bytes(data[: len(data) // 2]))  # a partial copy
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        read_checkpoint(path)
+
+
+def test_foreign_or_code_carrying_checkpoints_are_refused(tmp_path):
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"step": 1}, plain)  # a checkpoint without our header
+    with pytest.raises(CheckpointError, match="plain.ckpt: not a linescribe checkpoint"):
+        read_checkpoint(plain)
+
+    import hashlib
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"payload": os.system}, buffer)  # would call a function when unpickled
+    payload = buffer.getvalue()
+    planted = tmp_path / "planted.ckpt"
+    planted.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    with pytest.raises(CheckpointError, match="planted.ckpt: the checkpoint holds something other than weights"):
+        read_checkpoint(planted)
+
+
 def test_atomic_files_get_normal_permissions(tmp_path):
-    import os
-    import stat
-
-    from linescribe.files import write_atomically
-
     previous = os.umask(0o022)
     try:
         write_atomically(tmp_path / "model.safetensors", b"data")

@@ -7,12 +7,12 @@ import json
 import signal
 
 import pytest
-import torch
 
 from generated import OVERFIT_TEXTS, line_texts, tiny_train_config, write_gt_folder
 from linescribe.errors import LinescribeError
 from linescribe.inference import load_recognizer
 from linescribe.training.module import LineRecognitionModule
+from linescribe.training.checkpoints import read_checkpoint
 from linescribe.training.run import train
 
 
@@ -53,7 +53,7 @@ def test_interrupt_leaves_checkpoint_and_resume_continues(tmp_path, monkeypatch)
             train(tiny_train_config(data, output, max_steps=20, val_every=1))
     finally:
         signal.signal(signal.SIGINT, previous_handler)
-    checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=False)
+    checkpoint = read_checkpoint(output / "checkpoints" / "last.ckpt")
     assert checkpoint["global_step"] == 7
 
     calls["count"] = -1000  # no more interrupts

@@ -34,15 +34,19 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from linescribe.cli import eval as eval_verb
+    from linescribe.cli import export as export_verb
     from linescribe.cli import info, predict, synth, train
     from linescribe.cli import lm as lm_verb
+    from linescribe.cli import serve
 
     main.add_command(train.train)
     main.add_command(eval_verb.evaluate)
+    main.add_command(export_verb.export)
     main.add_command(predict.predict)
     main.add_command(info.info)
     main.add_command(synth.synth)
     main.add_command(lm_verb.lm)
+    main.add_command(serve.serve)
 
 
 _register()

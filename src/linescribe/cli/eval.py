@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import decoding_options, recognizer_options
+from linescribe.cli.predict import backend_options, decoding_options, recognizer_options
 
 
 @click.command("eval")
@@ -23,6 +23,7 @@ from linescribe.cli.predict import decoding_options, recognizer_options
 @click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
 @click.option("--text-rules", default=None, help="Transcription rules for the references (default: those the model was trained with).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
+@backend_options
 @decoding_options
 def evaluate(
     model: str,
@@ -34,9 +35,11 @@ def evaluate(
     ids: Path | None,
     text_rules: str | None,
     strict: bool,
+    backend: str,
+    threads: int,
     **decoding: Any,
 ) -> None:
-    """Character and word error rates of MODEL on DATASETS.
+    """Character and word error rates of MODEL (.safetensors, .onnx or bundled name) on DATASETS.
 
     CER = total character edit distance / total reference characters (corpus level);
     WER = the same over whitespace-separated words.
@@ -48,7 +51,7 @@ def evaluate(
     from linescribe.files import write_atomically
     from linescribe.inference import load_recognizer
 
-    recognizer = load_recognizer(model, batch_size=batch_size, **recognizer_options(**decoding))
+    recognizer = load_recognizer(model, backend, threads or None, batch_size=batch_size, **recognizer_options(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
@@ -68,6 +71,7 @@ def evaluate(
         document = {
             "model": recognizer.name,
             "decoder": recognizer.decoder_name,
+            "backend": recognizer.backend,
             "datasets": list(datasets),
             **result.summary(),
             "skipped_entries": skipped,

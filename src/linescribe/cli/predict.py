@@ -7,14 +7,18 @@ import glob
 import io
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from linescribe.bulk import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
+from linescribe.inference import BACKENDS, Prediction
 
 DECODER_NAMES = ("greedy", "beam", "beam_lm", "word_beam")
+TSV_HEADER = "file\ttext\tconfidence\n"
 _DECODER_FLAGS = {"beam_width": "--beam-width", "lm": "--lm", "lm_weight": "--lm-weight", "word_bonus": "--word-bonus", "lexicon": "--lexicon"}
 
 
@@ -69,24 +73,138 @@ def expand_inputs(items: tuple[str, ...]) -> list[str]:
     return paths
 
 
+def backend_options(command):
+    """``--backend`` and ``--threads``, shared by ``predict`` and ``eval``."""
+    options = [
+        click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+                     help="torch (PyTorch), onnx (onnxruntime; a .safetensors model is exported in memory first) or "
+                     "auto: onnx for .onnx models and where torch is not installed, else torch."),
+        click.option("--threads", type=click.IntRange(min=0), default=0,
+                     help="CPU threads of the network (0: torch's default, or every core for onnx)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _looks_like_model(item: str) -> bool:
     path = Path(item)
-    return path.suffix == ".safetensors" or (path.is_dir() and (path / "model.safetensors").is_file())
+    return path.suffix in (".safetensors", ".onnx") or (path.is_dir() and (path / "model.safetensors").is_file())
+
+
+def _rows(predictions: list[Prediction], output_format: str, single: bool) -> str:
+    """Text or TSV rows (no header) for the readable predictions."""
+    readable = [p for p in predictions if p.ok]
+    if output_format == "tsv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+        for p in readable:
+            writer.writerow([p.source, p.text, f"{p.confidence:.4f}"])
+        return buffer.getvalue()
+    if single:
+        return "".join(f"{p.text}\n" for p in readable)
+    return "".join(f"{p.source}\t{p.text}\n" for p in readable)
+
+
+def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int, options: dict[str, Any]) -> ModelSpec:
+    """How the worker processes load the model: ``--backend onnx`` on a .safetensors model is
+    exported once here rather than once per worker."""
+    from linescribe.onnxmodel import available_cores, is_onnx_file
+    from linescribe.pretrained import onnx_twin, resolve_model_path
+
+    threads = threads or max(1, available_cores() // jobs)
+    options = {**options, "decode_threads": threads}
+    path = resolve_model_path(model)
+    if backend == "onnx" and not is_onnx_file(path) and not onnx_twin(path):
+        from linescribe.export import onnx_bytes
+        from linescribe.models.modelfile import load_model_file
+
+        return ModelSpec(str(path), backend, threads, options, onnx=onnx_bytes(load_model_file(path))[0])
+    return ModelSpec(str(path), backend, threads, options)
+
+
+def _predict_pages(
+    recognizer: Any, paths: list[str], output_format: str, output: Path | None, output_dir: Path | None, formats: list[str]
+) -> None:
+    """``--layout page``: find, order and read the lines of each image; one bad image is reported
+    and the others are read (exit status 1)."""
+    from linescribe.errors import LinescribeError
+    from linescribe.files import write_atomically
+    from linescribe.layout import read_page, to_json, to_text, write_outputs
+
+    if output_format == "tsv":
+        raise click.UsageError("--layout page writes text or json (or files with --output-dir --formats)")
+    pages, failures = [], 0
+    for path in paths:
+        try:
+            page = read_page(recognizer, path)
+        except LinescribeError as error:
+            failures += 1
+            click.echo(f"linescribe: error: {error}", err=True)
+            continue
+        if output_dir:
+            write_outputs(page, output_dir / Path(path).stem, formats)
+        pages.append(page)
+    if output_format == "json":
+        text = json.dumps([to_json(page) for page in pages], ensure_ascii=False, indent=2) + "\n"
+    elif len(pages) == 1:
+        text = to_text(pages[0]).rstrip("\n") + "\n"
+    else:
+        text = "".join(f"== {page.source}\n{to_text(page).rstrip(chr(10))}\n" for page in pages)
+    if output:
+        write_atomically(output, text.encode("utf-8"))
+    elif not output_dir:
+        click.echo(text, nl=False)
+    if failures:
+        click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
+        sys.exit(1)
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] IMAGES...")
-@click.option("-m", "--model", help="Model file or bundled model name (default: the bundled default model).")
-@click.option("-f", "--format", "output_format", type=click.Choice(["text", "json", "tsv"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the results here (atomically) instead of stdout.")
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("-m", "--model", help="Model file (.safetensors or .onnx) or bundled model name (default: the bundled default model).")
+@click.option("-f", "--format", "output_format", type=click.Choice(["text", "json", "tsv"]), help="Output format (default: text; JSON records for a .jsonl --output).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the results here instead of stdout. A .jsonl file gets one JSON record per image as they are "
+              "read, and a rerun skips the images it holds (resumable); other files are written atomically at the end.")
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write one .txt per image in this folder as they are read; a rerun skips images whose .txt exists.")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes, each with its own copy of the model and a share of the cores.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--layout", type=click.Choice(["line", "page"]), default="line", show_default=True,
+              help="line: each image is one text line; page: each image is a page or paragraph whose lines are found, "
+              "ordered and read.")
+@click.option("--formats", default="text", show_default=True,
+              help="Page layout with --output-dir: files to write per image, comma-separated: text, json, page (PAGE XML), "
+              "alto (ALTO XML), overlay (PNG of the found lines).")
+@backend_options
 @decoding_options
-def predict(inputs: tuple[str, ...], model: str | None, output_format: str, output: Path | None, batch_size: int, **decoding: Any) -> None:
+def predict(
+    inputs: tuple[str, ...],
+    model: str | None,
+    output_format: str | None,
+    output: Path | None,
+    output_dir: Path | None,
+    batch_size: int,
+    jobs: int,
+    progress: bool | None,
+    layout: str,
+    formats: str,
+    backend: str,
+    threads: int,
+    **decoding: Any,
+) -> None:
     """Read the text of line IMAGES (files, folders, globs). A first argument ending in
-    .safetensors is taken as the model.
+    .safetensors or .onnx is taken as the model.
 
     JSON output gives per-character and per-word confidences and, for beam decoders, the n-best
-    alternatives with their share of the beam's probability."""
+    alternatives with their share of the beam's probability. An unreadable image is reported and
+    the others are read (exit status 1)."""
+    from tqdm import tqdm
+
+    from linescribe.bulk import JsonlResults, TextFolderResults, json_record, read_in_processes
     from linescribe.files import write_atomically
     from linescribe.inference import load_recognizer
 
@@ -96,45 +214,66 @@ def predict(inputs: tuple[str, ...], model: str | None, output_format: str, outp
     paths = expand_inputs(tuple(items))
     if not paths:
         raise click.UsageError("no images found in " + " ".join(items))
-    recognizer = load_recognizer(model, batch_size=batch_size, **recognizer_options(**decoding))
-    predictions = recognizer.predict_many(paths)
-    failures = [p for p in predictions if not p.ok]
-    for failure in failures:
-        click.echo(f"linescribe: error: {failure.error}", err=True)
-    readable = [p for p in predictions if p.ok]
-    if output_format == "json":
-        text = json.dumps([_json_record(p) for p in predictions], ensure_ascii=False, indent=2) + "\n"
-    elif output_format == "tsv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
-        writer.writerow(["file", "text", "confidence"])
-        for p in readable:
-            writer.writerow([p.source, p.text, f"{p.confidence:.4f}"])
-        text = buffer.getvalue()
-    elif len(paths) == 1:
-        text = "".join(f"{p.text}\n" for p in readable)
+    jsonl = output is not None and output.suffix.lower() == ".jsonl"
+    if output and output_dir:
+        raise click.UsageError("give --output or --output-dir, not both")
+    if jsonl and output_format not in (None, "json"):
+        raise click.UsageError(f"{output} gets JSON records: leave out --format {output_format}, or write to another file")
+    output_format = output_format or "text"
+    options = {"batch_size": batch_size, **recognizer_options(**decoding)}
+    if layout == "page":
+        recognizer = load_recognizer(model, backend, threads or None, **options)
+        _predict_pages(recognizer, paths, output_format, output, output_dir, [f.strip() for f in formats.split(",") if f.strip()])
+        return
+    results = JsonlResults(output) if jsonl else TextFolderResults(output_dir, paths) if output_dir else None
+    todo = [path for path in paths if path not in results.done] if results else paths
+    single = len(paths) == 1 and output_format == "text"
+    collected: list[Prediction] = []
+    failures = 0
+    bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="image", disable=not (sys.stderr.isatty() if progress is None else progress))
+    try:
+        chunks: Iterable[list[Prediction]] = ()
+        if todo and jobs > 1:
+            chunks = read_in_processes(_model_spec(model, backend, threads or None, jobs, options), todo, jobs, 4 * batch_size)
+        elif todo:
+            chunks = load_recognizer(model, backend, threads or None, **options).predict_windows(todo)
+        if output_format == "tsv" and not (output or results):
+            click.echo(TSV_HEADER, nl=False)
+        for chunk in chunks:
+            for failure in (p for p in chunk if not p.ok):
+                failures += 1
+                bar.write(f"linescribe: error: {failure.error}", file=sys.stderr)
+            if results:
+                results.write(chunk)
+            elif output or output_format == "json":
+                collected += chunk
+            else:
+                click.echo(_rows(chunk, output_format, single), nl=False)
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        if results:
+            click.echo("linescribe: interrupted; the same command continues where this run stopped", err=True)
+        sys.exit(130)
+    finally:
+        bar.close()
+        if results:
+            results.close()
+    if output_format == "json" and not results:
+        text = json.dumps([json_record(p) for p in collected], ensure_ascii=False, indent=2) + "\n"
     else:
-        text = "".join(f"{p.source}\t{p.text}\n" for p in readable)
-    if output:
+        text = (TSV_HEADER if output_format == "tsv" else "") + _rows(collected, output_format, single)
+    if output and not results:
         write_atomically(output, text.encode("utf-8"))
-    else:
+    elif output_format == "json" and not results:
         click.echo(text, nl=False)
+    if results:
+        where = output or output_dir
+        click.echo(
+            f"{where}: {len(paths)} images, {len(todo) - failures} read now, {len(paths) - len(todo)} read before, "
+            f"{failures} unreadable",
+            err=True,
+        )
+    elif failures:
+        click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
     if failures:
         sys.exit(1)
-
-
-def _json_record(prediction) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "file": prediction.source,
-        "text": prediction.text,
-        "confidence": round(prediction.confidence, 4),
-        "error": prediction.error or None,
-    }
-    if prediction.ok:
-        record["char_confidences"] = [round(c, 4) for c in prediction.char_confidences]
-        record["words"] = [{"text": word, "confidence": round(c, 4)} for word, c in prediction.word_confidences]
-        if prediction.alternatives:
-            record["alternatives"] = [
-                {"text": a.text, "probability": round(a.probability, 4), "score": round(a.score, 4)} for a in prediction.alternatives
-            ]
-    return record

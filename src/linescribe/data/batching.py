@@ -1,12 +1,18 @@
-"""Padding lines into batches, and grouping lines of similar width so little padding is wasted."""
+"""Padding lines into batches, and grouping lines of similar width so little padding is wasted.
+
+numpy only (torch is imported by ``pad_batch`` alone), so that onnxruntime inference runs
+where torch is not installed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch.utils.data import Sampler
+
+if TYPE_CHECKING:
+    import torch
 
 
 WIDTH_MULTIPLE = 32
@@ -14,32 +20,65 @@ WIDTH_MULTIPLE = 32
 convolution kernels' per-shape caches stay small (memory) and warm (speed)."""
 
 
-def pad_batch(images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Preprocessed lines (H, W_i) float32 -> images (N,1,H,W) padded with 0 (paper), widths (N,).
+def padded_width(width: int, multiple: int = WIDTH_MULTIPLE) -> int:
+    return -(-width // multiple) * multiple
 
-    W is the widest line rounded up to WIDTH_MULTIPLE; the models ignore columns past each width.
+
+def pad_lines(images: Sequence[np.ndarray], multiple: int = WIDTH_MULTIPLE) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed lines (H, W_i) float32 -> images (N,1,H,W) float32 padded with 0 (paper),
+    widths (N,) int64.
+
+    W is the widest line rounded up to ``multiple``; the models ignore columns past each width.
     """
     height = images[0].shape[0]
-    widths = torch.tensor([image.shape[1] for image in images], dtype=torch.long)
-    padded_width = -(-int(widths.max()) // WIDTH_MULTIPLE) * WIDTH_MULTIPLE
-    batch = torch.zeros(len(images), 1, height, padded_width, dtype=torch.float32)
+    widths = np.array([image.shape[1] for image in images], dtype=np.int64)
+    batch = np.zeros((len(images), 1, height, padded_width(int(widths.max()), multiple)), dtype=np.float32)
     for index, image in enumerate(images):
-        batch[index, 0, :, : image.shape[1]] = torch.from_numpy(image)
+        batch[index, 0, :, : image.shape[1]] = image
     return batch, widths
 
 
-def width_sorted_batches(widths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices in batches of lines of similar width (inference: the order is restored after)."""
-    order = np.argsort(np.asarray(widths), kind="stable")
-    return [order[start : start + batch_size].tolist() for start in range(0, len(order), batch_size)]
+def pad_batch(images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pad_lines`` as torch tensors: images (N,1,H,W), widths (N,)."""
+    import torch
+
+    batch, widths = pad_lines(images)
+    return torch.from_numpy(batch), torch.from_numpy(widths)
 
 
-class BucketBatchSampler(Sampler[list[int]]):
+def width_sorted_batches(widths: Sequence[int], batch_size: int, max_padding: float | None = None) -> list[list[int]]:
+    """Indices in batches of lines of similar width (inference: the order is restored after).
+
+    ``max_padding`` also closes a batch early where the next, wider line would make the padded
+    batch more than that fraction larger than its lines (0.25: 25 % of the computation wasted on
+    padding at most), so the few very wide or very narrow lines do not slow a whole batch down.
+    """
+    order = np.argsort(np.asarray(widths), kind="stable").tolist()
+    if max_padding is None:
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    columns = 0
+    for index in order:
+        width = int(widths[index])
+        too_padded = (len(batch) + 1) * padded_width(width) > (1.0 + max_padding) * (columns + width)
+        if batch and (len(batch) == batch_size or too_padded):
+            batches.append(batch)
+            batch, columns = [], 0
+        batch.append(index)
+        columns += width
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+class BucketBatchSampler:
     """Batches of lines of similar width, in a new random order every epoch.
 
     Lines are sorted by width with a little noise (so batches differ between epochs), cut into
     batches, and the batches are shuffled. ``weights`` (per line) draw lines with replacement
     in proportion to their weight, which is how datasets given with ``path@weight`` are mixed.
+    It is what a DataLoader takes as ``batch_sampler``: an iterable of index lists with a length.
     """
 
     def __init__(

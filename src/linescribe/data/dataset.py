@@ -14,7 +14,7 @@ from linescribe.alphabet import Alphabet
 from linescribe.data.readers import DatasetSpec, parse_spec, read_entries
 from linescribe.data.sample import Sample, Skipped
 from linescribe.data.text import DropLine, apply_rules
-from linescribe.errors import DatasetError
+from linescribe.errors import DatasetError, printable
 
 
 @dataclass
@@ -32,7 +32,7 @@ class LoadedDataset:
         """Count a left-out entry under its reason's kind ("malformed XML: line 3" -> "malformed XML")."""
         kind = reason.split(": ", 1)[0]
         self.skipped[kind] += 1
-        self.examples.setdefault(kind, entry_id)
+        self.examples.setdefault(kind, printable(entry_id))
 
     def summary(self) -> str:
         text = f"{self.spec.path}: {len(self.samples)} lines"
@@ -60,7 +60,7 @@ def load_dataset(spec: str | DatasetSpec, strict: bool = False, text_rules: Sequ
                 entry = Skipped(entry.id, str(reason))
         if isinstance(entry, Skipped):
             if strict:
-                raise DatasetError(f"{spec.path}: entry {entry.id}: {entry.reason} (--strict)")
+                raise DatasetError(f"{spec.path}: entry {printable(entry.id)}: {printable(entry.reason)} (--strict)")
             loaded.skip(entry.id, entry.reason)
         else:
             loaded.samples.append(entry)
@@ -83,7 +83,7 @@ def drop_unwritable(dataset: LoadedDataset, alphabet: Alphabet, strict: bool = F
             continue
         if strict:
             raise DatasetError(
-                f"{dataset.spec.path}: line {sample.id}: characters {''.join(sorted(unknown))!r} "
+                f"{dataset.spec.path}: line {printable(sample.id)}: characters {''.join(sorted(unknown))!r} "
                 "are outside the alphabet (--strict)"
             )
         dataset.unknown_chars.update(unknown)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from linescribe.data.sample import Point, Sample
-from linescribe.errors import ImageError
+from linescribe.errors import ImageError, printable
 
 ImageInput = Union[str, Path, bytes, Image.Image, np.ndarray]
 
@@ -27,7 +29,7 @@ MAX_PIXELS = 80_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2")
 
 
-def describe(source: ImageInput) -> str:
+def describe(source: ImageInput | Sample) -> str:
     """A short name of the source for error messages."""
     if isinstance(source, (str, Path)):
         return str(source)
@@ -35,13 +37,15 @@ def describe(source: ImageInput) -> str:
         return f"<{len(source)} bytes>"
     if isinstance(source, np.ndarray):
         return f"<array {source.shape}>"
+    if isinstance(source, Sample):
+        return str(source.path) if source.polygon is None else f"{source.path} line {source.id}"
     return f"<{type(source).__name__}>"
 
 
 def _pil_to_gray(image: Image.Image) -> np.ndarray:
     """Grayscale uint8, with EXIF rotation applied and transparency composited on white."""
     image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if image.mode.startswith("I;16") or image.mode == "I":
         array = np.asarray(image, dtype=np.float64)
         peak = array.max() if array.size else 0
         scale = 255.0 / (65535.0 if peak > 255 else max(peak, 1.0))
@@ -50,7 +54,11 @@ def _pil_to_gray(image: Image.Image) -> np.ndarray:
         array = np.asarray(image, dtype=np.float64)
         scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
         return np.clip(array * scale, 0, 255).astype(np.uint8)
-    if image.mode == "P":
+    if image.mode == "LAB":
+        return np.asarray(image.getchannel("L"), dtype=np.uint8)  # Pillow cannot convert LAB; L* is the lightness
+    if image.mode == "P" or "transparency" in image.info:
+        # a palette's or a colour key's (PNG tRNS) transparent pixels would otherwise show their
+        # colour, often black: as alpha they are composited on white like any other
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -58,46 +66,56 @@ def _pil_to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
-def _open_pil(source: str | Path | bytes, max_pixels: int) -> Image.Image:
+@contextmanager
+def _pillow_failures(name: str, problem: str) -> Iterator[None]:
+    """Any exception inside becomes an ImageError naming the source.
+
+    Pillow's format plugins raise whatever their parsers trip over in a hostile file (OSError,
+    ValueError, but also TypeError, EOFError, struct.error, ...: tests/data/test_images_edge_cases.py
+    fuzzes them), so no list of types is complete. Running out of memory is not the file's fault.
+    """
+    try:
+        yield
+    except (ImageError, MemoryError):
+        raise
+    except Exception as error:  # noqa: BLE001 (see the docstring)
+        raise ImageError(f"{name}: {problem} ({error})") from None
+
+
+def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> Image.Image:
+    """The image, refused from its header alone when it has more than ``max_pixels`` (so bombs
+    cost nothing), then decoded unless ``decode`` is False."""
     name = describe(source)
     try:
         handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-    except OSError as error:
-        raise ImageError(f"{name}: cannot open image ({error.strerror})") from None
-    with handle:
+    except FileNotFoundError:
+        raise ImageError(f"{name}: image file not found") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ImageError(f"{name}: cannot open image ({getattr(error, 'strerror', None) or error})") from None
+    with handle, _pillow_failures(name, "damaged image"), warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(handle)
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{name}: image is {width}x{height} pixels, more than the limit of "
-                        f"{max_pixels:,}; downscale it first"
-                    )
-                image.load()
-        except ImageError:
-            raise
+            image = Image.open(handle)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(f"{name}: image has too many pixels (decompression bomb?)") from None
         except UnidentifiedImageError:
             raise ImageError(f"{name}: not an image file Pillow can read") from None
-        except (OSError, ValueError, SyntaxError) as error:
-            raise ImageError(f"{name}: damaged image ({error})") from None
-    if image.width == 0 or image.height == 0:
-        raise ImageError(f"{name}: image has no pixels")
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageError(
+                f"{name}: image is {width}x{height} pixels, more than the limit of {max_pixels:,}; downscale it first"
+            )
+        if width == 0 or height == 0:
+            raise ImageError(f"{name}: image has no pixels")
+        if decode:
+            image.load()
     return image
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) from the header alone, without decoding the pixels."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except FileNotFoundError:
-        raise ImageError(f"{path}: image file not found") from None
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-        raise ImageError(f"{path}: not an image file Pillow can read") from None
+def image_size(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header alone, without decoding the pixels; an image that
+    load_gray would refuse for its size (or its header) is refused here already."""
+    return _open(path, max_pixels, decode=False).size
 
 
 def load_gray(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -107,20 +125,31 @@ def load_gray(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if isinstance(source, Image.Image):
         if source.width * source.height > max_pixels:
             raise ImageError(f"{describe(source)}: image has more than {max_pixels:,} pixels")
-        return _pil_to_gray(source)
-    if isinstance(source, (str, Path, bytes)):
-        try:
-            return _pil_to_gray(_open_pil(source, max_pixels))
-        except (OSError, ValueError) as error:
-            raise ImageError(f"{describe(source)}: damaged image ({error})") from None
-    raise ImageError(f"cannot read an image from a {type(source).__name__}")
+        if source.width == 0 or source.height == 0:
+            raise ImageError(f"{describe(source)}: image has no pixels")
+        image = source
+    elif isinstance(source, (str, Path, bytes)):
+        image = _open(source, max_pixels)
+    else:
+        raise ImageError(f"cannot read an image from a {type(source).__name__}")
+    # a lazily opened PIL image decodes here, and an image mode Pillow cannot convert fails here
+    with _pillow_failures(describe(source), "damaged or unsupported image"):
+        return _pil_to_gray(image)
 
 
 def _array_to_gray(array: np.ndarray) -> np.ndarray:
     """Arrays are taken as grayscale (H, W), RGB (H, W, 3) or RGBA (H, W, 4); floats in [0, 1]."""
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))):
+        raise ImageError(f"{describe(array)}: expected a (H, W), (H, W, 3) or (H, W, 4) array")
     if array.size == 0:
         raise ImageError(f"{describe(array)}: image has no pixels")
-    if array.dtype.kind == "f":
+    if array.dtype.kind not in "biuf":
+        raise ImageError(f"{describe(array)}: expected an array of numbers, not {array.dtype}")
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8) * 255  # as Pillow's mode "1": True is white
+    elif array.dtype.kind == "f":
+        if np.isnan(array).any():
+            raise ImageError(f"{describe(array)}: image has NaN pixels")
         array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     elif array.dtype == np.uint16:
         array = (array / 257).astype(np.uint8)
@@ -128,11 +157,9 @@ def _array_to_gray(array: np.ndarray) -> np.ndarray:
         array = np.clip(array, 0, 255).astype(np.uint8)
     if array.ndim == 2:
         return array
-    if array.ndim == 3 and array.shape[2] == 1:
+    if array.shape[2] == 1:
         return array[:, :, 0]
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        return np.asarray(Image.fromarray(array).convert("RGBA" if array.shape[2] == 4 else "RGB").convert("L"))
-    raise ImageError(f"{describe(array)}: expected a (H, W), (H, W, 3) or (H, W, 4) array")
+    return _pil_to_gray(Image.fromarray(array))  # RGB, or RGBA composited on white like a file's
 
 
 @lru_cache(maxsize=2)
@@ -158,10 +185,11 @@ def crop_polygon(page: np.ndarray, polygon: tuple[Point, ...], margin: float = 0
     if right - left < 2 or bottom - top < 2:
         raise ImageError(f"polygon {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f} lies outside the {width}x{height} page")
     crop = page[top:bottom, left:right].copy()
-    mask = np.zeros(crop.shape, dtype=np.uint8)
-    shifted = np.round(points - (left, top)).astype(np.int32)
-    cv2.fillPoly(mask, [shifted], 255)
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+    # Pillow fills only the crop's rows; cv2.fillPoly walks every row the polygon spans, which
+    # took seconds for a vertex far off the page (and needs int32 coordinates)
+    mask_image = Image.new("L", (crop.shape[1], crop.shape[0]), 0)
+    ImageDraw.Draw(mask_image).polygon([(x - left, y - top) for x, y in polygon], fill=255)
+    mask = cv2.dilate(np.asarray(mask_image), np.ones((3, 3), np.uint8), iterations=2)
     inside = crop[mask > 0]
     if inside.size == 0:
         return crop
@@ -177,5 +205,5 @@ def load_sample_image(sample: Sample) -> np.ndarray:
         return crop_polygon(_page(sample.path), sample.polygon)
     except ImageError as error:
         if str(error).startswith("polygon"):
-            raise ImageError(f"{sample.path} line {sample.id}: {error}") from None
+            raise ImageError(f"{sample.path} line {printable(sample.id)}: {error}") from None
         raise

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-
-import torch
+from typing import Any
 
 from linescribe.alphabet import Alphabet
 from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder, WordBeamDecoder
@@ -22,13 +21,14 @@ from linescribe.decoding.greedy import greedy_decode
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
 
-Decoder = Callable[[torch.Tensor, torch.Tensor, Alphabet], list[Hypothesis]]
+Decoder = Callable[[Any, Any, Alphabet], list[Hypothesis]]
+"""``decoder(log_probs (T,N,C), lengths (N,), alphabet)``, the arrays as numpy or torch tensors."""
 
 
 class GreedyDecoder:
     """Best-path decoding (``greedy_decode``) as a decoder object."""
 
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor, alphabet: Alphabet) -> list[Hypothesis]:
+    def __call__(self, log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypothesis]:
         return greedy_decode(log_probs, lengths, alphabet)
 
 

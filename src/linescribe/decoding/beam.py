@@ -24,11 +24,13 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
-import torch
 
 from linescribe.alphabet import BLANK_ID, Alphabet
 from linescribe.decoding.alignment import char_confidences
+from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
 from linescribe.lm.arpa import NgramModel
@@ -254,10 +256,10 @@ class BeamDecoder:
     def scorer(self, alphabet: Alphabet) -> WordScorer | None:
         return None
 
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor, alphabet: Alphabet) -> list[Hypothesis]:
-        """log_probs (T, N, C), lengths (N,) -> one Hypothesis per line."""
+    def __call__(self, log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypothesis]:
+        """log_probs (T, N, C), lengths (N,) (numpy arrays or torch tensors) -> one Hypothesis per line."""
         scorer = self.scorer(alphabet)
-        frames = log_probs.detach().float().cpu().numpy()
+        frames = frame_array(log_probs)
         hypotheses = []
         for line, length in enumerate(lengths.tolist()):
             line_log_probs = frames[:length, line]

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
+import numpy as np
 
 from linescribe.alphabet import BLANK_ID, Alphabet
+from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Hypothesis
 
 
-def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, alphabet: Alphabet) -> list[Hypothesis]:
-    """log_probs (T,N,C), lengths (N,) -> one Hypothesis per line.
+def greedy_decode(log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypothesis]:
+    """log_probs (T,N,C), lengths (N,) (numpy arrays or torch tensors) -> one Hypothesis per line.
 
     A character's confidence is the highest frame probability among the frames that produced it;
     the line's confidence is the mean of its characters' (1.0 for an empty line: nothing was
     claimed).
     """
-    best_log_probs, best_ids = log_probs.detach().float().max(dim=-1)
-    best_probs = best_log_probs.exp().T.cpu().numpy()
-    best_ids = best_ids.T.cpu().numpy()
+    frames = frame_array(log_probs)
+    best_ids = frames.argmax(axis=-1)
+    best_probs = np.exp(np.take_along_axis(frames, best_ids[..., None], axis=-1)[..., 0]).T
+    best_ids = best_ids.T
     hypotheses = []
     for line, length in enumerate(lengths.tolist()):
         ids, probs = best_ids[line, :length], best_probs[line, :length]

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-
-import torch
+from typing import Any
 
 from linescribe.alphabet import Alphabet
 from linescribe.decoding.alignment import char_confidences
+from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Hypothesis
 from linescribe.errors import LinescribeError
 from linescribe.lm.words import find_words
@@ -147,11 +147,11 @@ class SpellCorrected:
     output again for its character confidences; a correction that cannot be aligned (more
     characters than frames allow) is dropped."""
 
-    def __init__(self, decoder: Callable[[torch.Tensor, torch.Tensor, Alphabet], list[Hypothesis]], speller: Speller) -> None:
+    def __init__(self, decoder: Callable[[Any, Any, Alphabet], list[Hypothesis]], speller: Speller) -> None:
         self.decoder = decoder
         self.speller = speller
 
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor, alphabet: Alphabet) -> list[Hypothesis]:
+    def __call__(self, log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypothesis]:
         hypotheses = self.decoder(log_probs, lengths, alphabet)
         frames = None
         corrected = []
@@ -161,7 +161,7 @@ class SpellCorrected:
                 corrected.append(hypothesis)
                 continue
             if frames is None:
-                frames = log_probs.detach().float().cpu().numpy()
+                frames = frame_array(log_probs)
             confidences = char_confidences(frames[:length, line], alphabet.encode(text))
             if confidences is None:
                 corrected.append(hypothesis)

@@ -42,8 +42,9 @@ class LineNet(nn.Module):
         batch, channels, height, frames = maps.shape
         columns = maps.permute(3, 0, 1, 2).reshape(frames, batch, channels * height)
         lengths = self.output_lengths(widths).clamp(max=frames)
-        if bool((lengths != frames).any()):
-            # packing keeps the backward direction from reading the padding of shorter lines
+        if torch.jit.is_tracing() or bool((lengths != frames).any()):
+            # packing keeps the backward direction from reading the padding of shorter lines; an
+            # ONNX export (a trace) always packs, since the batches it will read are not known yet
             packed = pack_padded_sequence(columns, lengths.cpu(), enforce_sorted=False)
             sequence, _ = pad_packed_sequence(self.rnn(packed)[0], total_length=frames)
         else:

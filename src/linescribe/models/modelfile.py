@@ -8,7 +8,6 @@ model trained by any user loads with one call.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,44 +15,17 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from linescribe.alphabet import Alphabet
-from linescribe.data.preprocess import Preprocessing
 from linescribe.errors import LinescribeError, ModelFileError
 from linescribe.files import write_atomically
 from linescribe.models import build_model, get_architecture
-from linescribe.models.base import LineNet
-
-FORMAT_NAME = "linescribe.model"
-FORMAT_VERSION = 1
-METADATA_KEY = "linescribe"
-
-
-@dataclass
-class TrainedModel:
-    """A network together with everything needed to feed it and read its output."""
-
-    net: LineNet
-    arch: str
-    hparams: dict[str, Any]
-    alphabet: Alphabet
-    preprocessing: Preprocessing
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    name: str = ""
-
-    def describe(self) -> dict[str, Any]:
-        """The JSON document stored in the file."""
-        return {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "arch": self.arch,
-            "hparams": self.hparams,
-            "alphabet": self.alphabet.chars,
-            "preprocess": self.preprocessing.to_dict(),
-            "training": self.training,
-            "metrics": self.metrics,
-        }
+from linescribe.trained import (  # noqa: F401  (TrainedModel and the format names are imported from here too)
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    METADATA_KEY,
+    TrainedModel,
+    model_from_document,
+    parse_document,
+)
 
 
 def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Path:
@@ -67,7 +39,11 @@ def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Pat
         tensors[name] = tensor
     document = model.describe()
     document["storage"] = "float16" if half else "float32"
-    write_atomically(path, safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(document, ensure_ascii=False)}))
+    data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(document, ensure_ascii=False)})
+    try:
+        write_atomically(path, data)
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot write the model ({error.strerror or error}); the previous file is intact") from None
     return path
 
 
@@ -83,30 +59,17 @@ def read_model_document(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: not a safetensors model file ({error})") from None
     if METADATA_KEY not in metadata:
         raise ModelFileError(f"{path}: safetensors file without linescribe metadata (not a linescribe model)")
-    try:
-        document = json.loads(metadata[METADATA_KEY])
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path}: damaged model description ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path}: model description has no '{FORMAT_NAME}' format tag")
-    if document.get("version", 0) > FORMAT_VERSION:
-        raise ModelFileError(f"{path}: model format version {document['version']} is newer than this linescribe supports")
-    return document
+    return parse_document(metadata[METADATA_KEY], path)
 
 
 def load_model_file(path: str | Path) -> TrainedModel:
     """Rebuild the network named in the file and fill in its weights (no unpickling anywhere)."""
     path = Path(path)
-    document = read_model_document(path)
+    model = model_from_document(read_model_document(path), None, path)
+    arch = model.arch
     try:
-        arch = document["arch"]
         get_architecture(arch)
-        alphabet = Alphabet(document["alphabet"])
-        preprocessing = Preprocessing.from_dict(document["preprocess"])
-        hparams = dict(document.get("hparams", {}))
-        net = build_model(arch, alphabet.num_classes, hparams)
-    except KeyError as error:
-        raise ModelFileError(f"{path}: model description lacks {error}") from None
+        net = build_model(arch, model.alphabet.num_classes, model.hparams)
     except LinescribeError as error:
         raise ModelFileError(f"{path}: {error}") from None
     state: dict[str, torch.Tensor] = {}
@@ -127,18 +90,9 @@ def load_model_file(path: str | Path) -> TrainedModel:
         if tensor.shape != expected[name].shape:
             raise ModelFileError(
                 f"{path}: weight {name} has shape {tuple(tensor.shape)}, architecture {arch!r} with "
-                f"{alphabet.num_classes} classes expects {tuple(expected[name].shape)} (alphabet mismatch?)"
+                f"{model.alphabet.num_classes} classes expects {tuple(expected[name].shape)} (alphabet mismatch?)"
             )
         state[name] = tensor.to(expected[name].dtype)
     net.load_state_dict(state)
-    net.eval()
-    return TrainedModel(
-        net=net,
-        arch=arch,
-        hparams=hparams,
-        alphabet=alphabet,
-        preprocessing=preprocessing,
-        training=document.get("training", {}),
-        metrics=document.get("metrics", {}),
-        name=document.get("name", "") or path.stem,
-    )
+    model.net = net.eval()
+    return model

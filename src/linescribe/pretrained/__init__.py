@@ -11,16 +11,26 @@ DEFAULT_MODEL = "default"
 
 
 def bundled_models() -> dict[str, Path]:
-    """Name -> file of every model in the package (``<name>.safetensors``)."""
+    """Name -> file of every model in the package (``<name>.safetensors``; see ``onnx_twin``)."""
     return {path.stem: path for path in sorted(PRETRAINED_DIR.glob("*.safetensors"))}
 
 
+def onnx_twin(model_path: Path) -> Path | None:
+    """The ONNX export shipped beside a bundled model (``<name>.onnx``, the same weights), which
+    reads lines where torch is not installed; None for other models."""
+    twin = model_path.with_suffix(".onnx")
+    if model_path.suffix != ".safetensors" or model_path.parent.resolve() != PRETRAINED_DIR.resolve() or not twin.is_file():
+        return None
+    return twin
+
+
 def resolve_model_path(path_or_name: str | Path | None) -> Path:
-    """A path to a model file from a path, a bundled model name, or None for the default model."""
+    """A path to a model file (``.safetensors`` or ``.onnx``) from a path, a bundled model name, or
+    None for the default model."""
     if path_or_name is None:
         path_or_name = DEFAULT_MODEL
     path = Path(path_or_name)
-    if path.suffix == ".safetensors" or path.exists():
+    if path.suffix in (".safetensors", ".onnx") or path.exists():
         if path.is_dir() and (path / "model.safetensors").is_file():
             return path / "model.safetensors"
         if not path.is_file():

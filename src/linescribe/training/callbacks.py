@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from linescribe.files import write_atomically
 from linescribe.models.modelfile import save_model
+from linescribe.training.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
 
 log = logging.getLogger(__name__)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints are written to a temporary file and renamed, so a crash or a full disk during
-    the write leaves the previous checkpoint intact."""
+    the write leaves the previous checkpoint intact; each carries a checksum checked on resume."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        write_atomically(Path(path), buffer.getvalue())
+        write_checkpoint(checkpoint, Path(path))
+
+    def load_checkpoint(self, path: str | Path, map_location: Any = "cpu", weights_only: bool | None = None) -> dict[str, Any]:
+        return read_checkpoint(Path(path), map_location)
 
 
 class CheckpointOnInterrupt(L.Callback):
@@ -37,10 +36,25 @@ class CheckpointOnInterrupt(L.Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # saving is collective under DDP and the other ranks may not be here: there, the last
         # validation's last.ckpt is what --resume uses
-        if trainer.global_step == 0 or trainer.world_size > 1:
+        if trainer.global_step == 0 or trainer.world_size > 1 or isinstance(exception, CheckpointError):
             return
-        trainer.save_checkpoint(self.path)
+        try:
+            trainer.save_checkpoint(self.path)
+        except CheckpointError as error:
+            log.error("%s", error)
+            return
         log.warning("training stopped (%s): resumable checkpoint saved to %s", type(exception).__name__, self.path)
+
+
+class FlushLogsAtValidation(L.Callback):
+    """Writes the buffered log rows after each validation, before the checkpoint that follows it
+    (Lightning runs checkpoint callbacks last), so a run killed and resumed loses no validation."""
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        for logger in trainer.loggers:
+            logger.save()
 
 
 class ExportBestModel(L.Callback):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
@@ -26,7 +28,14 @@ from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
 from linescribe.files import write_atomically
 from linescribe.models.modelfile import load_model_file
-from linescribe.training.callbacks import AtomicCheckpointIO, CheckpointOnInterrupt, ExportBestModel, LineThroughput
+from linescribe.training.callbacks import (
+    AtomicCheckpointIO,
+    CheckpointOnInterrupt,
+    ExportBestModel,
+    FlushLogsAtValidation,
+    LineThroughput,
+)
+from linescribe.training.checkpoints import checkpoint_payload
 from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
 from linescribe.training.datamodule import LineDataModule, LineDataset
 from linescribe.training.module import LineRecognitionModule
@@ -209,6 +218,18 @@ def _resumed_config(config: TrainConfig, run_file: Path) -> tuple[TrainConfig, A
     return saved, alphabet
 
 
+def _keep_earlier_metrics(log_dir: Path) -> None:
+    """Lightning's CSV logger starts ``metrics.csv`` afresh when a run resumes: move the earlier
+    rows aside first (``metrics.part1.csv``, ``part2``, …) so that no logged figure is lost."""
+    current = log_dir / "metrics.csv"
+    if not current.exists():
+        return
+    part = 1
+    while (log_dir / f"metrics.part{part}.csv").exists():
+        part += 1
+    current.rename(log_dir / f"metrics.part{part}.csv")
+
+
 def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Trainer:
     output = config.output
     val_interval: dict[str, Any] = (
@@ -232,17 +253,27 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
     )
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train a model as configured; the best model (by validation CER) is ``output/model.safetensors``."""
+def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainResult:
+    """Train a model as configured; the best model (by validation CER) is ``output/model.safetensors``.
+
+    ``callbacks``: more Lightning callbacks, e.g. to watch or record the run."""
     output = config.output
     run_file = output / "run.json"
     checkpoint_dir = output / "checkpoints"
     last_checkpoint = checkpoint_dir / "last.ckpt"
+    # torchrun, srun and Lightning's own launcher run this function in every process of a
+    # distributed run; only the first one owns the run folder's files
+    first_process = rank_zero_only.rank == 0
     if config.resume:
         if not last_checkpoint.exists():
             raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
+        checkpoint_payload(last_checkpoint)  # a damaged checkpoint is refused before any work
+        for stale in output.glob("**/.*.tmp") if first_process else ():  # left by a write that was killed half-way
+            stale.unlink()
+        if first_process:
+            _keep_earlier_metrics(output / "logs" / "csv")
         config, saved_alphabet = _resumed_config(config, run_file)
-    elif run_file.exists() or checkpoint_dir.exists():
+    elif first_process and (run_file.exists() or checkpoint_dir.exists()):
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -279,7 +310,7 @@ def train(config: TrainConfig) -> TrainResult:
     }
     training_info = {"config": config.to_dict(), "data": data_summary}
     output.mkdir(parents=True, exist_ok=True)
-    if not config.resume:
+    if not config.resume and first_process:
         run_document = {"alphabet": alphabet.chars, **training_info}
         write_atomically(run_file, json.dumps(run_document, indent=2, ensure_ascii=False).encode())
 
@@ -309,21 +340,23 @@ def train(config: TrainConfig) -> TrainResult:
         initialise_from(module, config.init)
     throughput = LineThroughput()
     exporter = ExportBestModel(output / MODEL_FILE, training_info)
-    callbacks: list[L.Callback] = [
+    all_callbacks: list[L.Callback] = [
         ModelCheckpoint(
             dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True, enable_version_counter=False
         ),
         EarlyStopping(monitor="val_cer", mode="min", patience=config.patience, check_on_train_epoch_end=False),
         CheckpointOnInterrupt(last_checkpoint),
+        FlushLogsAtValidation(),
         exporter,
         throughput,
+        *callbacks,
     ]
-    trainer = _build_trainer(config, callbacks)
+    trainer = _build_trainer(config, all_callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
     if exporter.best_cer == float("inf"):
         # the budget (--max-steps, --max-time) ran out before any validation: validate once now
         trainer.validate(module, datamodule=datamodule, verbose=False)
-    if not (output / MODEL_FILE).exists():
+    if trainer.is_global_zero and not (output / MODEL_FILE).exists():  # the other ranks write no model
         raise LinescribeError(f"training ended before the first validation: no model written to {output / MODEL_FILE}")
     return TrainResult(
         model_path=output / MODEL_FILE,

@@ -22,6 +22,15 @@ def normalize_text(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+def is_file(path: Path) -> bool:
+    """Path.is_file, but False (not OSError) for a name the system refuses, such as one too long:
+    paths written inside a dataset are data, and a bad one skips its line, not the dataset."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def line_entry(
     id: str,
     text: str,

@@ -17,13 +17,21 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
-from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS
+from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError
 
 SNIFF_FILES = 5
 """A folder is sniffed by the first few XML files, so one stray file cannot hide the format."""
+
+MAX_COORDINATE = float(MAX_PIXELS)
+"""No page we decode has a side longer than this; beyond it a coordinate is garbage (and its
+arithmetic could overflow to infinity)."""
+
+XML_ERRORS = (ParseError, LookupError, ValueError)
+"""What parsing a damaged file raises: expat's errors, and for an encoding declared in the file
+that Python lacks or cannot give expat (``encoding="UTF-9"``, ``"utf-32"``), LookupError or ValueError."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ def _checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | st
         return "no usable polygon"
     if len(points) < 3:
         return "polygon has fewer than 3 points"
+    if not all(math.isfinite(value) and abs(value) <= MAX_COORDINATE for point in points for value in point):
+        return "polygon coordinates not finite or out of range"
     twice_area = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1]))
     if abs(twice_area) < 2.0:
         return "degenerate polygon (no area)"
@@ -120,7 +130,7 @@ def _root_name(path: Path) -> str | None:
     try:
         for _, element in SafeElementTree.iterparse(str(path), events=("start",)):
             return local_name(element)
-    except (ParseError, DefusedXmlException, OSError):
+    except (*XML_ERRORS, DefusedXmlException, OSError):
         return None
     return None
 
@@ -139,7 +149,7 @@ def _find_image(xml_path: Path, image_name: str) -> Path | None:
     candidates = [folder / image_name, folder / PureWindowsPath(image_name).name] if image_name else []
     candidates += [folder / f"{xml_path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
     candidates += [folder / f"{xml_path.stem}{suffix.upper()}" for suffix in IMAGE_SUFFIXES]
-    return next((candidate for candidate in candidates if candidate.is_file()), None)
+    return next((candidate for candidate in candidates if is_file(candidate)), None)
 
 
 def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
@@ -155,7 +165,7 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sam
         except DefusedXmlException as error:
             yield Skipped(str(xml_path), f"unsafe XML refused ({type(error).__name__})")
             continue
-        except ParseError as error:
+        except XML_ERRORS as error:
             yield Skipped(str(xml_path), f"malformed XML: {error}")
             continue
         except OSError as error:

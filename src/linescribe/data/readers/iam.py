@@ -10,7 +10,7 @@ import html
 from collections.abc import Iterator
 from pathlib import Path
 
-from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
@@ -78,7 +78,7 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
             continue
         form = line_id.rsplit("-", 1)[0]
         path = root / "lines" / line_id.split("-", 1)[0] / form / f"{line_id}.png"
-        if not path.is_file():
+        if not is_file(path):
             yield Skipped(line_id, IMAGE_MISSING)
             continue
         text = html.unescape(" ".join(fields[_FIELDS:]).replace("|", " "))

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
@@ -36,9 +36,13 @@ def _rows(path: Path) -> Iterator[Row]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
             reader = csv.reader(handle)
-            for cells in reader:
-                if any(cell.strip() for cell in cells):
-                    yield reader.line_num, cells
+            try:
+                for cells in reader:
+                    if any(cell.strip() for cell in cells):
+                        yield reader.line_num, cells
+            except csv.Error as error:
+                # e.g. a field over csv.field_size_limit(): the parser cannot resynchronise after it
+                raise DatasetError(f"{path}: malformed CSV at line {reader.line_num} ({error})") from None
         else:
             for number, line in enumerate(handle, start=1):
                 line = line.rstrip("\r\n")
@@ -110,7 +114,7 @@ def _read(manifest: Path) -> Iterator[Sample | Skipped]:
         relative = Path(row[image_column].strip())
         line_id = row[id_column].strip() if id_column is not None else relative.stem
         path = folder / relative
-        if not path.is_file():
+        if not is_file(path):
             yield Skipped(line_id, IMAGE_MISSING)
             continue
         yield line_entry(

@@ -1,0 +1,168 @@
+"""Reading large sets of images (``linescribe predict`` over folders): results written as they
+come, resumable after a crash or Ctrl-C, and several worker processes.
+
+Two resumable outputs: a JSON Lines file (one record per image, appended and synced after every
+window of images; a torn last line left by a crash is cut off on the next run) and a folder of
+``.txt`` files (one per image, each written atomically). A rerun skips the images already there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from linescribe.errors import LinescribeError
+from linescribe.files import write_atomically
+from linescribe.inference import Prediction, Recognizer, load_recognizer
+from linescribe.onnxmodel import load_onnx_model
+
+
+def json_record(prediction: Prediction) -> dict[str, Any]:
+    """The JSON form of a prediction: text, confidences, n-best; ``error`` null when read."""
+    record: dict[str, Any] = {
+        "file": prediction.source,
+        "text": prediction.text,
+        "confidence": round(prediction.confidence, 4),
+        "error": prediction.error or None,
+    }
+    if prediction.ok:
+        record["char_confidences"] = [round(c, 4) for c in prediction.char_confidences]
+        record["words"] = [{"text": word, "confidence": round(c, 4)} for word, c in prediction.word_confidences]
+        if prediction.alternatives:
+            record["alternatives"] = [
+                {"text": a.text, "probability": round(a.probability, 4), "score": round(a.score, 4)} for a in prediction.alternatives
+            ]
+    return record
+
+
+class JsonlResults:
+    """A JSON Lines results file that survives interruption: records are appended and synced to
+    disk after each window, and on reopening the images it holds a text for count as done.
+
+    A record with an error does not count: the image is tried again on the next run, and its
+    new record follows the old one (readers take a file's last record).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: set[str] = set()
+        if path.exists():
+            self._resume()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "a", encoding="utf-8")
+
+    def _resume(self) -> None:
+        try:
+            data = self.path.read_bytes()
+        except OSError as error:
+            raise LinescribeError(f"{self.path}: cannot read the results to resume ({error.strerror})") from None
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # a crash in the middle of a write left a torn last line
+            os.truncate(self.path, end)
+        for number, line in enumerate(data[:end].decode("utf-8", errors="replace").split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                file, error = record["file"], record.get("error")
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise LinescribeError(
+                    f"{self.path}: line {number} is not a linescribe result record; give another --output to start afresh"
+                ) from None
+            if not error:
+                self.done.add(file)
+
+    def write(self, predictions: Sequence[Prediction]) -> None:
+        self._handle.write("".join(json.dumps(json_record(p), ensure_ascii=False) + "\n" for p in predictions))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class TextFolderResults:
+    """One ``.txt`` file per image in a folder, named after the image's path relative to the
+    folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``), each written atomically; an
+    image whose ``.txt`` exists is done. Unreadable images get no file, so a rerun tries them again."""
+
+    def __init__(self, folder: Path, paths: Sequence[str]) -> None:
+        self.folder = folder
+        absolute = [os.path.abspath(path) for path in paths]
+        base = os.path.commonpath([os.path.dirname(path) for path in absolute]) if absolute else ""
+        self.targets: dict[str, Path] = {}
+        seen: dict[Path, str] = {}
+        for path, full in zip(paths, absolute):
+            target = folder / Path(os.path.relpath(full, base)).with_suffix(".txt")
+            if target in seen:
+                raise LinescribeError(f"{seen[target]} and {path} would both be written to {target}: rename one of them")
+            seen[target] = path
+            self.targets[path] = target
+        self.done = {path for path, target in self.targets.items() if target.is_file()}
+
+    def write(self, predictions: Sequence[Prediction]) -> None:
+        for prediction in predictions:
+            if prediction.ok:
+                write_atomically(self.targets[prediction.source], (prediction.text + "\n").encode("utf-8"), durable=False)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a worker process needs to load the model itself: a path or name, or ONNX bytes
+    exported once by the parent."""
+
+    path_or_name: str | None
+    backend: str
+    threads: int | None
+    options: dict[str, Any]
+    onnx: bytes | None = None
+
+
+_worker_recognizer: Recognizer | LinescribeError | None = None
+
+
+def _start_worker(spec: ModelSpec) -> None:
+    global _worker_recognizer
+    try:
+        if spec.onnx is not None:
+            _worker_recognizer = Recognizer(load_onnx_model(spec.onnx, spec.threads, origin=spec.path_or_name), **spec.options)
+        else:
+            _worker_recognizer = load_recognizer(spec.path_or_name, spec.backend, spec.threads, **spec.options)
+    except LinescribeError as error:  # raised again with the first chunk, so the parent can report it
+        _worker_recognizer = error
+
+
+def _read_in_worker(paths: list[str]) -> list[Prediction]:
+    if isinstance(_worker_recognizer, LinescribeError):
+        raise _worker_recognizer
+    assert _worker_recognizer is not None, "worker started without a model"
+    return _worker_recognizer.predict_many(paths)
+
+
+def read_in_processes(spec: ModelSpec, paths: Sequence[str], jobs: int, chunk_size: int) -> Iterator[list[Prediction]]:
+    """The predictions for ``paths``, chunk by chunk in order, read by ``jobs`` worker processes
+    (started fresh, not forked, so no thread state of this process is copied into them)."""
+    chunks = [list(paths[start : start + chunk_size]) for start in range(0, len(paths), chunk_size)]
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(spec,)) as pool:
+        pending: deque[Future[list[Prediction]]] = deque()
+        next_chunk = 0
+        while next_chunk < len(chunks) or pending:
+            while next_chunk < len(chunks) and len(pending) < 2 * jobs:
+                pending.append(pool.submit(_read_in_worker, chunks[next_chunk]))
+                next_chunk += 1
+            try:
+                yield pending.popleft().result()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise

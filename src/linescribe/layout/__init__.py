@@ -1,0 +1,42 @@
+"""Pages: find the text lines of a page image, order them for reading, read them, write them out.
+
+    >>> from linescribe.layout import read_page, write_outputs
+    >>> page = read_page(linescribe.load_model(), "letter.jpg")
+    >>> write_outputs(page, Path("out/letter"), ["text", "json", "page", "alto", "overlay"])
+
+``segment_page`` alone gives the lines' polygons and deskewed crops without reading them.
+"""
+
+from linescribe.layout.outputs import (
+    FORMATS,
+    draw_overlay,
+    to_alto,
+    to_json,
+    to_page_xml,
+    to_text,
+    write_outputs,
+)
+from linescribe.layout.page import PageLine, PageResult, read_page
+from linescribe.layout.segment import (
+    LineRegion,
+    PageSegmentation,
+    SegmentOptions,
+    segment_page,
+)
+
+__all__ = [
+    "FORMATS",
+    "LineRegion",
+    "PageLine",
+    "PageResult",
+    "PageSegmentation",
+    "SegmentOptions",
+    "draw_overlay",
+    "read_page",
+    "segment_page",
+    "to_alto",
+    "to_json",
+    "to_page_xml",
+    "to_text",
+    "write_outputs",
+]

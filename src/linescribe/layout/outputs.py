@@ -1,0 +1,246 @@
+"""A read page as plain text, JSON, PAGE XML (2019), ALTO XML (v4) and an overlay picture.
+
+PAGE and ALTO are what Transkribus and eScriptorium import: each found block becomes a text
+region and each line a text line with its polygon, baseline, text and confidence, in reading
+order. XML is written with the standard library (we only parse untrusted XML, with defusedxml).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from xml.etree import ElementTree
+
+import cv2
+import numpy as np
+
+from linescribe import __version__
+from linescribe.data.images import ImageInput, load_gray
+from linescribe.data.sample import Point
+from linescribe.errors import ImageError, LinescribeError
+from linescribe.files import write_atomically
+from linescribe.layout.page import PageLine, PageResult
+
+PAGE_NAMESPACE = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+PAGE_SCHEMA = f"{PAGE_NAMESPACE} {PAGE_NAMESPACE}/pagecontent.xsd"
+ALTO_NAMESPACE = "http://www.loc.gov/standards/alto/ns-v4#"
+ALTO_SCHEMA = f"{ALTO_NAMESPACE} http://www.loc.gov/standards/alto/v4/alto-4-3.xsd"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+OVERLAY_COLOURS = ((220, 60, 30), (30, 60, 220), (30, 150, 30), (170, 40, 170))
+"""BGR colours cycled over the lines, so neighbours always differ."""
+
+
+def to_text(page: PageResult) -> str:
+    """One line of text per line found, in reading order, ending with a newline when not empty."""
+    return page.text + "\n" if page.lines else ""
+
+
+def to_json(page: PageResult) -> dict:
+    """The page as JSON-ready data: size, skew, text and every line with its geometry."""
+    return {
+        "image": page.source,
+        "width": page.width,
+        "height": page.height,
+        "skew": round(page.skew, 2),
+        "text": page.text,
+        "lines": [
+            {
+                "index": line.index,
+                "text": line.text,
+                "confidence": round(line.confidence, 4),
+                "block": line.block,
+                "polygon": [list(point) for point in line.polygon],
+                "baseline": [list(point) for point in line.baseline],
+            }
+            for line in page.lines
+        ],
+    }
+
+
+def _blocks(page: PageResult) -> list[tuple[int, list[PageLine]]]:
+    """The lines grouped by block, blocks in reading order."""
+    grouped: dict[int, list[PageLine]] = {}
+    for line in page.lines:
+        grouped.setdefault(line.block, []).append(line)
+    return sorted(grouped.items())
+
+
+def _hull(lines: Sequence[PageLine]) -> list[tuple[int, int]]:
+    """The convex hull of the lines' polygons: a region outline that contains all of them."""
+    points = np.array([point for line in lines for point in line.polygon], dtype=np.int32)
+    return [(int(x), int(y)) for x, y in cv2.convexHull(points).reshape(-1, 2)]
+
+
+def _page_points(points: Iterable[Point]) -> str:
+    return " ".join(f"{int(x)},{int(y)}" for x, y in points)
+
+
+def _alto_points(points: Iterable[Point]) -> str:
+    return " ".join(f"{int(x)} {int(y)}" for x, y in points)
+
+
+def _box(points: Sequence[Point]) -> dict[str, str]:
+    """ALTO's HPOS, VPOS, WIDTH and HEIGHT of the points' bounding box."""
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return {
+        "HPOS": str(int(min(xs))),
+        "VPOS": str(int(min(ys))),
+        "WIDTH": str(int(max(xs) - min(xs))),
+        "HEIGHT": str(int(max(ys) - min(ys))),
+    }
+
+
+def _serialize(root: ElementTree.Element) -> bytes:
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def to_page_xml(page: PageResult) -> bytes:
+    """PAGE XML 2019-07-15: a TextRegion per block, a TextLine per line with Coords, Baseline and
+    TextEquiv (with its confidence), and the ReadingOrder of the regions. Lines carry their
+    reading-order position both as @index and as Transkribus's ``readingOrder`` custom tag."""
+    root = ElementTree.Element("PcGts", {"xmlns": PAGE_NAMESPACE, "xmlns:xsi": XSI, "xsi:schemaLocation": PAGE_SCHEMA})
+    metadata = ElementTree.SubElement(root, "Metadata")
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ElementTree.SubElement(metadata, "Creator").text = f"linescribe {__version__}"
+    ElementTree.SubElement(metadata, "Created").text = now
+    ElementTree.SubElement(metadata, "LastChange").text = now
+    page_element = ElementTree.SubElement(
+        root, "Page", {"imageFilename": page.image_name, "imageWidth": str(page.width), "imageHeight": str(page.height)}
+    )
+    blocks = _blocks(page)
+    if blocks:
+        order = ElementTree.SubElement(
+            ElementTree.SubElement(page_element, "ReadingOrder"), "OrderedGroup", {"id": "ro"}
+        )
+        for position, (block, _) in enumerate(blocks):
+            ElementTree.SubElement(order, "RegionRefIndexed", {"index": str(position), "regionRef": f"r{block}"})
+    for position, (block, lines) in enumerate(blocks):
+        region = ElementTree.SubElement(
+            page_element, "TextRegion", {"id": f"r{block}", "custom": f"readingOrder {{index:{position};}}"}
+        )
+        ElementTree.SubElement(region, "Coords", {"points": _page_points(_hull(lines))})
+        for number, line in enumerate(lines):
+            element = ElementTree.SubElement(
+                region,
+                "TextLine",
+                {
+                    "id": f"r{block}l{line.index}",
+                    "custom": f"readingOrder {{index:{number};}}",
+                    "index": str(line.index),
+                },
+            )
+            ElementTree.SubElement(element, "Coords", {"points": _page_points(line.polygon)})
+            ElementTree.SubElement(element, "Baseline", {"points": _page_points(line.baseline)})
+            equiv = ElementTree.SubElement(element, "TextEquiv", {"conf": f"{line.confidence:.4f}"})
+            ElementTree.SubElement(equiv, "Unicode").text = line.text
+        ElementTree.SubElement(ElementTree.SubElement(region, "TextEquiv"), "Unicode").text = "\n".join(
+            line.text for line in lines
+        )
+    return _serialize(root)
+
+
+def to_alto(page: PageResult) -> bytes:
+    """ALTO v4 (4.3) in pixels: a TextBlock per block and a TextLine per line, with its polygon
+    (Shape/Polygon), BASELINE and one String holding the line's text and confidence (WC)."""
+    root = ElementTree.Element("alto", {"xmlns": ALTO_NAMESPACE, "xmlns:xsi": XSI, "xsi:schemaLocation": ALTO_SCHEMA})
+    description = ElementTree.SubElement(root, "Description")
+    ElementTree.SubElement(description, "MeasurementUnit").text = "pixel"
+    source = ElementTree.SubElement(description, "sourceImageInformation")
+    ElementTree.SubElement(source, "fileName").text = page.image_name
+    layout = ElementTree.SubElement(root, "Layout")
+    size = {"WIDTH": str(page.width), "HEIGHT": str(page.height)}
+    page_element = ElementTree.SubElement(layout, "Page", {"ID": "page", "PHYSICAL_IMG_NR": "1", **size})
+    space = ElementTree.SubElement(page_element, "PrintSpace", {"HPOS": "0", "VPOS": "0", **size})
+    for block, lines in _blocks(page):
+        outline = _hull(lines)
+        element = ElementTree.SubElement(space, "TextBlock", {"ID": f"block{block}", **_box(outline)})
+        ElementTree.SubElement(ElementTree.SubElement(element, "Shape"), "Polygon", {"POINTS": _alto_points(outline)})
+        for line in lines:
+            box = _box(line.polygon)
+            text_line = ElementTree.SubElement(
+                element, "TextLine", {"ID": f"line{line.index}", **box, "BASELINE": _alto_points(line.baseline)}
+            )
+            ElementTree.SubElement(
+                ElementTree.SubElement(text_line, "Shape"), "Polygon", {"POINTS": _alto_points(line.polygon)}
+            )
+            ElementTree.SubElement(
+                text_line,
+                "String",
+                {"ID": f"string{line.index}", "CONTENT": line.text, "WC": f"{line.confidence:.4f}", **box},
+            )
+    return _serialize(root)
+
+
+def draw_overlay(page: PageResult, image: ImageInput) -> np.ndarray:
+    """The page image (H, W, 3) BGR with every line's polygon, baseline and reading-order number."""
+    canvas = cv2.cvtColor(load_gray(image), cv2.COLOR_GRAY2BGR)
+    if canvas.shape[:2] != (page.height, page.width):
+        found = f"{canvas.shape[1]}x{canvas.shape[0]}"
+        raise ImageError(f"{page.source}: the overlay image is {found}, the page was {page.width}x{page.height}")
+    thickness = max(2, round(max(page.width, page.height) / 800))
+    scale = max(0.6, max(page.width, page.height) / 2000)
+    for line in page.lines:
+        colour = OVERLAY_COLOURS[line.index % len(OVERLAY_COLOURS)]
+        polygon = np.array(line.polygon, np.int32)
+        cv2.polylines(canvas, [polygon], True, colour, thickness, cv2.LINE_AA)
+        cv2.polylines(canvas, [np.array(line.baseline, np.int32)], False, colour, max(1, thickness // 2), cv2.LINE_AA)
+        label = str(line.index + 1)
+        (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        left, top = int(polygon[:, 0].min()), int(polygon[:, 1].min())
+        corner = (max(left - width - 2 * thickness, 0), max(top, 0))
+        cv2.rectangle(
+            canvas, corner, (corner[0] + width + thickness, corner[1] + height + 2 * thickness), (255, 255, 255), -1
+        )
+        cv2.putText(
+            canvas,
+            label,
+            (corner[0], corner[1] + height + thickness),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            colour,
+            thickness,
+            cv2.LINE_AA,
+        )
+    return canvas
+
+
+def _json_bytes(page: PageResult) -> bytes:
+    return (json.dumps(to_json(page), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+FORMATS: dict[str, tuple[str, Callable[[PageResult], bytes]]] = {
+    "text": (".txt", lambda page: to_text(page).encode("utf-8")),
+    "json": (".json", _json_bytes),
+    "page": (".page.xml", to_page_xml),
+    "alto": (".alto.xml", to_alto),
+}
+"""Output formats by name: the file suffix and the serializer."""
+
+OVERLAY_SUFFIX = ".overlay.png"
+
+
+def write_outputs(page: PageResult, stem: Path, formats: Iterable[str], image: ImageInput | None = None) -> list[Path]:
+    """Write the page as ``<stem><suffix>`` for each format (names in FORMATS, or ``overlay``,
+    drawn on ``image``, by default the page's own file). Files are replaced atomically; returns them."""
+    formats = list(formats)
+    unknown = [name for name in formats if name not in FORMATS and name != "overlay"]
+    if unknown:
+        raise LinescribeError(f"unknown page output format {unknown[0]!r} (valid: {', '.join([*FORMATS, 'overlay'])})")
+    written = []
+    for name in formats:
+        if name == "overlay":
+            path = Path(f"{stem}{OVERLAY_SUFFIX}")
+            ok, png = cv2.imencode(".png", draw_overlay(page, page.source if image is None else image))
+            if not ok:
+                raise ImageError(f"{path}: could not encode the overlay as PNG")
+            write_atomically(path, png.tobytes(), durable=False)
+        else:
+            suffix, serialize = FORMATS[name]
+            path = Path(f"{stem}{suffix}")
+            write_atomically(path, serialize(page), durable=False)
+        written.append(path)
+    return written

@@ -1,0 +1,91 @@
+"""A trained model as the rest of linescribe sees it: the network and the JSON document that
+describes it (architecture, alphabet, preprocessing, training, metrics).
+
+The same document travels in a ``.safetensors`` header and in an exported ONNX file's metadata,
+so both load into a ``TrainedModel``. This module imports no torch, because reading an exported
+ONNX model must work where torch is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from linescribe.alphabet import Alphabet
+from linescribe.data.preprocess import Preprocessing
+from linescribe.errors import LinescribeError, ModelFileError
+
+if TYPE_CHECKING:
+    from linescribe.models.base import LineNet
+    from linescribe.onnxmodel import OnnxNet
+
+FORMAT_NAME = "linescribe.model"
+FORMAT_VERSION = 1
+METADATA_KEY = "linescribe"
+"""The key of the JSON document, in a safetensors header and in an ONNX file's metadata_props."""
+
+
+@dataclass
+class TrainedModel:
+    """A network together with everything needed to feed it and read its output.
+
+    ``net`` is a PyTorch ``LineNet`` (from a ``.safetensors`` file) or an ``OnnxNet`` (an
+    onnxruntime session, from an exported ``.onnx`` file).
+    """
+
+    net: LineNet | OnnxNet
+    arch: str
+    hparams: dict[str, Any]
+    alphabet: Alphabet
+    preprocessing: Preprocessing
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON document stored in the file."""
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "arch": self.arch,
+            "hparams": self.hparams,
+            "alphabet": self.alphabet.chars,
+            "preprocess": self.preprocessing.to_dict(),
+            "training": self.training,
+            "metrics": self.metrics,
+        }
+
+
+def parse_document(text: str, path: str | Path) -> dict[str, Any]:
+    """The model document from its JSON text, checked for the format tag and version."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelFileError(f"{path}: damaged model description ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path}: model description has no '{FORMAT_NAME}' format tag")
+    if document.get("version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format version {document['version']} is newer than this linescribe supports")
+    return document
+
+
+def model_from_document(document: dict[str, Any], net: Any, path: str | Path) -> TrainedModel:
+    """A TrainedModel of ``net`` with the description in ``document``; missing or bad fields name the file."""
+    try:
+        return TrainedModel(
+            net=net,
+            arch=document["arch"],
+            hparams=dict(document.get("hparams", {})),
+            alphabet=Alphabet(document["alphabet"]),
+            preprocessing=Preprocessing.from_dict(document["preprocess"]),
+            training=document.get("training", {}),
+            metrics=document.get("metrics", {}),
+            name=document.get("name", "") or Path(path).stem,
+        )
+    except KeyError as error:
+        raise ModelFileError(f"{path}: model description lacks {error}") from None
+    except (LinescribeError, TypeError) as error:
+        raise ModelFileError(f"{path}: {error}") from None

@@ -1,0 +1,119 @@
+"""The HTTP API: ``POST /api/v1/recognize``, its OpenAPI description, and ``GET /healthz``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from linescribe import __version__
+from linescribe.inference import Prediction
+from linescribe.layout import PageLine
+from linescribe.web.errors import RequestError
+from linescribe.web.openapi import openapi_document
+from linescribe.web.options import parse_options
+from linescribe.web.service import ModelService
+from linescribe.web.uploads import Upload, decode_uploads
+
+bp = Blueprint("api", __name__)
+
+IMAGE_FIELD = "image"
+
+
+def current_service() -> ModelService:
+    return current_app.extensions["linescribe"]
+
+
+@bp.get("/healthz")
+def health() -> Response:
+    service = current_service()
+    return jsonify(status="ok", model=service.name, alphabet_size=service.alphabet_size, version=__version__)
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    config = current_app.config
+    return jsonify(openapi_document(config["MAX_CONTENT_LENGTH"], config["MAX_IMAGES"], config["MAX_PIXELS"]))
+
+
+@bp.post("/api/v1/recognize")
+def recognize() -> Response:
+    started = time.perf_counter()
+    options = parse_options(request.form)
+    stray = sorted(set(request.files) - {IMAGE_FIELD})
+    if stray:
+        raise RequestError(
+            400, f"unexpected file field {stray[0][:40]!r}: send every image in the field '{IMAGE_FIELD}'"
+        )
+    files = request.files.getlist(IMAGE_FIELD)
+    if not files:
+        raise RequestError(400, f"no image: send one or more files as multipart/form-data in the field '{IMAGE_FIELD}'")
+    config = current_app.config
+    uploads = decode_uploads(
+        [(file.filename, file.read()) for file in files], config["MAX_IMAGES"], config["MAX_PIXELS"]
+    )
+    decoded = time.perf_counter()
+    service = current_service()
+    reading = service.read([upload.image for upload in uploads], options)
+    finished = time.perf_counter()
+    images = [_image_record(upload, lines) for upload, lines in zip(uploads, reading.lines, strict=True)]
+    return jsonify(
+        model=service.name,
+        options=reading.decoding,
+        text="\n".join(image["text"] for image in images),
+        images=images,
+        timing={
+            "decode_ms": _ms(decoded - started),
+            "recognize_ms": _ms(finished - decoded),
+            "total_ms": _ms(time.perf_counter() - started),
+        },
+    )
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _image_record(upload: Upload, lines: list[Prediction] | list[PageLine]) -> dict[str, Any]:
+    failed = next((line for line in map(_prediction, lines) if not line.ok), None)
+    if failed is not None:
+        raise RequestError(422, f"{upload.name}: {failed.error}")
+    return {
+        "name": upload.name,
+        "format": upload.format,
+        "width": upload.width,
+        "height": upload.height,
+        "text": "\n".join(line.text for line in lines),
+        "confidence": round(sum(line.confidence for line in lines) / len(lines), 4) if lines else 0.0,
+        "lines": [_line_record(line) for line in lines],
+    }
+
+
+def _prediction(line: Prediction | PageLine) -> Prediction:
+    return line.prediction if isinstance(line, PageLine) else line
+
+
+def _line_record(found: Prediction | PageLine) -> dict[str, Any]:
+    """A line's reading; in page layout also where it is (polygon and baseline in page pixels)."""
+    line = _prediction(found)
+    place = {} if isinstance(found, Prediction) else {
+        "polygon": [[round(x), round(y)] for x, y in found.polygon],
+        "baseline": [[round(x), round(y)] for x, y in found.baseline],
+        "block": found.block,
+    }
+    return {
+        "text": line.text,
+        "confidence": round(line.confidence, 4),
+        "char_confidences": [round(value, 4) for value in line.char_confidences],
+        "words": [{"text": word, "confidence": round(value, 4)} for word, value in line.word_confidences],
+        "alternatives": [
+            {
+                "text": alternative.text,
+                "probability": round(alternative.probability, 4),
+                "score": round(alternative.score, 4),
+            }
+            for alternative in line.alternatives
+        ],
+        **place,
+    }

@@ -1,0 +1,99 @@
+"""Page outputs: text, JSON, PAGE and ALTO (valid against their schemas, and readable by our own
+readers), and the overlay picture."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from layout_pages import TWO_COLUMNS, printed_page
+
+from linescribe.data.readers import parse_spec, read_entries
+from linescribe.data.sample import Sample
+from linescribe.errors import ImageError, LinescribeError
+from linescribe.layout import (
+    read_page,
+    to_alto,
+    to_json,
+    to_page_xml,
+    to_text,
+    write_outputs,
+)
+
+
+@pytest.fixture
+def page(echo):
+    """A two-column page read by the echo recognizer: lines say "line 0" ... "line 5"."""
+    image = printed_page(TWO_COLUMNS, seed=3, columns=2, line_gap=(0.1, 0.3)).image
+    return read_page(echo, image, source="scans/two columns.png"), image
+
+
+@pytest.fixture
+def blank(echo):
+    return read_page(echo, np.full((300, 200), 240, np.uint8), source="blank.png")
+
+
+def test_text_has_one_line_per_line(page, blank):
+    result, _ = page
+    assert to_text(result) == "".join(f"line {n}\n" for n in range(6))
+    assert to_text(blank) == ""
+
+
+def test_json_lists_lines_in_reading_order(page):
+    result, _ = page
+    data = json.loads(json.dumps(to_json(result)))
+    assert data["image"] == "scans/two columns.png"
+    assert (data["width"], data["height"]) == (result.width, result.height)
+    assert [line["index"] for line in data["lines"]] == list(range(6))
+    assert [line["block"] for line in data["lines"]] == [0, 0, 0, 1, 1, 1]
+    first = data["lines"][0]
+    assert first["text"] == "line 0" and first["confidence"] == 0.5
+    assert len(first["polygon"]) >= 3 and len(first["baseline"]) == 2
+    assert all(0 <= x < result.width and 0 <= y < result.height for x, y in first["polygon"])
+
+
+@pytest.mark.parametrize("name, serialize", [("page", to_page_xml), ("alto", to_alto)])
+def test_xml_validates_against_its_schema(schemas, page, blank, name, serialize):
+    for result in (page[0], blank):
+        errors = [str(error).splitlines()[0] for error in schemas[name].iter_errors(serialize(result).decode("utf-8"))]
+        assert errors == []
+
+
+@pytest.mark.parametrize("fmt, suffix", [("page", ".page.xml"), ("alto", ".alto.xml")])
+def test_xml_reads_back_with_our_readers(tmp_path, page, fmt, suffix):
+    result, image = page
+    cv2.imwrite(str(tmp_path / "two columns.png"), image)
+    (written,) = write_outputs(result, tmp_path / "two columns", [fmt])
+    assert written.name == f"two columns{suffix}"
+    samples = [entry for entry in read_entries(parse_spec(f"{fmt}:{written}")) if isinstance(entry, Sample)]
+    assert [sample.text for sample in samples] == [line.text for line in result.lines]
+    assert [sample.polygon for sample in samples] == [tuple(map(tuple, line.polygon)) for line in result.lines]
+    assert all(sample.path.name == "two columns.png" for sample in samples)
+
+
+def test_overlay_png_is_written(tmp_path, page):
+    result, image = page
+    (path,) = write_outputs(result, tmp_path / "out" / "page", ["overlay"], image=image)
+    assert path.name == "page.overlay.png"
+    overlay = cv2.imread(str(path))
+    assert overlay.shape == (*image.shape, 3)
+    coloured = np.abs(overlay.astype(int) - overlay.mean(axis=2, keepdims=True)).max(axis=2) > 60
+    assert coloured.sum() > 500, "the polygons are drawn in colour on the grey page"
+
+
+def test_all_formats_at_once(tmp_path, page):
+    result, image = page
+    written = write_outputs(result, tmp_path / "p", ["text", "json", "page", "alto", "overlay"], image=image)
+    assert sorted(path.name for path in written) == sorted(
+        ["p.txt", "p.json", "p.page.xml", "p.alto.xml", "p.overlay.png"]
+    )
+
+
+def test_bad_requests_are_one_clear_error(tmp_path, page):
+    result, _ = page
+    with pytest.raises(LinescribeError, match="'pdf'"):
+        write_outputs(result, tmp_path / "p", ["pdf"])
+    with pytest.raises(ImageError, match="two columns.png.*overlay image is 10x10"):
+        write_outputs(result, tmp_path / "p", ["overlay"], image=np.zeros((10, 10), np.uint8))

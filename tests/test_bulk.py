@@ -1,0 +1,74 @@
+"""Resumable results of large reading jobs: JSON Lines and folders of .txt files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from linescribe.bulk import JsonlResults, TextFolderResults
+from linescribe.errors import LinescribeError
+from linescribe.inference import Prediction
+
+
+def _read(source: str, text: str = "some text") -> Prediction:
+    return Prediction(source, text, 0.9, tuple(0.9 for _ in text), word_confidences=tuple((w, 0.9) for w in text.split()))
+
+
+def _failed(source: str) -> Prediction:
+    return Prediction(source, "", 0.0, error=f"{source}: not an image file Pillow can read")
+
+
+def test_jsonl_results_are_appended_and_read_images_count_as_done(tmp_path):
+    path = tmp_path / "out" / "results.jsonl"
+    results = JsonlResults(path)
+    results.write([_read("a.png", "first"), _failed("b.png")])
+    results.write([_read("c.png")])
+    results.close()
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["file"], r["text"], r["error"]) for r in records] == [
+        ("a.png", "first", None), ("b.png", "", "b.png: not an image file Pillow can read"), ("c.png", "some text", None)
+    ]
+    assert records[0]["words"] == [{"text": "first", "confidence": 0.9}]
+    reopened = JsonlResults(path)
+    assert reopened.done == {"a.png", "c.png"}  # b.png failed: tried again on the next run
+    reopened.close()
+
+
+def test_a_torn_last_line_is_cut_off_and_its_image_read_again(tmp_path):
+    path = tmp_path / "results.jsonl"
+    results = JsonlResults(path)
+    results.write([_read("a.png"), _read("b.png", "text with\u2028a line separator")])
+    results.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"file": "c.png", "te')  # a crash in the middle of a write
+    resumed = JsonlResults(path)
+    assert resumed.done == {"a.png", "b.png"}
+    resumed.write([_read("c.png")])
+    resumed.close()
+    assert [json.loads(line)["file"] for line in path.read_text(encoding="utf-8").split("\n") if line] == ["a.png", "b.png", "c.png"]
+
+
+def test_a_file_that_is_not_a_results_file_is_refused(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"file": "a.png", "text": "x"}\nhello\n', encoding="utf-8")
+    with pytest.raises(LinescribeError, match="notes.jsonl: line 2 is not a linescribe result record"):
+        JsonlResults(path)
+
+
+def test_text_folder_mirrors_the_inputs_and_skips_what_it_holds(tmp_path):
+    paths = [str(tmp_path / "scans" / "p1" / "l1.png"), str(tmp_path / "scans" / "p2" / "l1.jpg")]
+    results = TextFolderResults(tmp_path / "out", paths)
+    assert results.targets[paths[0]] == tmp_path / "out" / "p1" / "l1.txt"
+    assert not results.done
+    results.write([_read(paths[0], "hello"), _failed(paths[1])])
+    assert (tmp_path / "out" / "p1" / "l1.txt").read_text(encoding="utf-8") == "hello\n"
+    assert not (tmp_path / "out" / "p2" / "l1.txt").exists()
+    assert TextFolderResults(tmp_path / "out", paths).done == {paths[0]}
+
+
+def test_text_folder_refuses_two_images_with_one_text_file(tmp_path):
+    paths = [str(Path("scans") / "l1.png"), str(Path("scans") / "l1.jpg")]
+    with pytest.raises(LinescribeError, match=r"scans/l1.png and scans/l1.jpg would both be written to"):
+        TextFolderResults(tmp_path / "out", paths)

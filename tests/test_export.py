@@ -1,0 +1,203 @@
+"""ONNX export: the graph computes what PyTorch computes, for any batch and width; the file
+describes itself; foreign files are refused; onnxruntime inference needs no torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import linescribe
+from linescribe.data.batching import pad_lines
+from linescribe.errors import ModelFileError
+from linescribe.export import ExportError, check_onnx, export_onnx, onnx_bytes
+from linescribe.inference import Recognizer
+from linescribe.models import ARCHITECTURES
+from linescribe.models.modelfile import save_model
+from linescribe.onnxmodel import OnnxNet, load_onnx_model
+
+from generated import random_model, render_line, write_gt_folder
+
+TEXTS = ["the cat sat", "a dog", "on the mat and far away home", "ran"]
+
+
+def _lines(model, widths, seed=0):
+    rng = np.random.default_rng(seed)
+    height, fixed = model.preprocessing.height, model.preprocessing.width
+    return [rng.random((height, fixed or width), dtype=np.float32) for width in widths]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The tiny crnn and its ONNX file."""
+    model = random_model("crnn")
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(model, path)
+    return model, path
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_exported_model_matches_pytorch_for_any_batch_and_width(arch, tmp_path):
+    model = random_model(arch)
+    check = export_onnx(model, tmp_path / "m.onnx")
+    assert check.max_abs_diff <= 1e-3 and check.alone_abs_diff <= 1e-3
+    loaded = load_onnx_model(tmp_path / "m.onnx")
+    assert isinstance(loaded.net, OnnxNet)
+    wide_batch = [40, 700] if model.preprocessing.width else [40, 700, 123, 64, 16]  # seed's lines are all 800 px: slow
+    for widths in ([300], wide_batch):  # batch sizes and widths the trace never saw
+        images, lengths = pad_lines(_lines(model, widths))
+        with torch.inference_mode():
+            expected, expected_lengths = (t.numpy() for t in model.net(torch.from_numpy(images), torch.from_numpy(lengths)))
+        got, got_lengths = loaded.net(images, lengths)
+        assert np.array_equal(got_lengths, expected_lengths)
+        for line, frames in enumerate(expected_lengths):
+            assert np.abs(got[:frames, line] - expected[:frames, line]).max() < 1e-4
+
+
+def test_exported_graph_reads_a_line_the_same_alone_and_in_a_padded_batch(exported):
+    model, path = exported
+    net = load_onnx_model(path).net
+    line, wider, widest = _lines(model, [67, 250, 900], seed=3)
+    alone, alone_lengths = net(*pad_lines([line]))
+    together, lengths = net(*pad_lines([wider, line, widest]))
+    frames = int(lengths[1])
+    assert frames == int(alone_lengths[0])
+    assert np.abs(alone[:frames, 0] - together[:frames, 1]).max() < 1e-5
+
+
+def test_the_onnx_file_describes_the_model(exported):
+    model, path = exported
+    loaded = linescribe.load_model(path)
+    assert loaded.backend == "onnx"
+    assert loaded.model.alphabet == model.alphabet and loaded.model.preprocessing == model.preprocessing
+    assert (loaded.model.arch, loaded.model.name, loaded.model.hparams) == (model.arch, model.name, model.hparams)
+    from linescribe.onnxmodel import read_onnx_document
+
+    document = read_onnx_document(path)
+    assert document["export"]["opset"] >= 17 and document["alphabet"] == model.alphabet.chars
+
+
+def test_backends_read_the_same_text(exported, tmp_path):
+    model, path = exported
+    images = [np.asarray(render_line(text)) for text in TEXTS]
+    torch_texts = [p.text for p in Recognizer(model, batch_size=3).predict(images)]
+    onnx_texts = [p.text for p in linescribe.load_model(path, batch_size=3).predict(images)]
+    assert onnx_texts == torch_texts and any(torch_texts)
+    safetensors = save_model(model, tmp_path / "m.safetensors")
+    in_memory = linescribe.load_model(safetensors, backend="onnx")
+    assert in_memory.backend == "onnx" and [p.text for p in in_memory.predict(images)] == torch_texts
+
+
+def test_an_export_that_disagrees_with_pytorch_is_refused():
+    model, other = random_model("crnn", seed=0), random_model("crnn", seed=1)
+    data, _ = onnx_bytes(other)
+    with pytest.raises(ExportError, match=r"random-crnn: ONNX export check failed: log-probs differ from PyTorch by up to"):
+        check_onnx(model, data)
+
+
+def test_files_that_are_not_linescribe_onnx_models_are_refused(exported, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"definitely not protobuf")
+    with pytest.raises(ModelFileError, match="garbage.onnx: not an ONNX model onnxruntime can load"):
+        linescribe.load_model(garbage)
+    renamed = tmp_path / "renamed.onnx"
+    renamed.write_bytes(save_model(random_model(), tmp_path / "m.safetensors").read_bytes())
+    with pytest.raises(ModelFileError, match="renamed.onnx: this is a safetensors model file, not ONNX"):
+        linescribe.load_model(renamed)
+    foreign = tmp_path / "foreign.onnx"
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    onnx.save(helper.make_model(graph), foreign)
+    with pytest.raises(ModelFileError, match="foreign.onnx: ONNX file without linescribe metadata"):
+        linescribe.load_model(foreign)
+    with pytest.raises(ModelFileError, match="missing.onnx: model file not found"):
+        linescribe.load_model(tmp_path / "missing.onnx")
+    with pytest.raises(ModelFileError, match="tiny.onnx: an ONNX model runs on the onnx backend, not torch"):
+        linescribe.load_model(exported[1], backend="torch")
+
+
+TORCHLESS = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    sys.modules["torch"] = None  # any `import torch` now raises ImportError
+    import linescribe
+    from linescribe.cli import main
+    from linescribe.errors import ModelFileError
+
+    onnx_path, safetensors_path, folder = sys.argv[1:]
+    images = sorted(str(path) for path in Path(folder).glob("*.png"))
+    texts = [p.text for p in linescribe.load_model(onnx_path, batch_size=3).predict(images)]
+    try:
+        linescribe.load_model(safetensors_path)
+        refusal = ""
+    except ModelFileError as error:
+        refusal = str(error)
+    default = linescribe.load_model()  # the bundled default: its shipped ONNX twin
+    print(json.dumps({"texts": texts, "refusal": refusal, "default": [default.backend, default.predict(images[0]).text]}))
+    main(["predict", onnx_path, *images, "--format", "tsv"], standalone_mode=False)
+    main(["eval", onnx_path, folder, "--json"], standalone_mode=False)
+    """
+)
+
+
+def test_an_exported_model_reads_and_scores_lines_where_torch_cannot_be_imported(exported, tmp_path):
+    model, path = exported
+    folder = write_gt_folder(tmp_path / "lines", TEXTS)
+    images = sorted(str(image) for image in folder.glob("*.png"))
+    safetensors = save_model(model, tmp_path / "m.safetensors")
+    done = subprocess.run(
+        [sys.executable, "-c", TORCHLESS, str(path), str(safetensors), str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    first_line, *rest = done.stdout.splitlines()
+    result = json.loads(first_line)
+    assert result["texts"] == [p.text for p in Recognizer(model, batch_size=3).predict(images)]
+    assert "m.safetensors: a .safetensors model needs torch, which is not installed" in result["refusal"]
+    assert result["default"] == ["onnx", linescribe.load_model().predict(images[0]).text]
+    tsv, scores = rest[: len(images) + 1], json.loads("\n".join(rest[len(images) + 1 :]))
+    assert tsv[0] == "file\ttext\tconfidence" and [row.split("\t")[1] for row in tsv[1:]] == result["texts"]
+    assert scores["backend"] == "onnx" and scores["lines"] == len(TEXTS)
+
+
+def test_half_storage_keeps_what_fp16_holds_exactly_and_computes_alike(tmp_path):
+    model = random_model()
+    export_onnx(model, tmp_path / "full.onnx")
+    half = export_onnx(model, tmp_path / "half.onnx", half=True)
+    assert half.max_abs_diff <= 1e-3  # compared with the model rounded to fp16, as save_model(half=True)
+    assert (tmp_path / "half.onnx").stat().st_size < 0.8 * (tmp_path / "full.onnx").stat().st_size
+    from linescribe.onnxmodel import read_onnx_document
+
+    assert read_onnx_document(tmp_path / "half.onnx")["storage"] == "float16"
+
+
+def test_the_bundled_default_model_ships_its_onnx_export():
+    """default.onnx must be re-exported whenever default.safetensors changes (recipes/default/ship.py does)."""
+    from linescribe.models.modelfile import read_model_document
+    from linescribe.onnxmodel import read_onnx_document
+    from linescribe.pretrained import bundled_models, onnx_twin
+
+    source = bundled_models()["default"]
+    twin = onnx_twin(source)
+    assert twin is not None and twin.name == "default.onnx"
+    shipped, exported = read_model_document(source), read_onnx_document(twin)
+    assert {k: v for k, v in exported.items() if k != "export"} == shipped
+    images = [np.asarray(render_line(text)) for text in TEXTS]
+    by_torch, by_onnx = linescribe.load_model(backend="torch"), linescribe.load_model(backend="onnx")
+    assert by_onnx.backend == "onnx" and by_onnx.model.net.session is not None
+    batch = pad_lines([by_torch.model.preprocessing(image) for image in images])
+    expected, _ = by_torch._forward(*batch)
+    got, lengths = by_onnx._forward(*batch)
+    assert max(np.abs(got[:n, i] - expected[:n, i]).max() for i, n in enumerate(lengths)) < 1e-4

@@ -1,0 +1,332 @@
+"""The HTTP API through Flask's test client: answers, options, every kind of refused upload, the
+health check, security headers and the OpenAPI description."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tempfile
+import zlib
+
+import numpy as np
+import pytest
+import werkzeug.formparser
+from PIL import Image
+
+from linescribe.metrics import char_distance
+from linescribe.web.options import FORM_OPTIONS
+
+RECOGNIZE = "/api/v1/recognize"
+
+
+def post(client, *files: tuple[bytes, str], **form: str):
+    """POST images (bytes, file name) and form options as multipart/form-data."""
+    data: dict = dict(form)
+    if files:
+        data["image"] = [(io.BytesIO(content), name) for content, name in files]
+    return client.post(RECOGNIZE, data=data, content_type="multipart/form-data")
+
+
+def png_of_size(width: int, height: int, rows_compressed: bool = True) -> bytes:
+    """A grayscale PNG of the given size, all black: a decompression bomb when large (its pixels
+    compress to almost nothing). Without ``rows_compressed`` it holds no pixel data at all."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    compressor = zlib.compressobj(9)
+    pixels = b""
+    if rows_compressed:
+        row = bytes(width + 1)  # filter byte + pixels
+        pixels = b"".join(compressor.compress(row * 100) for _ in range(height // 100))
+    pixels += compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def assert_error(response, status: int, *fragments: str) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    message = response.get_json()["error"]
+    for fragment in fragments:
+        assert fragment in message
+    assert "Traceback" not in message and "\n" not in message
+    return message
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+
+def test_recognize_reads_a_rendered_line(client, png):
+    truth = "the cat sat on the mat"
+    response = post(client, (png(truth), "cat.png"))
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["model"] == "default"
+    assert answer["options"] == {"decoder": "greedy", "spell": False, "layout": "line"}
+    (image,) = answer["images"]
+    assert image["name"] == "cat.png" and image["format"] == "PNG" and image["width"] > image["height"] > 0
+    (line,) = image["lines"]
+    assert answer["text"] == image["text"] == line["text"]
+    assert char_distance(truth, line["text"]) / len(truth) < 0.4
+    assert len(line["char_confidences"]) == len(line["text"])
+    assert all(0.0 <= value <= 1.0 for value in line["char_confidences"])
+    assert 0.0 < line["confidence"] <= 1.0 and line["alternatives"] == []
+    assert [word["text"] for word in line["words"]] == line["text"].split()
+    assert set(answer["timing"]) == {"decode_ms", "recognize_ms", "total_ms"}
+
+
+def test_several_images_keep_their_order_and_names(client, png, service):
+    texts = ["a dog ran far", "on the mat", "home away from home"]
+    response = post(client, *[(png(text), f"{index}.png") for index, text in enumerate(texts)])
+    answer = response.get_json()
+    assert [image["name"] for image in answer["images"]] == ["0.png", "1.png", "2.png"]
+    alone = [post(client, (png(text), "x.png")).get_json()["text"] for text in texts]
+    assert [image["text"] for image in answer["images"]] == alone
+    assert answer["text"] == "\n".join(alone)
+
+
+def test_type_is_decided_by_content_not_by_name(client, png):
+    jpeg = io.BytesIO()
+    Image.open(io.BytesIO(png())).save(jpeg, "JPEG")
+    response = post(client, (png(), "notes.txt"), (jpeg.getvalue(), "scan.png"))
+    assert response.status_code == 200
+    assert [image["format"] for image in response.get_json()["images"]] == ["PNG", "JPEG"]
+
+
+def test_file_names_are_reduced_to_a_harmless_last_component(client, png):
+    response = post(client, (png(), "../../etc/<b>x\u202e\x00.png"), (png(), "/home/me/line.png"), (png(), ""))
+    names = [image["name"] for image in response.get_json()["images"]]
+    assert names == ["<b>x.png", "line.png", "image 3"]
+
+
+def test_beam_decoder_gives_alternatives_and_options_are_echoed(client, png):
+    answer = post(client, (png(), "a.png"), decoder="beam", beam_width="8").get_json()
+    assert answer["options"] == {"decoder": "beam", "beam_width": 8, "spell": False, "layout": "line"}
+    alternatives = answer["images"][0]["lines"][0]["alternatives"]
+    assert alternatives and alternatives[0]["text"] == answer["text"]
+    assert sum(alternative["probability"] for alternative in alternatives) <= 1.0001
+
+
+def test_a_line_of_over_64_characters_reads_with_a_beam_decoder(client, png):
+    text = "the quick brown fox jumps over the lazy dog and the cat sat on the mat today"
+    response = post(client, (png(text), "long.png"), decoder="beam")
+    assert response.status_code == 200
+    assert len(response.get_json()["text"]) > 64
+
+
+def test_spell_correction_can_be_switched_on(client, png):
+    answer = post(client, (png("I recieved the specimns"), "a.png"), spell="true").get_json()
+    assert answer["options"]["spell"] is True
+    line = answer["images"][0]["lines"][0]
+    assert len(line["char_confidences"]) == len(line["text"])
+
+
+@pytest.mark.parametrize(
+    ("form", "fragments"),
+    [
+        ({"beam_width": "4"}, ("beam_width needs decoder beam or beam_lm or word_beam", "got decoder greedy")),
+        ({"decoder": "best"}, ("decoder: unknown value 'best'", "greedy")),
+        ({"decoder": "beam", "beam_width": "100000"}, ("beam_width: 100000 is outside 1..64",)),
+        ({"decoder": "beam", "beam_width": "many"}, ("beam_width: expected an integer",)),
+        ({"decoder": "beam_lm", "lm_weight": "nan"}, ("lm_weight",)),
+        ({"spell": "maybe"}, ("spell: expected true or false",)),
+        ({"lm": "/etc/passwd"}, ("unknown option 'lm'",)),
+        ({"layout": "columns"}, ("layout: unknown value 'columns'; known: line, page",)),
+    ],
+)
+def test_bad_options_are_refused_by_name(client, png, form, fragments):
+    assert_error(post(client, (png(), "a.png"), **form), 400, *fragments)
+
+
+# ---- refused uploads -------------------------------------------------------------------------
+
+
+def test_no_file(client):
+    assert_error(client.post(RECOGNIZE), 400, "no image", "'image'")
+    assert_error(client.post(RECOGNIZE, data={"decoder": "greedy"}), 400, "no image")
+    assert_error(client.post(RECOGNIZE, json={"image": "aGVsbG8="}), 400, "multipart/form-data")
+
+
+def test_file_in_another_field(client, png):
+    response = client.post(RECOGNIZE, data={"file": (io.BytesIO(png()), "a.png")}, content_type="multipart/form-data")
+    assert_error(response, 400, "unexpected file field 'file'")
+
+
+def test_empty_file(client):
+    assert_error(post(client, (b"", "empty.png")), 400, "empty.png: the file is empty")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"just some text, not an image",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"%!PS-Adobe-3.0 EPSF-3.0\n",
+    ],
+)
+def test_not_an_image(client, content):
+    assert_error(post(client, (content, "photo.png")), 415, "photo.png: not an image in an accepted format", "PNG")
+
+
+def test_truncated_png(client, png):
+    data = png()
+    assert_error(post(client, (data[: len(data) // 2], "cut.png")), 422, "cut.png: damaged PNG image")
+
+
+def test_one_bad_image_refuses_the_request_and_names_it(client, png):
+    assert_error(post(client, (png(), "good.png"), (b"nope", "bad.png")), 415, "bad.png")
+
+
+def test_oversize_request_is_413_json(make_app, png):
+    client = make_app(max_upload_mb=0.01).test_client()
+    assert_error(post(client, (png() * 8, "big.png")), 413, "at most 0.01 MB")
+
+
+@pytest.mark.parametrize(("width", "height"), [(9000, 9000), (40000, 40000)])
+def test_decompression_bomb_is_refused_before_decoding(client, width, height):
+    bomb = png_of_size(width, height, rows_compressed=width * height < 100_000_000)
+    assert len(bomb) < 200_000
+    assert_error(post(client, (bomb, "bomb.png")), 413, "bomb.png", "pixels")
+
+
+def test_pixel_limit_counts_the_request_images_together(make_app, png):
+    data = png()
+    width, height = Image.open(io.BytesIO(data)).size
+    client = make_app(max_pixels=int(width * height * 1.5)).test_client()
+    assert post(client, (data, "one.png")).status_code == 200
+    assert_error(post(client, (data, "one.png"), (data, "two.png")), 413, "two.png", "together")
+
+
+def test_too_many_images(make_app, png):
+    client = make_app(max_images=2).test_client()
+    assert_error(post(client, *[(png(), f"{index}.png") for index in range(3)]), 413, "3 images", "limit is 2")
+
+
+def test_uploads_are_never_written_to_disk(client, monkeypatch):
+    def no_disk(*args, **kwargs):
+        raise AssertionError("an upload was about to be written to a temporary file")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_disk)
+    monkeypatch.setattr(werkzeug.formparser, "SpooledTemporaryFile", no_disk)
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (700, 600, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG")
+    assert buffer.tell() > 1_000_000  # over Werkzeug's 500 KB in-memory threshold
+    assert post(client, (buffer.getvalue(), "noise.png")).status_code == 200
+
+
+# ---- other errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_wrong_method(client, method):
+    response = getattr(client, method)(RECOGNIZE)
+    assert_error(response, 405, f"method {method.upper()} is not allowed", "POST")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_unknown_path(client):
+    assert_error(client.get("/api/v2/recognize"), 404, "/api/v1/openapi.json")
+
+
+def test_a_bug_is_a_500_without_details(client, png, service, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail in /srv/private/path")
+
+    monkeypatch.setattr(service, "read", broken)
+    message = assert_error(post(client, (png(), "a.png")), 500)
+    assert "secret" not in message and "RuntimeError" not in message
+
+
+# ---- health, headers, OpenAPI ----------------------------------------------------------------
+
+
+def test_health(client, service):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "ok",
+        "model": "default",
+        "alphabet_size": service.alphabet_size,
+        "version": "0.1.0",
+    }
+    assert service.alphabet_size == len(service.model.alphabet) > 0
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz", "/api/v1/openapi.json", "/static/app.js", "/nope", RECOGNIZE])
+def test_security_headers_on_every_answer(client, path):
+    headers = client.get(path).headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    if "$ref" in schema:
+        return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _assert_matches(document: dict, schema: dict, value, where: str = "answer") -> None:
+    """Checks the value's JSON types and required properties against the schema, recursively."""
+    schema = _resolve(document, schema)
+    kind = schema.get("type")
+    python_types = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+    }
+    if kind:
+        assert isinstance(value, python_types[kind]), f"{where}: {value!r} is not {kind}"
+    if kind == "object":
+        missing = set(schema.get("required", [])) - set(value)
+        assert not missing, f"{where}: missing {missing}"
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                _assert_matches(document, sub, value[name], f"{where}.{name}")
+    if kind == "array":
+        for index, item in enumerate(value):
+            _assert_matches(document, schema["items"], item, f"{where}[{index}]")
+
+
+def test_openapi_describes_what_the_server_does(client, png):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    operation = document["paths"]["/api/v1/recognize"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(form["properties"]) == {"image"} | {option.name for option in FORM_OPTIONS}
+    assert form["properties"]["decoder"]["enum"] == ["greedy", "beam", "beam_lm", "word_beam"]
+    assert {"200", "400", "405", "413", "415", "422", "500"} <= set(operation["responses"])
+    answer = post(client, (png(), "a.png"), decoder="beam").get_json()
+    _assert_matches(document, operation["responses"]["200"]["content"]["application/json"]["schema"], answer)
+    health = document["paths"]["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    _assert_matches(document, health, client.get("/healthz").get_json())
+    _assert_matches(document, {"$ref": "#/components/schemas/Error"}, client.get("/nope").get_json())
+
+
+def test_page_layout_answers_each_line_in_reading_order_with_its_polygon(client):
+    from generated import render_line
+    from PIL import Image
+
+    from linescribe.data.synth.page import PageConfig, compose_page
+
+    texts = ["the cat sat on the mat", "a dog ran far away", "home and away", "the mat and the dog", "far far away home"]
+    lines = [(np.asarray(render_line(text, size=28, seed=n)), text) for n, text in enumerate(texts)]
+    flat = PageConfig(skew_degrees=0.0, perspective=0.0, lighting=0.2, ruled_probability=0.0, noise=2.0)
+    page = compose_page(lines, np.random.default_rng(0), flat)
+    buffer = io.BytesIO()
+    Image.fromarray(page.image).save(buffer, "PNG")
+    answer = post(client, (buffer.getvalue(), "page.png"), layout="page").get_json()
+    (image,) = answer["images"]
+    assert answer["options"]["layout"] == "page" and len(image["lines"]) == 5
+    assert image["text"] == "\n".join(line["text"] for line in image["lines"])
+    tops = [min(y for _, y in line["polygon"]) for line in image["lines"]]
+    assert tops == sorted(tops)  # top to bottom
+    assert all(len(line["baseline"]) >= 2 and line["block"] == 0 for line in image["lines"])

@@ -1,0 +1,106 @@
+"""``linescribe serve`` as a real process: waitress on a free port, limits at the socket, and a
+graceful stop on SIGTERM that finishes the request in progress."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import threading
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+from waitress import wasyncore
+
+from linescribe.web import server
+
+SIGNAL_AFTER_S = 0.15
+
+
+def multipart(fields: dict[str, str], images: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = "linescribe-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for filename, data in images:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n\r\n'
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def request(
+    url: str, method: str = "GET", body: bytes | None = None, content_type: str = ""
+) -> tuple[int, dict, bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection.request(method, parts.path, body=body, headers={"Content-Type": content_type} if content_type else {})
+    response = connection.getresponse()
+    answer = response.status, dict(response.getheaders()), response.read()
+    connection.close()
+    return answer
+
+
+def test_serves_on_loopback_and_stops_gracefully_on_sigterm(start_server, png):
+    process, url = start_server("--workers", "2")
+    assert url.startswith("http://127.0.0.1:")
+    status, headers, body = request(url + "/healthz")
+    assert status == 200 and json.loads(body)["model"] == "default"
+    assert headers["Server"] == "linescribe"
+
+    images = [(f"{i}.png", png("the quick brown fox jumps")) for i in range(24)]
+    body, content_type = multipart({"decoder": "word_beam", "beam_width": "64"}, images)
+    answers: list[tuple[int, dict, bytes]] = []
+    slow = threading.Thread(
+        target=lambda: answers.append(request(url + "/api/v1/recognize", "POST", body, content_type))
+    )
+    slow.start()
+    time.sleep(SIGNAL_AFTER_S)
+    process.send_signal(signal.SIGTERM)
+    slow.join(timeout=60)
+    assert process.wait(timeout=60) == 0
+    status, _, answer = answers[0]
+    assert status == 200 and len(json.loads(answer)["images"]) == 24
+    # it ran longer than the time between sending it and SIGTERM, so it was in progress then
+    assert json.loads(answer)["timing"]["total_ms"] > SIGNAL_AFTER_S * 1000
+    assert "stopped" in process.stdout.read()
+    assert "SIGTERM: finishing the requests in progress" in process.stderr.read()
+
+
+def test_bodies_far_over_the_limit_are_refused_before_they_are_read(start_server):
+    _, url = start_server("--max-upload-mb", "0.1")
+    status, _, body = request(url + "/api/v1/recognize", "POST", b"x" * 150_000, "multipart/form-data; boundary=x")
+    assert status == 413 and json.loads(body)["error"].startswith("the request is too large")
+    huge = urllib.request.Request(
+        url + "/api/v1/recognize", method="POST", headers={"Content-Length": str(10**9), "Content-Type": "image/png"}
+    )
+    try:
+        urllib.request.urlopen(huge, timeout=30)
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 413
+    else:
+        raise AssertionError("a 1 GB body was accepted")
+
+
+def test_a_stop_signal_during_a_connection_handler_is_not_swallowed():
+    """waitress's loop logs and ignores exceptions raised while it handles a connection, except
+    its ExitNow: a SIGTERM arriving then must still stop the server."""
+
+    class ReadingConnection:
+        def handle_read_event(self) -> None:
+            server._stop(signal.SIGTERM, None)  # as if the signal arrived now
+
+        def handle_error(self) -> None:
+            raise AssertionError("the stop was handled as a connection error")
+
+    with pytest.raises(server._Stop):
+        wasyncore.read(ReadingConnection())
+
+
+def test_serves_with_the_onnxruntime_backend(start_server, png):
+    process, url = start_server("--backend", "onnx", "--workers", "2")
+    body, content_type = multipart({}, [("line.png", png("the cat sat on the mat"))])
+    status, _, answer = request(url + "/api/v1/recognize", "POST", body, content_type)
+    assert status == 200 and json.loads(answer)["text"]

@@ -1,0 +1,81 @@
+"""ModelService: request options over the server's defaults, the Recognizer cache, and parallel
+requests on one shared network reading exactly what one request at a time reads."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from generated import line_texts, render_line
+from PIL import Image
+
+from linescribe.web.errors import RequestError
+from linescribe.web.service import LAYOUTS, ModelService
+
+
+@pytest.fixture(scope="module")
+def model(service):
+    return service.model
+
+
+def test_server_defaults_apply_only_where_the_chosen_decoder_takes_them(model):
+    service = ModelService(model, defaults={"decoder": "beam", "beam_width": 4})
+    assert service.decoding({}) == {"decoder": "beam", "beam_width": 4}
+    assert service.decoding({"decoder": "greedy"}) == {"decoder": "greedy"}
+    assert service.decoding({"beam_width": 2}) == {"decoder": "beam", "beam_width": 2}
+    assert service.decoding({"decoder": "beam_lm", "lm_weight": 0.3})["lm_weight"] == 0.3
+
+
+def test_a_requested_option_the_decoder_does_not_take_is_refused(model):
+    service = ModelService(model)
+    with pytest.raises(RequestError, match="lm_weight needs decoder beam_lm or word_beam") as refused:
+        service.decoding({"decoder": "beam", "lm_weight": 1.0})
+    assert refused.value.status == 400
+
+
+def test_spell_follows_the_request_then_the_server(model):
+    assert "spell" not in ModelService(model).decoding({})
+    assert ModelService(model).decoding({"spell": True})["spell"] == "symspell"
+    server_spells = ModelService(model, spell=True)
+    assert server_spells.decoding({})["spell"] == "symspell"
+    assert "spell" not in server_spells.decoding({"spell": False})
+
+
+def test_recognizers_are_cached_per_options_and_bounded(model):
+    service = ModelService(model, cache_size=2)
+    greedy = service.recognizer({"decoder": "greedy"})
+    assert service.recognizer({"decoder": "greedy"}) is greedy
+    for width in (2, 3, 4):
+        service.recognizer({"decoder": "beam", "beam_width": width})
+    assert len(service._recognizers) == 2
+    assert service.recognizer({"decoder": "greedy"}) is not greedy
+    assert all(recognizer.net is model.net for recognizer in service._recognizers.values())
+
+
+def test_read_gives_each_image_its_lines_and_the_options_used(service):
+    images = [np.asarray(render_line(text)) for text in ("the cat", "a dog ran")]
+    reading = service.read(images, {"decoder": "beam", "beam_width": 4})
+    assert [len(lines) for lines in reading.lines] == [1, 1]
+    assert reading.decoding == {"decoder": "beam", "beam_width": 4, "spell": False, "layout": "line"}
+    assert set(LAYOUTS) == {"line", "page"}
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_parallel_requests_read_what_sequential_ones_read(service, decoder):
+    images = [
+        np.asarray(render_line(text, seed=index).convert("L")) for index, text in enumerate(line_texts(16, seed=5))
+    ]
+    images += [
+        np.asarray(Image.fromarray(image).resize((image.shape[1] * 2, image.shape[0] * 2))) for image in images[:4]
+    ]
+    requested = {"decoder": decoder}
+
+    def read(image: np.ndarray) -> tuple[str, tuple[float, ...]]:
+        (line,) = service.read([image], requested).lines[0]
+        return line.text, line.char_confidences
+
+    sequential = [read(image) for image in images]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(2):
+            assert list(pool.map(read, images)) == sequential
