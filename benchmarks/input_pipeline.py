@@ -5,7 +5,8 @@ augmentation in the loader, against the same training on lines pre-loaded as ten
 
 Both runs go through the real `linescribe train` path (Lightning, bucketing, 1 loader process,
 2 torch threads, default crnn). In the pre-loaded run every line is decoded, augmented and
-preprocessed once before training starts, so the loader only hands out ready arrays. The
+preprocessed once before training starts, and the training process hands out the ready arrays
+itself (no loader process: forking after the pre-loading can deadlock OpenCV's threads). The
 pipeline keeps up when the first figure is within 10 % of the second. Run it on a quiet machine.
 """
 
@@ -45,7 +46,7 @@ def measure(data: str, lines: int, steps: int, preloaded: bool) -> float:
             (subset / f"{image.stem}.gt.txt").symlink_to(image.with_suffix(".gt.txt").resolve())
         config = TrainConfig(
             train=[str(subset)], val_fraction=0.05, output=Path(tmp) / "run", batch_size=16, max_steps=steps,
-            max_epochs=10_000, val_every=10_000, workers=1, threads=2, progress=False,
+            max_epochs=10_000, val_every=10_000, workers=0 if preloaded else 1, threads=2, progress=False,
         )
         return train(config).lines_per_second
 

@@ -201,3 +201,14 @@ def test_the_bundled_default_model_ships_its_onnx_export():
     expected, _ = by_torch._forward(*batch)
     got, lengths = by_onnx._forward(*batch)
     assert max(np.abs(got[:n, i] - expected[:n, i]).max() for i, n in enumerate(lengths)) < 1e-4
+
+
+def test_training_verbs_without_torch_say_so_in_one_line(tmp_path):
+    script = 'import sys; sys.modules["torch"] = None\nfrom linescribe.cli import main\nmain(["train", sys.argv[1], "-o", sys.argv[2]])'
+    folder = write_gt_folder(tmp_path / "lines", TEXTS)
+    result = subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "linescribe: error: train needs torch, which is not installed "
+        "(an inference-only install can predict, eval and serve with --backend onnx)"
+    )

@@ -13,14 +13,26 @@ from linescribe import __version__
 from linescribe.errors import LinescribeError
 
 
+TRAINING_PACKAGES = ("torch", "lightning")
+"""Not installed by an inference-only install (onnxruntime), which can still predict and eval."""
+
+
 class ErrorReportingGroup(click.Group):
-    """Turns a LinescribeError into one line on stderr and exit status 2: no traceback."""
+    """Turns a LinescribeError, or a verb that needs PyTorch where it is not installed, into one
+    line on stderr and exit status 2: no traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LinescribeError as error:
             click.echo(f"linescribe: error: {error}", err=True)
+            sys.exit(2)
+        except ModuleNotFoundError as error:
+            if error.name not in TRAINING_PACKAGES:
+                raise
+            verb = ctx.invoked_subcommand or "this command"
+            click.echo(f"linescribe: error: {verb} needs {error.name}, which is not installed "
+                       "(an inference-only install can predict, eval and serve with --backend onnx)", err=True)
             sys.exit(2)
 
 
