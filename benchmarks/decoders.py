@@ -48,7 +48,6 @@ DECODER_CONFIGS: dict[str, tuple[str, dict, str | None]] = {
     "beam (16)": ("beam", {"beam_width": 16}, None),
     "beam_lm (16, english)": ("beam_lm", {"beam_width": 16}, None),
     "beam_lm + spell": ("beam_lm", {"beam_width": 16}, "symspell"),
-    "word_beam (16, english)": ("word_beam", {"beam_width": 16}, None),
 }
 
 
@@ -105,7 +104,7 @@ def decoder_table(args) -> None:
             if args.decoders and label.split(" ")[0] not in args.decoders:
                 continue
             options = dict(options)
-            if name in ("beam_lm", "word_beam"):
+            if name == "beam_lm":
                 options.update(lm_weight=args.lm_weight, word_bonus=args.word_bonus)
             rates, seconds = score(output, make_decoder(name, options, speller, model.alphabet), model.alphabet)
             speed = lines / (output.seconds + seconds)
@@ -118,7 +117,7 @@ def grid(args) -> None:
     print("|---|---|---|---|---|---|---|")
     for split in args.splits:
         output = run_network(model, split, args.limit)
-        for name in ("beam_lm", "word_beam"):
+        for name in ("beam_lm",):
             for lm_weight in (0.3, 0.5, 0.8):
                 for word_bonus in (0.0, 1.0, 2.0):
                     for oov_penalty in (-3.0, -6.0, -10.0) if name == "beam_lm" else (0.0,):
@@ -187,13 +186,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="model file or bundled name (default: the default model)")
     parser.add_argument("--splits", nargs="+", default=SPLITS, help="dataset/split folders under ../shared/data/lines")
-    parser.add_argument("--decoders", nargs="+", help="only these decoders (greedy, beam, beam_lm, word_beam)")
+    parser.add_argument("--decoders", nargs="+", help="only these decoders (greedy, beam, beam_lm)")
     parser.add_argument("--limit", type=int, default=0, help="read only the first N lines of each split")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--beam-width", type=int, default=16)
     parser.add_argument("--lm-weight", type=float, default=0.3, help="the decoders' default, tuned with --grid")
     parser.add_argument("--word-bonus", type=float, default=2.0, help="the decoders' default, tuned with --grid")
-    parser.add_argument("--grid", action="store_true", help="try lm_weight x word_bonus for beam_lm and word_beam")
+    parser.add_argument("--grid", action="store_true", help="try lm_weight x word_bonus x oov_penalty for beam_lm")
     parser.add_argument("--spellers", action="store_true", help="compare the spelling correctors on synthetic typos")
     parser.add_argument("--typo-rate", type=float, default=0.1)
     args = parser.parse_args()

@@ -95,8 +95,8 @@ class Recognizer:
         spell: bool | str = False,
         decode_threads: int | None = None,
     ) -> None:
-        """``decoder``: a name from ``linescribe.decoding.DECODERS`` (greedy, beam, beam_lm,
-        word_beam). ``beam_width``, ``lm`` (ARPA file or bundled name, default ``english``),
+        """``decoder``: a name from ``linescribe.decoding.DECODERS`` (greedy, beam,
+        beam_lm). ``beam_width``, ``lm`` (ARPA file or bundled name, default ``english``),
         ``lm_weight``, ``word_bonus`` and ``lexicon`` go to the decoder (None: its default), which
         refuses the ones it does not take. ``spell``: True or a backend name (``symspell``,
         ``autocorrect``) to correct the spelling of the decoded words. ``decode_threads``: threads

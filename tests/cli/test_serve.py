@@ -12,7 +12,7 @@ from linescribe.cli import main
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--lm-weight", "1"], "--lm-weight needs --decoder beam_lm or word_beam (got --decoder greedy)"),
+        (["--lm-weight", "1"], "--lm-weight needs --decoder beam_lm (got --decoder greedy)"),
         (["--port", "70000"], "70000 is not in the range 0<=x<=65535"),
         (["--workers", "0"], "0 is not in the range 1<=x<=64"),
         (["--max-upload-mb", "0"], "0 is not in the range x>=0.01"),

@@ -1,4 +1,4 @@
-"""CTC prefix beam search, LM fusion, word beam search, alignment and the decoder registry."""
+"""CTC prefix beam search, LM fusion, alignment and the decoder registry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from linescribe.alphabet import Alphabet
 from linescribe.decoding import DECODERS, build_decoder, greedy_decode
 from linescribe.decoding.alignment import align, char_confidences
-from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder, WordBeamDecoder
+from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder
 from linescribe.errors import LinescribeError
 from linescribe.lm import build_lm
 
@@ -105,19 +105,8 @@ def test_lm_turns_an_uncertain_letter_into_a_likely_word():
     assert weightless.text == "the cot"
 
 
-def test_word_beam_writes_only_lexicon_words_and_keeps_digits_and_punctuation():
-    lm, _ = build_lm(LINES, order=2)
-    log_probs = _ambiguous_line(ALPHABET, [{"1": 0.99}, {",": 0.99}, {" ": 0.99}, {"d": 0.99}, {"o": 0.99},
-                                           {"c": 0.6, "g": 0.35}, {".": 0.99}])
-    lengths = torch.tensor([log_probs.shape[0]])
-    assert greedy_decode(log_probs, lengths, ALPHABET)[0].text == "1, doc."
-    assert WordBeamDecoder(lm=lm, lm_weight=0.0, word_bonus=0.0)(log_probs, lengths, ALPHABET)[0].text == "1, dog."
-    only_cat = WordBeamDecoder(lm=None, lexicon=["dog", "cat"], lm_weight=0.0)(log_probs, lengths, ALPHABET)
-    assert only_cat[0].text == "1, dog."
-
-
 def test_registry_and_option_errors():
-    assert set(DECODERS) == {"greedy", "beam", "beam_lm", "word_beam"}
+    assert set(DECODERS) == {"greedy", "beam", "beam_lm"}
     assert isinstance(build_decoder("beam", beam_width=3), BeamDecoder)
     with pytest.raises(LinescribeError, match="unknown decoder 'beem'.*greedy"):
         build_decoder("beem")

@@ -23,9 +23,9 @@ def tiny_lm(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("decoder", ["greedy", "beam", "beam_lm", "word_beam"])
+@pytest.mark.parametrize("decoder", ["greedy", "beam", "beam_lm"])
 def test_confidences_lie_in_0_1_and_drop_on_a_blurred_copy(overfit_model, tiny_lm, decoder):
-    options = {"lm": str(tiny_lm)} if decoder in ("beam_lm", "word_beam") else {}
+    options = {"lm": str(tiny_lm)} if decoder == "beam_lm" else {}
     recognizer = linescribe.load_model(overfit_model, decoder=decoder, **options)
     for text in OVERFIT_TEXTS[:3]:
         sharp = render_line(text)
@@ -59,7 +59,7 @@ def test_predict_json_has_char_word_confidences_and_nbest(overfit_model, overfit
 
 def test_decoder_flags_are_checked_and_reach_eval(overfit_model, overfit_lines, tiny_lm):
     wrong = CliRunner().invoke(predict, [str(overfit_model), str(overfit_lines), "--lm-weight", "0.3"])
-    assert wrong.exit_code != 0 and "--lm-weight needs --decoder beam_lm or word_beam" in wrong.output
+    assert wrong.exit_code != 0 and "--lm-weight needs --decoder beam_lm (got --decoder greedy)" in wrong.output
     result = CliRunner().invoke(evaluate, [str(overfit_model), str(overfit_lines), "--json", "--decoder", "beam_lm",
                                            "--lm", str(tiny_lm), "--lm-weight", "0.3", "--word-bonus", "0.5", "--spell"])
     assert result.exit_code == 0, result.output

@@ -16,7 +16,7 @@ def test_page_offers_the_decoders_and_names_the_model(client, service):
     response = client.get("/")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    for decoder in ("greedy", "beam", "beam_lm", "word_beam"):
+    for decoder in ("greedy", "beam", "beam_lm"):
         assert f'<option value="{decoder}"' in page
     assert '<option value="greedy" selected>' in page
     assert f"<strong>{service.name}</strong>" in page

@@ -51,7 +51,7 @@ def test_serves_on_loopback_and_stops_gracefully_on_sigterm(start_server, png):
     assert headers["Server"] == "linescribe"
 
     images = [(f"{i}.png", png("the quick brown fox jumps")) for i in range(24)]
-    body, content_type = multipart({"decoder": "word_beam", "beam_width": "64"}, images)
+    body, content_type = multipart({"decoder": "beam_lm", "beam_width": "64"}, images)
     answers: list[tuple[int, dict, bytes]] = []
     slow = threading.Thread(
         target=lambda: answers.append(request(url + "/api/v1/recognize", "POST", body, content_type))

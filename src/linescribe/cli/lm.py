@@ -1,4 +1,4 @@
-"""``linescribe lm``: word n-gram language models for the ``beam_lm`` and ``word_beam`` decoders."""
+"""``linescribe lm``: word n-gram language models for the ``beam_lm`` decoder."""
 
 from __future__ import annotations
 

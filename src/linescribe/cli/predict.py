@@ -17,7 +17,7 @@ from linescribe.bulk import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
 from linescribe.inference import BACKENDS, Prediction
 
-DECODER_NAMES = ("greedy", "beam", "beam_lm", "word_beam")
+DECODER_NAMES = ("greedy", "beam", "beam_lm")
 TSV_HEADER = "file\ttext\tconfidence\n"
 _DECODER_FLAGS = {"beam_width": "--beam-width", "lm": "--lm", "lm_weight": "--lm-weight", "word_bonus": "--word-bonus", "lexicon": "--lexicon"}
 
@@ -27,12 +27,12 @@ def decoding_options(command):
     options = [
         click.option("--decoder", type=click.Choice(DECODER_NAMES), default="greedy", show_default=True,
                      help="greedy: best class per frame; beam: CTC prefix beam search; beam_lm: beam search with "
-                     "a word n-gram LM; word_beam: beam_lm with words constrained to the lexicon."),
+                     "a word n-gram LM."),
         click.option("--beam-width", type=click.IntRange(min=1), help="Beams kept per frame (beam decoders; default 16)."),
         click.option("--lm", help="Word n-gram LM: an ARPA file (.arpa/.arpa.gz) or a bundled name (default: english)."),
         click.option("--lm-weight", type=float, help="Weight of the LM log-probability (alpha; default 0.3, tuned on hooker val)."),
         click.option("--word-bonus", type=float, help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
-        click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Word list (one per line): words outside it are <unk> for beam_lm; the only words word_beam may write."),
+        click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Word list (one per line): words outside it are <unk> for beam_lm."),
         click.option("--spell", is_flag=True, help="Correct the spelling of decoded words (numbers, punctuation, capitals and known words are kept)."),
         click.option("--speller", type=click.Choice(["symspell", "autocorrect"]), default="symspell", show_default=True, help="Spelling corrector used by --spell."),
     ]

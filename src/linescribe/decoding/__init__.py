@@ -6,7 +6,6 @@ A decoder is a callable ``decoder(log_probs (T,N,C), lengths (N,), alphabet) -> 
     greedy     best class per frame, repeats merged, blanks dropped (the default; no options)
     beam       CTC prefix beam search: beam_width, n_best
     beam_lm    beam search with a word n-gram LM: + lm, lm_weight, word_bonus, lexicon
-    word_beam  beam_lm with every word constrained to the lexicon (the LM's words by default)
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from linescribe.alphabet import Alphabet
-from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder, WordBeamDecoder
+from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder
 from linescribe.decoding.greedy import greedy_decode
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
@@ -36,7 +35,6 @@ DECODERS: dict[str, type] = {
     "greedy": GreedyDecoder,
     "beam": BeamDecoder,
     "beam_lm": LMBeamDecoder,
-    "word_beam": WordBeamDecoder,
 }
 
 
@@ -65,7 +63,6 @@ __all__ = [
     "GreedyDecoder",
     "Hypothesis",
     "LMBeamDecoder",
-    "WordBeamDecoder",
     "build_decoder",
     "decoder_options",
     "greedy_decode",

@@ -1,5 +1,4 @@
-"""CTC prefix beam search, alone or with a word n-gram language model (shallow fusion), and
-word beam search (words constrained to a lexicon, free characters between them).
+"""CTC prefix beam search, alone or with a word n-gram language model (shallow fusion).
 
 Each beam is a text prefix with two CTC probabilities: of all the paths that spell it and end in
 a blank (``p_blank``), and of those that end in its last character (``p_char``) (Graves 2012,
@@ -11,9 +10,9 @@ each frame the ``beam_width`` best prefixes are kept, ranked by
 
 A word is scored when it is complete (a non-letter follows it, or the line ends), given the words
 before it on the line; lines start and end without sentence marks, since a line is rarely a
-sentence. Words the LM does not know are scored as ``<unk>``. With ``constrain=True`` (word beam
-search) a letter may only extend a word towards a lexicon entry and a word may only end as one;
-digits, punctuation and spaces stay free. Without an LM and with width 1 the search keeps the
+sentence. Words the LM does not know are scored as ``<unk>``. (Word beam search, which constrains every
+word to the lexicon, was measured and dropped: it lost to this on CER and WER, see the README's
+decoder benchmark.) Without an LM and with width 1 the search keeps the
 best prefix of each frame, which on confident frames is exactly greedy decoding.
 """
 
@@ -85,7 +84,7 @@ class WordScorer:
     where the word being written started in the text (-1 outside a word), and the lexicon trie
     node of that partial word (None once it has left the lexicon). A partial word pays
     ``oov_penalty`` as soon as no lexicon word starts with it, so that beams do not put off the
-    cost by leaving words open; with ``constrain`` it is not allowed at all.
+    cost by leaving words open.
     """
 
     def __init__(
@@ -94,16 +93,12 @@ class WordScorer:
         lm_weight: float,
         word_bonus: float,
         lexicon: Lexicon | None = None,
-        constrain: bool = False,
         oov_penalty: float = 0.0,
     ) -> None:
-        if constrain and lexicon is None:
-            raise LinescribeError("word beam search needs a lexicon (or an LM whose words serve as one)")
         self.lm = lm
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
         self.lexicon = lexicon
-        self.constrain = constrain
         self.oov_penalty = oov_penalty
         self._word_cache: dict[tuple[tuple[str, ...], str], float] = {}
 
@@ -121,7 +116,7 @@ class WordScorer:
             self._word_cache[(context, key)] = cached
         return cached
 
-    def _complete(self, state: tuple, text: str) -> tuple[tuple, float] | None:
+    def _complete(self, state: tuple, text: str) -> tuple[tuple, float]:
         """The state and score after the word being written ends (at the end of ``text``)."""
         context, start, node = state
         if start < 0:
@@ -129,16 +124,14 @@ class WordScorer:
         key = word_key(text[start:]).rstrip("'")
         score = self._word_score(context, key)
         if self.lexicon is not None and key not in self.lexicon:
-            if self.constrain:
-                return None
             if node is not None:  # still a lexicon prefix: the penalty was not paid yet
                 score += self.oov_penalty
         if self.lm is not None:
             context = self.lm.state(context, key)
         return (context, -1, None), score
 
-    def extend(self, state: tuple, text: str, char: str) -> tuple[tuple, float] | None:
-        """State and score change when ``char`` is appended to ``text``; None if not allowed."""
+    def extend(self, state: tuple, text: str, char: str) -> tuple[tuple, float]:
+        """State and score change when ``char`` is appended to ``text``."""
         context, start, node = state
         if not (char.isalpha() or (start >= 0 and char in APOSTROPHES)):
             return self._complete(state, text)
@@ -149,14 +142,11 @@ class WordScorer:
         child = node.get(word_key(char)) if node is not None else None
         if child is not None:
             return (context, start, child), 0.0
-        if self.constrain:
-            return None if char.isalpha() else self._complete(state, text)  # an apostrophe may end a word
         return (context, start, None), (self.oov_penalty if node is not None else 0.0)
 
-    def finish(self, state: tuple, text: str) -> float | None:
-        """Score of the word left open at the end of the line; None if that word is not allowed."""
-        completed = self._complete(state, text)
-        return None if completed is None else completed[1]
+    def finish(self, state: tuple, text: str) -> float:
+        """Score of the word left open at the end of the line."""
+        return self._complete(state, text)[1]
 
 
 class _Beam:
@@ -209,13 +199,7 @@ def prefix_beam_search(
                 new_text = text + char
                 target = following.get(new_text)
                 if target is None:
-                    if scorer is None:
-                        state, score = None, 0.0
-                    else:
-                        step = scorer.extend(beam.state, text, char)
-                        if step is None:
-                            continue
-                        state, score = step
+                    state, score = scorer.extend(beam.state, text, char) if scorer else (None, 0.0)
                     target = following[new_text] = _Beam(NEG_INF, NEG_INF, class_id, state, beam.lm_score + score)
                 target.p_char = _log_add(target.p_char, extended)
         if len(following) > beam_width:
@@ -225,15 +209,10 @@ def prefix_beam_search(
             beams = dict(kept)
         else:
             beams = following
-    results = []
-    for text, beam in beams.items():
-        ctc = _log_add(beam.p_blank, beam.p_char)
-        closing = scorer.finish(beam.state, text) if scorer else 0.0
-        if closing is None:
-            continue
-        results.append((text, ctc, beam.lm_score + closing))
-    if not results:  # every beam ends inside a word the lexicon lacks: keep the CTC ranking
-        results = [(text, _log_add(b.p_blank, b.p_char), b.lm_score) for text, b in beams.items()]
+    results = [
+        (text, _log_add(beam.p_blank, beam.p_char), beam.lm_score + (scorer.finish(beam.state, text) if scorer else 0.0))
+        for text, beam in beams.items()
+    ]
     results.sort(key=lambda item: item[1] + item[2], reverse=True)
     return results
 
@@ -288,8 +267,6 @@ class LMBeamDecoder(BeamDecoder):
     ``lexicon`` (a file or a set of words) limits the known words to that list: other words are
     scored as ``<unk>``."""
 
-    constrain = False
-
     def __init__(
         self,
         beam_width: int = 16,
@@ -313,23 +290,16 @@ class LMBeamDecoder(BeamDecoder):
             words = {word_key(word) for word in lexicon}
         else:
             words = None
-        if words is not None and self.lm is not None and not self.constrain:
+        if words is not None and self.lm is not None:
             self.lm = _RestrictedLM(self.lm, words)
         self.lexicon = Lexicon(words if words is not None else self.lm.vocabulary)
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
         self.oov_penalty = oov_penalty
-        self._scorer = WordScorer(self.lm, lm_weight, word_bonus, self.lexicon, self.constrain, oov_penalty)
+        self._scorer = WordScorer(self.lm, lm_weight, word_bonus, self.lexicon, oov_penalty)
 
     def scorer(self, alphabet: Alphabet) -> WordScorer:
         return self._scorer
-
-
-class WordBeamDecoder(LMBeamDecoder):
-    """Word beam search: like ``LMBeamDecoder``, but every word must be a lexicon entry (the
-    LM's vocabulary unless ``lexicon`` is given); digits and punctuation stay free."""
-
-    constrain = True
 
 
 class _RestrictedLM:

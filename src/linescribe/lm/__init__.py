@@ -1,5 +1,5 @@
 """Word n-gram language models: built from plain text (``linescribe lm build``), read from ARPA
-files, and used by the ``beam_lm`` and ``word_beam`` decoders.
+files, and used by the ``beam_lm`` decoder.
 
     >>> from linescribe.lm import build_lm, load_lm
     >>> model, lexicon = build_lm(open("corpus.txt"), order=3)

@@ -72,7 +72,7 @@ FORM_OPTIONS: tuple[FormOption, ...] = (
         "string",
         "How frame probabilities become text (default: the server's --decoder). greedy: best class "
         "per frame; beam: CTC prefix beam search with n-best alternatives; beam_lm: beam search with a word n-gram "
-        "language model; word_beam: beam_lm with every word taken from the lexicon.",
+        "language model.",
         choices=tuple(DECODERS),
     ),
     FormOption(
@@ -81,14 +81,14 @@ FORM_OPTIONS: tuple[FormOption, ...] = (
     FormOption(
         "lm_weight",
         "number",
-        "Weight of the language model's log-probability (beam_lm, word_beam).",
+        "Weight of the language model's log-probability (beam_lm).",
         minimum=0,
         maximum=10,
     ),
     FormOption(
         "word_bonus",
         "number",
-        "Score added per word (beam_lm, word_beam): higher favours more, shorter words.",
+        "Score added per word (beam_lm): higher favours more, shorter words.",
         minimum=-10,
         maximum=10,
     ),

@@ -14,7 +14,6 @@ DECODER_LABELS = {
     "greedy": "Greedy (fastest)",
     "beam": "Beam search",
     "beam_lm": "Beam search + language model",
-    "word_beam": "Word beam (dictionary words only)",
 }
 
 
