@@ -96,3 +96,19 @@ def random_model(arch: str = "crnn", chars: str = "abcdefgh ", seed: int = 0):
     with torch.no_grad():
         net.classifier.weight.mul_(20.0)
     return TrainedModel(net, arch, dict(spec.tiny), Alphabet(chars), spec.preprocessing, name=f"random-{arch}")
+
+
+PAGE_TEXTS = ["the cat sat on the mat", "a dog ran far away", "home and away", "the mat and the dog", "far far away home"]
+
+TWO_COLUMNS = ["left one here", "left two", "left three now", "right one", "right two here", "right three"]
+
+STILL = {"skew_degrees": 0.0, "perspective": 0.0, "lighting": 0.2, "ruled_probability": 0.0, "noise": 2.0}
+"""A flat, level, unruled photo: each test switches on the difficulty it is about."""
+
+
+def printed_page(texts: list[str] = PAGE_TEXTS, seed: int = 0, **config):
+    """A page of printed lines (a SyntheticPage) with their true outlines, seeded."""
+    from linescribe.data.synth.page import PageConfig, compose_page
+
+    lines = [(np.asarray(render_line(text, size=28, seed=number)), text) for number, text in enumerate(texts)]
+    return compose_page(lines, np.random.default_rng(seed), PageConfig(**{**STILL, **config}))

@@ -8,7 +8,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from layout_pages import TWO_COLUMNS, printed_page
+from generated import TWO_COLUMNS, printed_page
 
 from linescribe.data.readers import parse_spec, read_entries
 from linescribe.data.sample import Sample

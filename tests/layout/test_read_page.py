@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from generated import render_line
-from layout_pages import TEXTS, printed_page
+from generated import PAGE_TEXTS, printed_page
 
 import linescribe
 from linescribe.errors import ImageError
@@ -20,9 +20,9 @@ def default_model():
 
 def test_lines_are_read_in_one_batch_in_order(echo):
     result = read_page(echo, printed_page().image)
-    assert echo.calls == [len(TEXTS)]
-    assert [line.index for line in result.lines] == list(range(len(TEXTS)))
-    assert result.text == "\n".join(f"line {n}" for n in range(len(TEXTS)))
+    assert echo.calls == [len(PAGE_TEXTS)]
+    assert [line.index for line in result.lines] == list(range(len(PAGE_TEXTS)))
+    assert result.text == "\n".join(f"line {n}" for n in range(len(PAGE_TEXTS)))
     assert result.lines[2].prediction.text == "line 2"
 
 
@@ -41,10 +41,10 @@ def test_single_line_image_in_page_mode(default_model):
 
 def test_page_reads_about_as_well_as_its_lines(default_model):
     """Segmenting costs little: the page's text is about as right as its lines read one by one."""
-    reference = "\n".join(TEXTS)
+    reference = "\n".join(PAGE_TEXTS)
     result = read_page(default_model, printed_page().image)
-    alone = "\n".join(prediction.text for prediction in default_model.predict([render_line(text) for text in TEXTS]))
-    assert len(result.lines) == len(TEXTS)
+    alone = "\n".join(prediction.text for prediction in default_model.predict([render_line(text) for text in PAGE_TEXTS]))
+    assert len(result.lines) == len(PAGE_TEXTS)
     assert char_distance(reference, result.text) <= char_distance(reference, alone) + 0.1 * len(reference)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from layout_pages import TWO_COLUMNS, printed_page
+from generated import TWO_COLUMNS, printed_page
 
 from linescribe.layout import SegmentOptions, segment_page
 from linescribe.layout.metrics import match_lines

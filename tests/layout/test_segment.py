@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from generated import render_line
-from layout_pages import TEXTS, printed_page
+from generated import PAGE_TEXTS, printed_page
 
 from linescribe.data.synth import LineSynthesizer
 from linescribe.errors import ImageError, LinescribeError
@@ -46,7 +46,7 @@ def test_generated_page_lines_found_in_order():
     page = printed_page()
     result = segment_page(page.image)
     assert_found_in_order(result.lines, page.polygons, (page.image.shape[1], page.image.shape[0]))
-    assert [line.block for line in result.lines] == [0] * len(TEXTS)
+    assert [line.block for line in result.lines] == [0] * len(PAGE_TEXTS)
 
 
 @pytest.mark.parametrize("angle", [-4.0, 3.0])

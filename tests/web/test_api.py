@@ -312,20 +312,15 @@ def test_openapi_describes_what_the_server_does(client, png):
 
 
 def test_page_layout_answers_each_line_in_reading_order_with_its_polygon(client):
-    from generated import render_line
+    from generated import PAGE_TEXTS, printed_page
     from PIL import Image
 
-    from linescribe.data.synth.page import PageConfig, compose_page
-
-    texts = ["the cat sat on the mat", "a dog ran far away", "home and away", "the mat and the dog", "far far away home"]
-    lines = [(np.asarray(render_line(text, size=28, seed=n)), text) for n, text in enumerate(texts)]
-    flat = PageConfig(skew_degrees=0.0, perspective=0.0, lighting=0.2, ruled_probability=0.0, noise=2.0)
-    page = compose_page(lines, np.random.default_rng(0), flat)
+    page = printed_page()
     buffer = io.BytesIO()
     Image.fromarray(page.image).save(buffer, "PNG")
     answer = post(client, (buffer.getvalue(), "page.png"), layout="page").get_json()
     (image,) = answer["images"]
-    assert answer["options"]["layout"] == "page" and len(image["lines"]) == 5
+    assert answer["options"]["layout"] == "page" and len(image["lines"]) == len(PAGE_TEXTS)
     assert image["text"] == "\n".join(line["text"] for line in image["lines"])
     tops = [min(y for _, y in line["polygon"]) for line in image["lines"]]
     assert tops == sorted(tops)  # top to bottom

@@ -15,7 +15,7 @@ import click
 
 from linescribe.bulk import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.inference import BACKENDS, Prediction
+from linescribe.inference import BACKENDS, Prediction, Recognizer
 
 DECODER_NAMES = ("greedy", "beam", "beam_lm")
 TSV_HEADER = "file\ttext\tconfidence\n"
@@ -124,7 +124,7 @@ def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int,
 
 
 def _predict_pages(
-    recognizer: Any, paths: list[str], output_format: str, output: Path | None, output_dir: Path | None, formats: list[str]
+    recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None, output_dir: Path | None, formats: list[str]
 ) -> None:
     """``--layout page``: find, order and read the lines of each image; one bad image is reported
     and the others are read (exit status 1)."""

@@ -268,9 +268,9 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainRes
         if not last_checkpoint.exists():
             raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
         checkpoint_payload(last_checkpoint)  # a damaged checkpoint is refused before any work
-        for stale in output.glob("**/.*.tmp") if first_process else ():  # left by a write that was killed half-way
-            stale.unlink()
         if first_process:
+            for stale in output.glob("**/.*.tmp"):  # left by a write that was killed half-way
+                stale.unlink()
             _keep_earlier_metrics(output / "logs" / "csv")
         config, saved_alphabet = _resumed_config(config, run_file)
     elif first_process and (run_file.exists() or checkpoint_dir.exists()):
