@@ -31,6 +31,14 @@ def test_names_and_abbreviations_are_kept_unless_asked(speller):
     assert Speller("symspell", proper_nouns=True).correct("Specimns arrived") == "Specimens arrived"
 
 
+def test_the_correction_cache_stays_bounded(speller, monkeypatch):
+    monkeypatch.setattr("linescribe.decoding.spell.MAX_CACHED_WORDS", 3)
+    for word in ["alpha", "beta", "gamma", "delta", "epsilon", "specimns"]:
+        speller.correct_word(word)
+        assert len(speller._cache) <= 3
+    assert speller.correct_word("specimns") == "specimens"
+
+
 def test_corrections_keep_within_the_alphabet():
     lowercase_without_v = Alphabet(list("abcdefghijklmnopqrstuwxyz ,"))
     assert Speller("symspell", alphabet=lowercase_without_v).correct("I recieved") == "I recieved"

@@ -30,6 +30,8 @@ from linescribe.lm.words import find_words
 
 SPELLERS = ("symspell", "autocorrect")
 DEFAULT_SPELLER = "symspell"
+MAX_CACHED_WORDS = 100_000
+"""Corrections remembered per Speller; the cache starts over when full."""
 
 
 @lru_cache(maxsize=2)
@@ -100,6 +102,8 @@ class Speller:
         """The correction of one word (letters and inner apostrophes), or the word itself."""
         if word in self._cache:
             return self._cache[word]
+        if len(self._cache) >= MAX_CACHED_WORDS:  # a server sees new words forever
+            self._cache.clear()
         result = word
         lower = word.lower().replace("\u2019", "'")
         leave = (

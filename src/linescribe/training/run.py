@@ -352,10 +352,15 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainRes
         *callbacks,
     ]
     trainer = _build_trainer(config, all_callbacks)
+    group_was_ours = not torch.distributed.is_initialized()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
     if exporter.best_cer == float("inf"):
         # the budget (--max-steps, --max-time) ran out before any validation: validate once now
         trainer.validate(module, datamodule=datamodule, verbose=False)
+    if group_was_ours and torch.distributed.is_initialized():
+        # Lightning leaves the process group open; gloo's threads still alive at interpreter exit
+        # abort the process ("terminate called without an active exception", seen in CI)
+        torch.distributed.destroy_process_group()
     if trainer.is_global_zero and not (output / MODEL_FILE).exists():  # the other ranks write no model
         raise LinescribeError(f"training ended before the first validation: no model written to {output / MODEL_FILE}")
     return TrainResult(
