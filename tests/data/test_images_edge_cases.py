@@ -339,6 +339,17 @@ def test_just_over_our_limit_says_so_and_how_to_fix_it(tmp_path: Path) -> None:
         image_size(path)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_between_pillows_bomb_warning_and_error_our_limit_decides(tmp_path: Path) -> None:
+    """95 M pixels: Pillow warns (over 89 M) but does not refuse (under 179 M). The answer is
+    the caller's max_pixels, not the process-wide warning filters (which are not thread-safe
+    to change, and images are opened from several threads)."""
+    path = tmp_path / "scan.png"
+    path.write_bytes(png_header(10_000, 9_500))
+    assert refusal(path).endswith(f"scan.png: image is 10000x9500 pixels, more than the limit of {MAX_PIXELS:,}; downscale it first")
+    assert image_size(path, max_pixels=100_000_000) == (10_000, 9_500)
+
+
 def test_max_pixels_is_the_callers_limit(tmp_path: Path) -> None:
     data = encoded(Image.fromarray(line_array()), "PNG")
     assert "more than the limit of 1,000" in refusal(data, max_pixels=1_000)

@@ -7,7 +7,6 @@ go on; decompression bombs are refused before their pixels are decoded.
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -92,11 +91,13 @@ def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> I
         raise ImageError(f"{name}: image file not found") from None
     except (OSError, ValueError) as error:  # ValueError: a NUL in the path
         raise ImageError(f"{name}: cannot open image ({getattr(error, 'strerror', None) or error})") from None
-    with handle, _pillow_failures(name, "damaged image"), warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    # no warnings.catch_warnings() to turn Pillow's bomb warning into an error: it swaps the
+    # process-wide filter list and is not thread-safe, and images are opened from several
+    # threads; the max_pixels check below refuses large images by itself
+    with handle, _pillow_failures(name, "damaged image"):
         try:
             image = Image.open(handle)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except Image.DecompressionBombError:
             raise ImageError(f"{name}: image has too many pixels (decompression bomb?)") from None
         except UnidentifiedImageError:
             raise ImageError(f"{name}: not an image file Pillow can read") from None
