@@ -7,7 +7,9 @@ Both runs go through the real `linescribe train` path (Lightning, bucketing, 1 l
 2 torch threads, default crnn). In the pre-loaded run every line is decoded, augmented and
 preprocessed once before training starts, and the training process hands out the ready arrays
 itself (no loader process: forking after the pre-loading can deadlock OpenCV's threads). The
-pipeline keeps up when the first figure is within 10 % of the second. Run it on a quiet machine.
+pipeline keeps up when the first figure is within 10 % of the second. The last rows time the
+loader alone, with no model: the lines/s it could feed a faster device (a GPU). Run it on a
+quiet machine.
 """
 
 from __future__ import annotations
@@ -51,18 +53,48 @@ def measure(data: str, lines: int, steps: int, preloaded: bool) -> float:
         return train(config).lines_per_second
 
 
+def loader_alone(data: str, lines: int, workers: int) -> float:
+    """Lines/s the training DataLoader delivers (decoding, augmentation, preprocessing, bucketing,
+    collating) with no model, over the second of two epochs (the first starts the workers)."""
+    import time
+
+    from linescribe.alphabet import Alphabet
+    from linescribe.data.augment import Augmenter
+    from linescribe.data.dataset import load_datasets
+    from linescribe.models import build_model, get_architecture
+    from linescribe.training.datamodule import LineDataModule, LineDataset
+    from linescribe.training.run import prepare_lines
+
+    (dataset,) = load_datasets([data])
+    dataset.samples = dataset.samples[:lines]
+    alphabet = Alphabet.from_texts(sample.text for sample in dataset.samples)
+    preprocessing = get_architecture("crnn").preprocessing
+    stride = build_model("crnn", alphabet.num_classes, {}).horizontal_stride
+    prepared = prepare_lines([dataset], alphabet, preprocessing, stride, strict=False)
+    train_set = LineDataset(prepared.samples, alphabet, preprocessing, Augmenter())
+    loader = LineDataModule(train_set, train_set, prepared.widths, prepared.widths, 16, workers, seed=0).train_dataloader()
+    for _ in range(2):
+        started, count = time.perf_counter(), 0
+        for _, widths, *_ in loader:
+            count += len(widths)
+    return count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--lines", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--child", choices=["pipeline", "preloaded"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["pipeline", "preloaded", "loader0", "loader2"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.data, args.lines, args.steps, args.child == "preloaded")))
+        if args.child.startswith("loader"):
+            print(json.dumps(loader_alone(args.data, args.lines, workers=int(args.child[-1]))))
+        else:
+            print(json.dumps(measure(args.data, args.lines, args.steps, args.child == "preloaded")))
         return
     speeds = {}
-    for mode in ("pipeline", "preloaded"):
+    for mode in ("pipeline", "preloaded", "loader0", "loader2"):
         command = [sys.executable, __file__, "--child", mode, "--data", args.data, "--lines", str(args.lines), "--steps", str(args.steps)]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         speeds[mode] = json.loads(output.strip().splitlines()[-1])
@@ -70,6 +102,8 @@ def main() -> None:
     print("| input | training lines/s |\n|---|---|")
     print(f"| decoded + augmented in the loader | {speeds['pipeline']:.1f} |")
     print(f"| pre-loaded tensors | {speeds['preloaded']:.1f} |")
+    print(f"| the loader alone, no model, in the training process | {speeds['loader0']:.1f} |")
+    print(f"| the loader alone, no model, 2 loader processes | {speeds['loader2']:.1f} |")
     print(f"pipeline / pre-loaded: {speeds['pipeline'] / speeds['preloaded']:.1%}")
 
 

@@ -65,7 +65,7 @@ class PreparedLines:
     weights: list[float]
 
 
-def _prepare(
+def prepare_lines(
     datasets: list[LoadedDataset],
     alphabet: Alphabet,
     preprocessing: Preprocessing,
@@ -292,8 +292,8 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainRes
     else:
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
     stride = build_model(config.arch, alphabet.num_classes, hparams).horizontal_stride
-    train_lines = _prepare(train_sets, alphabet, preprocessing, stride, config.strict)
-    val_lines = _prepare(val_sets, alphabet, preprocessing, stride, config.strict)
+    train_lines = prepare_lines(train_sets, alphabet, preprocessing, stride, config.strict)
+    val_lines = prepare_lines(val_sets, alphabet, preprocessing, stride, config.strict)
     if not train_lines.samples:
         raise LinescribeError("no usable training lines (see the summaries above)")
     if not val_lines.samples:
