@@ -12,6 +12,7 @@ from linescribe.data.synth import LineSynthesizer
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.layout import SegmentOptions, segment_page
 from linescribe.layout.metrics import match_lines
+from linescribe.layout.reading_order import line_spacing
 
 
 def assert_found_in_order(found, truth, size) -> None:
@@ -47,6 +48,21 @@ def test_generated_page_lines_found_in_order():
     result = segment_page(page.image)
     assert_found_in_order(result.lines, page.polygons, (page.image.shape[1], page.image.shape[0]))
     assert [line.block for line in result.lines] == [0] * len(PAGE_TEXTS)
+
+
+@pytest.mark.parametrize("lines", [2, 3])
+def test_pages_of_two_or_three_lines_are_not_merged(lines):
+    """Regression: the line spacing was measured with the blank margins around the text, which
+    correlate with each other and gave 2-3 times the real spacing on short pages (lines merged
+    on 12 of 24 such pages)."""
+    found = [len(segment_page(printed_page(PAGE_TEXTS[:lines], seed=seed).image).lines) for seed in range(6)]
+    assert found == [lines] * 6
+
+
+def test_line_spacing_ignores_the_blank_margins():
+    line = np.r_[np.zeros(4), np.full(15, 100.0)]
+    three_lines_in_wide_margins = np.r_[np.zeros(15), line, line, line, np.zeros(20)]
+    assert line_spacing(three_lines_in_wide_margins, unit=15.0) == pytest.approx(19, abs=1)
 
 
 @pytest.mark.parametrize("angle", [-4.0, 3.0])

@@ -67,10 +67,18 @@ def find_blocks(ink: np.ndarray, unit: float, columns: bool = True) -> list[Box]
 
 def line_spacing(profile: np.ndarray, unit: float) -> float:
     """Distance between consecutive lines: the first clear peak of the row profile's autocorrelation,
-    or twice the text unit when the block has too few lines to show one."""
+    or twice the text unit when the block has too few lines to show one.
+
+    Only the rows from the first ink to the last count: blank margins above and below would
+    correlate with each other at a lag near the block's height and pass for a line spacing,
+    which on a block of two or three lines is several times the real one."""
+    inked = np.flatnonzero(profile > 0)
+    fallback = 2.0 * unit
+    if inked.size == 0:
+        return fallback
+    profile = profile[inked[0] : inked[-1] + 1]
     centred = profile - profile.mean()
     energy = float(np.dot(centred, centred))
-    fallback = 2.0 * unit
     if energy <= 0 or len(profile) < 3 * unit:
         return fallback
     correlation = np.correlate(centred, centred, mode="full")[len(profile) - 1 :] / energy
