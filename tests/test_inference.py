@@ -82,3 +82,40 @@ def test_a_loader_that_fails_unexpectedly_costs_one_line_only():
     predictions = list(Recognizer(random_model()).predict_iter(["a cat", "odd", "a dog"], load=load))
     assert [p.ok for p in predictions] == [True, False, True]
     assert predictions[1].error == "odd: cannot read the image (ValueError: cannot happen)"
+
+
+def test_building_a_recognizer_does_not_disturb_one_reading_in_another_thread():
+    """Regression (found by the server soak test as a rare 500): each new Recognizer called
+    ``net.to(device)`` on the shared network, which re-initialises an LSTM's flat weight list,
+    so a forward pass running in another thread failed (``zip() argument 2 is longer ...``)."""
+    import threading
+    import time
+
+    from linescribe.inference import Recognizer
+
+    from generated import random_model, render_line
+
+    model = random_model()
+    reading = Recognizer(model)
+    image = np.asarray(render_line("a cab"))
+    failures: list[Exception] = []
+    building = threading.Event()
+
+    def read() -> None:
+        building.wait()
+        for _ in range(60):
+            try:
+                reading.predict(image)
+            except Exception as error:  # noqa: BLE001 (any failure is the finding)
+                failures.append(error)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    building.set()
+    while any(thread.is_alive() for thread in readers):
+        Recognizer(model, decoder="beam")
+        time.sleep(0.001)  # let the readers have the GIL too
+    for thread in readers:
+        thread.join()
+    assert failures == []

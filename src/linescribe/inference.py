@@ -65,10 +65,24 @@ class _Prepared:
 
 
 def _torch_forward(net: Any, device: str) -> tuple[Any, Forward]:
-    """The network moved to ``device`` and a numpy-in, numpy-out forward pass under inference mode."""
+    """The network on ``device`` in eval mode, and a numpy-in, numpy-out forward pass under
+    inference mode.
+
+    A network already there is left untouched: Recognizers for other options share it, and
+    ``Module.to`` re-initialises an LSTM's flat weight list even when nothing moves, which broke
+    forward passes running at that moment in other threads (a server building a Recognizer for a
+    new decoder while serving: ``zip() argument 2 is longer than argument 1``)."""
     import torch
 
-    net = net.to(torch.device(device)).eval()
+    target = torch.device(device)
+
+    def elsewhere(parameter: torch.Tensor) -> bool:  # "cuda" means any GPU: the one it is on is fine
+        return parameter.device.type != target.type or target.index not in (None, parameter.device.index)
+
+    if any(elsewhere(parameter) for parameter in net.parameters()):
+        net = net.to(target)
+    if net.training:
+        net.eval()
 
     @torch.inference_mode()
     def forward(images: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

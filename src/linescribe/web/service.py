@@ -2,8 +2,10 @@
 
 Requests run in parallel on the server's worker threads and call the same network without a
 lock. That is safe: the network is in eval mode and runs under ``torch.inference_mode``, so a
-forward pass writes no module state, and the decoders' and speller's only state are memo caches
-of pure functions, whose dict reads and writes are atomic under the GIL (a race at worst
+forward pass writes no module state; a new Recognizer leaves the shared network alone (moving it,
+even to where it already is, re-initialised the LSTM's weight list under running forward passes:
+a rare 500 in the soak test until fixed); and the decoders' and speller's only state are memo
+caches of pure functions, whose dict reads and writes are atomic under the GIL (a race at worst
 computes one value twice). It is also faster than a lock: preprocessing and decoding are Python
 and a line's small convolutions leave cores idle. Measured on 2 cores with one torch thread, 64
 rendered lines one per call: 4 threads read 194 lines/s unlocked against 116 serialised, 16
