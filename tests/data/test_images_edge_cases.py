@@ -149,6 +149,22 @@ def test_16_bit_grey(tmp_path: Path, fmt: str) -> None:
     assert gray[0, 0] == 127  # scaled by 255/65535, not clipped at 255
 
 
+def test_a_large_16_bit_scan_costs_no_float_copies_of_itself() -> None:
+    """Regression: 16-bit pixels were scaled in float64 copies of the whole image; a 175 KB PNG
+    of 80 M pixels took 2.2 GB (a cheap way to exhaust a server)."""
+    import tracemalloc
+
+    image = Image.fromarray(np.full((2_500, 4_000), 1000, np.uint16))
+    tracemalloc.start()
+    try:
+        gray = load_gray(image)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert gray.shape == (2_500, 4_000) and gray[0, 0] == 1000 * 255 // 65535
+    assert peak < 6 * gray.size  # measured 4.6 bytes a pixel (the 16-bit copy, the result, a band); was 24
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tiff"])
 def test_16_bit_rgb(tmp_path: Path, suffix: str) -> None:
     rgb16 = np.dstack([line_array().astype(np.uint16) * 257] * 3)
