@@ -119,3 +119,19 @@ def test_building_a_recognizer_does_not_disturb_one_reading_in_another_thread():
     for thread in readers:
         thread.join()
     assert failures == []
+
+
+def test_a_recognizer_for_another_device_leaves_the_shared_network_where_it_is():
+    """``meta`` stands in for a GPU: the network other Recognizers read on the CPU stays there."""
+    from linescribe.inference import Recognizer
+
+    from generated import random_model, render_line
+
+    model = random_model()
+    on_cpu = Recognizer(model)
+    image = np.asarray(render_line("a cab"))
+    before = on_cpu.predict(image).text
+    elsewhere = Recognizer(model, device="meta")
+    assert next(elsewhere.net.parameters()).device.type == "meta"
+    assert next(model.net.parameters()).device.type == "cpu"
+    assert on_cpu.predict(image).text == before

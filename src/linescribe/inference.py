@@ -11,6 +11,7 @@ model is loaded, so an install without torch reads ONNX models.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,10 +69,11 @@ def _torch_forward(net: Any, device: str) -> tuple[Any, Forward]:
     """The network on ``device`` in eval mode, and a numpy-in, numpy-out forward pass under
     inference mode.
 
-    A network already there is left untouched: Recognizers for other options share it, and
-    ``Module.to`` re-initialises an LSTM's flat weight list even when nothing moves, which broke
-    forward passes running at that moment in other threads (a server building a Recognizer for a
-    new decoder while serving: ``zip() argument 2 is longer than argument 1``)."""
+    A network already there is left untouched and one elsewhere is copied there, because
+    Recognizers for other options or devices share it: ``Module.to`` moves it in place, and even
+    when nothing moves it re-initialises an LSTM's flat weight list, which broke forward passes
+    running at that moment in other threads (a server building a Recognizer for a new decoder
+    while serving: ``zip() argument 2 is longer than argument 1``)."""
     import torch
 
     target = torch.device(device)
@@ -80,7 +82,7 @@ def _torch_forward(net: Any, device: str) -> tuple[Any, Forward]:
         return parameter.device.type != target.type or target.index not in (None, parameter.device.index)
 
     if any(elsewhere(parameter) for parameter in net.parameters()):
-        net = net.to(target)
+        net = copy.deepcopy(net).to(target)  # a copy: Module.to moves in place, under the other Recognizers
     if net.training:
         net.eval()
 
