@@ -67,7 +67,10 @@ def parse_document(text: str, path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: damaged model description ({error})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: model description has no '{FORMAT_NAME}' format tag")
-    if document.get("version", 0) > FORMAT_VERSION:
+    version = document.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{path}: damaged model description (version {version!r} is not a whole number)")
+    if version > FORMAT_VERSION:
         raise ModelFileError(f"{path}: model format version {document['version']} is newer than this linescribe supports")
     return document
 
@@ -87,5 +90,7 @@ def model_from_document(document: dict[str, Any], net: Any, path: str | Path) ->
         )
     except KeyError as error:
         raise ModelFileError(f"{path}: model description lacks {error}") from None
-    except (LinescribeError, TypeError) as error:
+    except LinescribeError as error:
         raise ModelFileError(f"{path}: {error}") from None
+    except (TypeError, ValueError) as error:  # a field of the wrong type, e.g. hparams not a mapping
+        raise ModelFileError(f"{path}: damaged model description ({error})") from None

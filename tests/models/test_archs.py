@@ -111,3 +111,24 @@ def test_unknown_architecture_and_hparams_are_refused():
         build_model("resnet9000", 5)
     with pytest.raises(ModelFileError, match="no hyper-parameters"):
         build_model("crnn", 5, {"lstm_hiden": 3})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("version", "1", "version '1' is not a whole number"),
+        ("hparams", "x", "damaged model description"),
+        ("hparams", [1, 2], "damaged model description"),
+    ],
+)
+def test_a_damaged_description_field_is_a_one_line_refusal(tmp_path, field, value, message):
+    import json
+
+    from safetensors.torch import save_file
+
+    model = _tiny("crnn", Alphabet("ab"))
+    document = {**model.describe(), field: value}
+    path = tmp_path / "odd.safetensors"
+    save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, str(path), metadata={"linescribe": json.dumps(document)})
+    with pytest.raises(ModelFileError, match=f"odd.safetensors: .*{message}"):
+        load_model_file(path)
