@@ -140,6 +140,8 @@ def _start_worker(spec: ModelSpec) -> None:
             _worker_recognizer = load_recognizer(spec.path_or_name, spec.backend, spec.threads, **spec.options)
     except LinescribeError as error:  # raised again with the first chunk, so the parent can report it
         _worker_recognizer = error
+    except Exception as error:  # noqa: BLE001 (an initializer that raises breaks the whole pool)
+        _worker_recognizer = LinescribeError(f"cannot load the model in a worker process ({type(error).__name__}: {error})")
 
 
 def _read_in_worker(paths: list[str]) -> list[Prediction]:

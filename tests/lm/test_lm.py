@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 
 import pytest
@@ -137,6 +138,21 @@ def test_damaged_arpa_files_name_the_file(tmp_path):
         NgramModel.read_arpa(short)
     with pytest.raises(LanguageModelError, match="no bundled one"):
         load_lm("no-such-lm")
+    truncated = tmp_path / "cut.arpa.gz"
+    truncated.write_bytes(gzip.compress(short.read_bytes())[:-12])
+    with pytest.raises(LanguageModelError, match="cut.arpa.gz: damaged gzip file"):
+        NgramModel.read_arpa(truncated)
+    odd_header = tmp_path / "odd.arpa"
+    odd_header.write_text("\\data\\\nngram x=1\n")
+    with pytest.raises(LanguageModelError, match="odd.arpa:2: expected 'ngram N=COUNT'"):
+        NgramModel.read_arpa(odd_header)
+
+
+def test_a_lexicon_that_is_not_utf8_names_the_file(tmp_path):
+    lexicon = tmp_path / "latin1.txt"
+    lexicon.write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(LanguageModelError, match="latin1.txt: the lexicon is not UTF-8 text"):
+        read_lexicon(lexicon)
 
 
 def test_words_are_letter_runs_lower_cased():

@@ -59,6 +59,8 @@ def read_lexicon(path: str | Path) -> set[str]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise LanguageModelError(f"{path}: cannot read lexicon ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise LanguageModelError(f"{path}: the lexicon is not UTF-8 text") from None
     words = {word_key(line.split("\t")[0].strip()) for line in lines if line.strip()}
     if not words:
         raise LanguageModelError(f"{path}: the lexicon is empty")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -114,7 +115,10 @@ class NgramModel:
         except OSError as error:
             raise LanguageModelError(f"{path}: cannot read language model ({error.strerror})") from None
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+            try:
+                raw = gzip.decompress(raw)
+            except (EOFError, OSError, zlib.error) as error:  # truncated or damaged download
+                raise LanguageModelError(f"{path}: damaged gzip file ({error})") from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -132,7 +136,10 @@ class NgramModel:
         position += 1
         while position < len(lines) and lines[position].strip().startswith("ngram "):
             order_text, _, count_text = lines[position].strip()[6:].partition("=")
-            declared[int(order_text)] = int(count_text)
+            try:
+                declared[int(order_text)] = int(count_text)
+            except ValueError:
+                raise LanguageModelError(f"{path}:{position + 1}: expected 'ngram N=COUNT', got {lines[position].strip()!r}") from None
             position += 1
         if not declared or sorted(declared) != list(range(1, max(declared) + 1)):
             raise LanguageModelError(f"{path}: the \\data\\ section does not declare orders 1..N")
