@@ -7,6 +7,7 @@ from typing import Any
 
 from linescribe import __version__
 from linescribe.web.options import FORM_OPTIONS
+from linescribe.web.service import MAX_REQUEST_WORK
 from linescribe.web.uploads import ACCEPTED_FORMATS
 
 
@@ -142,7 +143,8 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                         "405": _error("Not a POST."),
                         "413": _error(
                             f"Too large: {limits} Bodies far over the limit are refused by the server before "
-                            "they are read, with a plain-text 413."
+                            "they are read, with a plain-text 413. With layout=line, also too much decoding: the "
+                            f"lines' columns at the model's height times the beam width over {MAX_REQUEST_WORK:,}."
                         ),
                         "415": _error("A file that is not an image in an accepted format."),
                         "422": _error("An image in an accepted format that cannot be decoded (truncated, damaged)."),

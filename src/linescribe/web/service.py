@@ -52,6 +52,14 @@ LAYOUTS: dict[str, LayoutReader] = {"line": read_lines, "page": read_pages}
 """How a request's images are read, by its ``layout`` option: name -> reader giving each image's
 lines."""
 
+MAX_REQUEST_WORK = 500_000
+"""Decoding work one ``layout=line`` request may ask for: the columns of its lines once scaled to
+the model's height, times the beam width (1 for greedy). Reading costs about 46 microseconds per
+column for the network and per column and beam hypothesis for the beam search (measured: one
+1x100 pixel image scales to 4,096 columns and took 12 s with beam_lm at width 64), so this bounds a
+request at about 20 s of a worker's time, however small its upload: 32 lines of 1,000 columns
+at the default beam of 16 fit, as does any greedy request."""
+
 REQUEST_DECODER_OPTIONS = ("beam_width", "lm_weight", "word_bonus")
 """Decoder options a request may set. ``lm`` and ``lexicon`` name files on the server, so only
 the server's command line chooses them."""
@@ -144,11 +152,27 @@ class ModelService:
                 self._recognizers.popitem(last=False)
         return recognizer
 
+    def _check_work(self, images: list[np.ndarray], recognizer: Recognizer) -> None:
+        """RequestError 413 when the lines would cost more than MAX_REQUEST_WORK to read."""
+        decoder = getattr(recognizer.decoder, "decoder", recognizer.decoder)  # under a SpellCorrected
+        beam = getattr(decoder, "beam_width", 1)
+        columns = sum(self.model.preprocessing.output_width(image.shape[1], image.shape[0]) for image in images)
+        if columns * beam > MAX_REQUEST_WORK:
+            raise RequestError(
+                413,
+                f"too much to read in one request: {len(images)} lines of {columns:,} columns in all at the model's "
+                f"height, times beam width {beam}, is over {MAX_REQUEST_WORK:,}; send fewer or narrower lines "
+                "(very flat images scale up to very long lines) or a smaller beam_width",
+            )
+
     def read(self, images: list[np.ndarray], requested: Mapping[str, Any]) -> Reading:
         """Read grayscale images (H, W) uint8 with the request's options (see ``decoding``);
         ``layout``, a LAYOUTS name (default ``line``), picks the reader."""
         layout = requested.get("layout") or "line"
         decoding = self.decoding(requested)
-        lines = LAYOUTS[layout](self.recognizer(decoding), images)
+        recognizer = self.recognizer(decoding)
+        if layout == "line":
+            self._check_work(images, recognizer)
+        lines = LAYOUTS[layout](recognizer, images)
         shown = {name: value for name, value in decoding.items() if name in ("decoder", *REQUEST_DECODER_OPTIONS)}
         return Reading(lines, {**shown, "spell": "spell" in decoding, "layout": layout})
