@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from linescribe.errors import LinescribeError
+
 
 def _read_umask() -> int:
     umask = os.umask(0o022)
@@ -36,3 +38,15 @@ def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: Path) -> None:
+    """Refuse an output file now, before hours of work, when it cannot be written there (a file
+    where its folder should be, no permission, a read-only disk): LinescribeError naming it."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent):
+            pass
+    except OSError as error:
+        raise LinescribeError(f"{path}: cannot write here ({error.strerror or error})") from None

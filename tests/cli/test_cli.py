@@ -90,3 +90,18 @@ def test_train_command_trains_and_reports(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "best val CER" in result.output and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_reading(overfit_model, overfit_lines, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["predict", str(overfit_model), str(overfit_lines), "-o", str(blocker / "out.txt")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith(f"linescribe: error: {blocker / 'out.txt'}: cannot write here (")
+    assert "Traceback" not in result.output
+
+
+def test_output_dir_with_a_format_it_would_ignore_is_refused(overfit_model, overfit_lines, tmp_path):
+    result = CliRunner().invoke(main, ["predict", str(overfit_model), str(overfit_lines), "--output-dir", str(tmp_path / "o"), "-f", "json"])
+    assert result.exit_code == 2 and "--output-dir writes one .txt per image" in result.output
+

@@ -26,3 +26,19 @@ def test_page_layout_writes_text_json_page_alto_and_overlay(tmp_path):
         "letter.alto.xml", "letter.json", "letter.overlay.png", "letter.page.xml", "letter.txt"]
     document = json.loads((out / "letter.json").read_text(encoding="utf-8"))
     assert [line["index"] for line in document["lines"]] == list(range(len(PAGE_TEXTS)))
+
+
+def test_pages_of_the_same_name_in_two_folders_keep_both_outputs(tmp_path):
+    for folder, seed in (("a", 0), ("b", 1)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(printed_page(PAGE_TEXTS[:2], seed=seed).image).save(tmp_path / folder / "1.png")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["predict", "--layout", "page", "--output-dir", str(out), str(tmp_path / "a" / "1.png"), str(tmp_path / "b" / "1.png")])
+    assert result.exit_code == 0, result.output
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.txt")) == ["a/1.txt", "b/1.txt"]
+
+
+def test_page_layout_refuses_resumable_jsonl_output(tmp_path):
+    Image.fromarray(printed_page().image).save(tmp_path / "letter.png")
+    result = CliRunner().invoke(main, ["predict", "--layout", "page", "-o", str(tmp_path / "x.jsonl"), str(tmp_path / "letter.png")])
+    assert result.exit_code == 2 and "with --layout page use -f json" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import threading
 import time
 import urllib.request
@@ -104,3 +105,17 @@ def test_serves_with_the_onnxruntime_backend(start_server, png):
     body, content_type = multipart({}, [("line.png", png("the cat sat on the mat"))])
     status, _, answer = request(url + "/api/v1/recognize", "POST", body, content_type)
     assert status == 200 and json.loads(answer)["text"]
+
+
+def test_a_port_in_use_or_an_unknown_host_is_a_one_line_error(make_app):
+    from linescribe.errors import LinescribeError
+    from linescribe.web.server import make_server
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LinescribeError, match=f"cannot listen on 127.0.0.1:{port} \\(Address already in use\\)"):
+            make_server(make_app(), "127.0.0.1", port)
+    with pytest.raises(LinescribeError, match="cannot listen on no.such.host.invalid:0 \\(unknown host\\)"):
+        make_server(make_app(), "no.such.host.invalid", 0)

@@ -128,12 +128,16 @@ def _predict_pages(
 ) -> None:
     """``--layout page``: find, order and read the lines of each image; one bad image is reported
     and the others are read (exit status 1)."""
+    from linescribe.bulk import TextFolderResults
     from linescribe.errors import LinescribeError
     from linescribe.files import write_atomically
     from linescribe.layout import read_page, to_json, to_text, write_outputs
 
     if output_format == "tsv":
         raise click.UsageError("--layout page writes text or json (or files with --output-dir --formats)")
+    # the same file names as line layout's .txt files (relative to the images' common folder),
+    # so that a/1.png and b/1.png do not overwrite each other
+    targets = TextFolderResults(output_dir, paths).targets if output_dir else {}
     pages, failures = [], 0
     for path in paths:
         try:
@@ -143,7 +147,7 @@ def _predict_pages(
             click.echo(f"linescribe: error: {error}", err=True)
             continue
         if output_dir:
-            write_outputs(page, output_dir / Path(path).stem, formats)
+            write_outputs(page, targets[path].with_suffix(""), formats)
         pages.append(page)
     if output_format == "json":
         text = json.dumps([to_json(page) for page in pages], ensure_ascii=False, indent=2) + "\n"
@@ -205,7 +209,7 @@ def predict(
     from tqdm import tqdm
 
     from linescribe.bulk import JsonlResults, TextFolderResults, json_record, read_in_processes
-    from linescribe.files import write_atomically
+    from linescribe.files import check_writable, write_atomically
     from linescribe.inference import load_recognizer
 
     items = list(inputs)
@@ -219,6 +223,14 @@ def predict(
         raise click.UsageError("give --output or --output-dir, not both")
     if jsonl and output_format not in (None, "json"):
         raise click.UsageError(f"{output} gets JSON records: leave out --format {output_format}, or write to another file")
+    if jsonl and layout == "page":
+        raise click.UsageError("a .jsonl --output is resumable line-by-line output; with --layout page use -f json -o FILE.json or --output-dir")
+    if output_dir and layout == "line" and output_format not in (None, "text"):
+        raise click.UsageError(f"--output-dir writes one .txt per image: leave out --format {output_format}, or use --output")
+    if output:
+        check_writable(output)  # now, not after reading every image
+    elif output_dir:
+        check_writable(output_dir / ".linescribe-probe")
     output_format = output_format or "text"
     options = {"batch_size": batch_size, **recognizer_options(**decoding)}
     if layout == "page":

@@ -16,6 +16,8 @@ from waitress import create_server
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.wasyncore import ExitNow
 
+from linescribe.errors import LinescribeError
+
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 30.0
@@ -32,15 +34,20 @@ def make_server(
     """A waitress server for ``app`` on host:port (port 0: a free one) with ``workers`` threads;
     it listens at once, ``run()`` serves."""
     max_body = app.config["MAX_CONTENT_LENGTH"] + BODY_MARGIN
-    return create_server(
-        app,
-        host=host,
-        port=port,
-        threads=workers,
-        max_request_body_size=max_body,
-        inbuf_overflow=max_body,
-        ident="linescribe",
-    )
+    try:
+        return create_server(
+            app,
+            host=host,
+            port=port,
+            threads=workers,
+            max_request_body_size=max_body,
+            inbuf_overflow=max_body,
+            ident="linescribe",
+        )
+    except OSError as error:  # the port is taken, or not ours to bind
+        raise LinescribeError(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
+    except ValueError:  # waitress: a host name that does not resolve
+        raise LinescribeError(f"cannot listen on {host}:{port} (unknown host)") from None
 
 
 def addresses(server: BaseWSGIServer | MultiSocketServer) -> list[str]:
