@@ -52,13 +52,14 @@ LAYOUTS: dict[str, LayoutReader] = {"line": read_lines, "page": read_pages}
 """How a request's images are read, by its ``layout`` option: name -> reader giving each image's
 lines."""
 
-MAX_REQUEST_WORK = 500_000
+MAX_REQUEST_WORK = 1_000_000
 """Decoding work one ``layout=line`` request may ask for: the columns of its lines once scaled to
-the model's height, times the beam width (1 for greedy). Reading costs about 46 microseconds per
-column for the network and per column and beam hypothesis for the beam search (measured: one
-1x100 pixel image scales to 4,096 columns and took 12 s with beam_lm at width 64), so this bounds a
-request at about 20 s of a worker's time, however small its upload: 32 lines of 1,000 columns
-at the default beam of 16 fit, as does any greedy request."""
+the model's height, times the beam width (1 for greedy). On noise, the worst case, reading costs
+about 45 microseconds per column for the network and per column and beam hypothesis for the
+beam search (one 1x100 pixel image scales to 4,096 columns and took 11 s with beam_lm at width
+64); real lines prune the beam and cost about a tenth of that. So a request holds a worker for at
+most about 45 s however small its upload, while 32 lines of 1,000 columns at beam width 16 fit
+(a page of lines with beam_lm), as does any greedy request."""
 
 REQUEST_DECODER_OPTIONS = ("beam_width", "lm_weight", "word_bonus")
 """Decoder options a request may set. ``lm`` and ``lexicon`` name files on the server, so only
