@@ -54,3 +54,10 @@ def test_width_sorted_batches_are_cut_where_padding_would_exceed_the_limit():
     # the 1200 px line would more than double the padded batch: it is read alone
     assert width_sorted_batches(widths, 8, max_padding=0.25) == [[0, 4, 1, 5, 2], [3]]
     assert width_sorted_batches(widths, 2, max_padding=0.25) == [[0, 4], [1, 5], [2], [3]]
+
+
+def test_narrow_lines_of_one_width_share_a_batch():
+    """Regression: the rounding of a batch's width to WIDTH_MULTIPLE counted as padding, so lines
+    of widths such as 40 (rounded to 64 even alone) were read one at a time."""
+    for width in (17, 40, 70, 100):
+        assert width_sorted_batches([width] * 16, 16, max_padding=0.25) == [list(range(16))]

@@ -52,6 +52,8 @@ def width_sorted_batches(widths: Sequence[int], batch_size: int, max_padding: fl
     ``max_padding`` also closes a batch early where the next, wider line would make the padded
     batch more than that fraction larger than its lines (0.25: 25 % of the computation wasted on
     padding at most), so the few very wide or very narrow lines do not slow a whole batch down.
+    Each line counts at its width rounded up to WIDTH_MULTIPLE, the least it costs even alone:
+    counted at its own width, lines of equal width 40 looked 60 % padded and were read one by one.
     """
     order = np.argsort(np.asarray(widths), kind="stable").tolist()
     if max_padding is None:
@@ -60,8 +62,8 @@ def width_sorted_batches(widths: Sequence[int], batch_size: int, max_padding: fl
     batch: list[int] = []
     columns = 0
     for index in order:
-        width = int(widths[index])
-        too_padded = (len(batch) + 1) * padded_width(width) > (1.0 + max_padding) * (columns + width)
+        width = padded_width(int(widths[index]))
+        too_padded = (len(batch) + 1) * width > (1.0 + max_padding) * (columns + width)
         if batch and (len(batch) == batch_size or too_padded):
             batches.append(batch)
             batch, columns = [], 0
