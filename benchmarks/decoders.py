@@ -45,7 +45,9 @@ SPLITS = ["hooker/test", "copiste/test", "poilus/test"]
 DECODER_CONFIGS: dict[str, tuple[str, dict, str | None]] = {
     "greedy": ("greedy", {}, None),
     "greedy + spell": ("greedy", {}, "symspell"),
+    "greedy + spell (fr)": ("greedy", {}, "symspell-fr"),
     "beam (16)": ("beam", {"beam_width": 16}, None),
+    "beam (16) + spell (fr)": ("beam", {"beam_width": 16}, "symspell-fr"),
     "beam_lm (16, english)": ("beam_lm", {"beam_width": 16}, None),
     "beam_lm + spell": ("beam_lm", {"beam_width": 16}, "symspell"),
 }

@@ -68,3 +68,22 @@ def test_spell_corrected_decoder_realigns_confidences():
     assert len(fixed.char_confidences) == len(fixed.text)
     assert fixed.char_confidences[2] < 0.1 < plain.char_confidences[2]  # the network never wrote that "e"
     assert fixed.confidence < plain.confidence
+
+
+@pytest.fixture(scope="module")
+def french() -> Speller:
+    return Speller("symspell-fr")
+
+
+def test_french_words_are_corrected_with_their_accents(french):
+    assert french.correct("Je soussigne lègue à ma fenme tous mes biens.") == "Je soussigné lègue à ma femme tous mes biens."
+    assert french.correct("le 14 juilet 1916") == "le 14 juillet 1916"
+
+
+def test_french_elisions_are_read_part_by_part(french):
+    assert french.correct("qu'il a vu l'homne aujourd'hui") == "qu'il a vu l'homme aujourd'hui"
+    assert french.correct("j'ai reçu d'elle") == "j'ai reçu d'elle"  # every part known: left alone
+
+
+def test_french_names_and_numbers_are_kept(french):
+    assert french.correct("Marie Dupont, 3e régiment, 1915") == "Marie Dupont, 3e régiment, 1915"

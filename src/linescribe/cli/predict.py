@@ -15,6 +15,7 @@ import click
 
 from linescribe.bulk import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
+from linescribe.decoding.spell import SPELLERS
 from linescribe.inference import BACKENDS, Prediction, Recognizer
 
 DECODER_NAMES = ("greedy", "beam", "beam_lm")
@@ -34,7 +35,8 @@ def decoding_options(command):
         click.option("--word-bonus", type=float, help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
         click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Word list (one per line): words outside it are <unk> for beam_lm."),
         click.option("--spell", is_flag=True, help="Correct the spelling of decoded words (numbers, punctuation, capitals and known words are kept)."),
-        click.option("--speller", type=click.Choice(["symspell", "autocorrect"]), default="symspell", show_default=True, help="Spelling corrector used by --spell."),
+        click.option("--speller", type=click.Choice(list(SPELLERS)), default="symspell", show_default=True,
+                     help="Spelling corrector used by --spell: symspell (English), symspell-fr (French), autocorrect (English)."),
     ]
     for option in reversed(options):
         command = option(command)
