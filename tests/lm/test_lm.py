@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -124,28 +125,30 @@ def test_arpa_file_round_trip_and_format(tmp_path):
             assert again.log10_prob(context, word) == pytest.approx(model.log10_prob(context, word), abs=1e-5)
 
 
-def test_damaged_arpa_files_name_the_file(tmp_path):
-    missing = tmp_path / "nope.arpa"
-    with pytest.raises(LanguageModelError, match="nope.arpa"):
-        NgramModel.read_arpa(missing)
-    bad = tmp_path / "bad.arpa"
-    bad.write_text("hello\n")
-    with pytest.raises(LanguageModelError, match="bad.arpa.*no \\\\data"):
-        NgramModel.read_arpa(bad)
-    short = tmp_path / "short.arpa"
-    short.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\end\\\n")
-    with pytest.raises(LanguageModelError, match="declares 3 1-grams but the file lists 2"):
-        NgramModel.read_arpa(short)
+SHORT_ARPA = b"\\data\\\nngram 1=3\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\end\\\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("nope.arpa", None, "nope.arpa: cannot read"),
+        ("bad.arpa", b"hello\n", "bad.arpa: not an ARPA language model"),
+        ("short.arpa", SHORT_ARPA, "declares 3 1-grams but the file lists 2"),
+        ("cut.arpa.gz", gzip.compress(SHORT_ARPA)[:-12], "cut.arpa.gz: damaged gzip file"),
+        ("odd.arpa", b"\\data\\\nngram x=1\n", "odd.arpa:2: expected 'ngram N=COUNT'"),
+    ],
+)
+def test_damaged_arpa_files_name_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(LanguageModelError, match=re.escape(message)):
+        NgramModel.read_arpa(path)
+
+
+def test_an_unknown_bundled_lm_is_named():
     with pytest.raises(LanguageModelError, match="no bundled one"):
         load_lm("no-such-lm")
-    truncated = tmp_path / "cut.arpa.gz"
-    truncated.write_bytes(gzip.compress(short.read_bytes())[:-12])
-    with pytest.raises(LanguageModelError, match="cut.arpa.gz: damaged gzip file"):
-        NgramModel.read_arpa(truncated)
-    odd_header = tmp_path / "odd.arpa"
-    odd_header.write_text("\\data\\\nngram x=1\n")
-    with pytest.raises(LanguageModelError, match="odd.arpa:2: expected 'ngram N=COUNT'"):
-        NgramModel.read_arpa(odd_header)
 
 
 def test_a_lexicon_that_is_not_utf8_names_the_file(tmp_path):
