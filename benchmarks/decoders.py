@@ -50,6 +50,7 @@ DECODER_CONFIGS: dict[str, tuple[str, dict, str | None]] = {
     "beam (16) + spell (fr)": ("beam", {"beam_width": 16}, "symspell-fr"),
     "beam_lm (16, english)": ("beam_lm", {"beam_width": 16}, None),
     "beam_lm + spell": ("beam_lm", {"beam_width": 16}, "symspell"),
+    "beam_lm (16, french)": ("beam_lm", {"beam_width": 16, "lm": "french", "lm_weight": 0.2}, None),
 }
 
 
@@ -105,9 +106,8 @@ def decoder_table(args) -> None:
         for label, (name, options, speller) in DECODER_CONFIGS.items():
             if args.decoders and label.split(" ")[0] not in args.decoders:
                 continue
-            options = dict(options)
-            if name == "beam_lm":
-                options.update(lm_weight=args.lm_weight, word_bonus=args.word_bonus)
+            if name == "beam_lm":  # a configuration's own values win (the French LM's weight)
+                options = {"lm_weight": args.lm_weight, "word_bonus": args.word_bonus, **options}
             rates, seconds = score(output, make_decoder(name, options, speller, model.alphabet), model.alphabet)
             speed = lines / (output.seconds + seconds)
             print(f"| {split} ({lines}) | {label} | {rates.cer:.2%} | {rates.wer:.2%} | {speed:.1f} |", flush=True)

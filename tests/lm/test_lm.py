@@ -182,3 +182,22 @@ def test_bundled_english_lm_prefers_english():
     assert model.sentence_log10_prob(["my", "dear", "sir"], bos=False, eos=False) > model.sentence_log10_prob(
         ["sir", "dear", "my"], bos=False, eos=False
     )
+
+
+def test_bundled_french_lm_is_what_its_recipe_writes_and_prefers_french(tmp_path):
+    import importlib.util
+
+    from linescribe.lm import resolve_lm_path
+
+    recipe = resolve_lm_path("french").parent / "make_french_lm.py"
+    spec = importlib.util.spec_from_file_location("make_french_lm", recipe)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.french_unigram_model().write_arpa(tmp_path / "french.arpa.gz")
+    rebuilt, shipped = NgramModel.read_arpa(tmp_path / "french.arpa.gz"), load_lm("french")
+    assert rebuilt.vocabulary == shipped.vocabulary
+    assert rebuilt.log10_prob((), "testament") == pytest.approx(shipped.log10_prob((), "testament"), abs=1e-6)
+    assert shipped.order == 1 and len(shipped.vocabulary) > 100_000
+    for french, english in [("soussigné", "signed"), ("lègue", "leg"), ("femme", "wife")]:
+        assert shipped.log10_prob((), french) > shipped.log10_prob((), english)
+    assert shipped.log10_prob((), "xqzw") == shipped.log10_prob((), UNK)
