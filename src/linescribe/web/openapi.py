@@ -74,7 +74,7 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                 "alternatives": {
                     "type": "array",
                     "items": _ref("Alternative"),
-                    "description": "Empty for greedy decoding.",
+                    "description": "The beam decoder's n-best, before spelling correction; empty for greedy decoding.",
                 },
             }
         ),
