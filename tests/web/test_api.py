@@ -341,3 +341,14 @@ def test_tiny_flat_images_cannot_ask_for_minutes_of_decoding(client):
     assert "smaller beam_width" in message
     assert time.perf_counter() - started < 2  # refused before any reading
     assert post(client, (flat, "a.png"), (flat, "b.png")).status_code == 200  # greedy: the same lines are cheap
+
+
+def test_the_lines_found_on_pages_count_towards_the_work_bound(client, monkeypatch):
+    from generated import printed_page
+
+    page = printed_page()
+    buffer = io.BytesIO()
+    Image.fromarray(page.image).save(buffer, "PNG")
+    assert post(client, (buffer.getvalue(), "page.png"), layout="page").status_code == 200
+    monkeypatch.setattr("linescribe.web.service.MAX_REQUEST_WORK", 500)  # less than its lines' columns
+    assert_error(post(client, (buffer.getvalue(), "page.png"), layout="page"), 413, f"{len(page.polygons)} lines of")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from linescribe.data.images import ImageInput, describe, load_gray
-from linescribe.layout.segment import Polygon, SegmentOptions, segment_page
+from linescribe.layout.segment import PageSegmentation, Polygon, SegmentOptions, segment_page
 
 if TYPE_CHECKING:
     from linescribe.inference import Prediction, Recognizer
@@ -71,7 +71,12 @@ def read_page(
     """
     if source is None:
         source = str(image) if isinstance(image, (str, Path)) else describe(image)
-    segmentation = segment_page(load_gray(image), options)
+    return read_segmentation(recognizer, segment_page(load_gray(image), options), source)
+
+
+def read_segmentation(recognizer: Recognizer, segmentation: PageSegmentation, source: str) -> PageResult:
+    """The second half of ``read_page``: read the lines already found, in one batch (a caller
+    that must look at the lines before paying for reading them segments first)."""
     crops = [line.image for line in segmentation.lines]
     predictions = recognizer.predict(crops) if crops else []
     lines = [

@@ -143,8 +143,9 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                         "405": _error("Not a POST."),
                         "413": _error(
                             f"Too large: {limits} Bodies far over the limit are refused by the server before "
-                            "they are read, with a plain-text 413. With layout=line, also too much decoding: the "
-                            f"lines' columns at the model's height times the beam width over {MAX_REQUEST_WORK:,}."
+                            "they are read, with a plain-text 413. Also too much decoding: the columns of the lines "
+                            f"(the images, or the lines found on pages) at the model's height times the beam width over "
+                            f"{MAX_REQUEST_WORK:,}."
                         ),
                         "415": _error("A file that is not an image in an accepted format."),
                         "422": _error("An image in an accepted format that cannot be decoded (truncated, damaged)."),

@@ -30,22 +30,29 @@ import numpy as np
 from linescribe.decoding import DECODERS, decoder_options
 from linescribe.decoding.spell import DEFAULT_SPELLER
 from linescribe.inference import Prediction, Recognizer
-from linescribe.layout import PageLine, read_page
+from linescribe.layout import PageLine
+from linescribe.layout.page import read_segmentation
+from linescribe.layout.segment import segment_page
 from linescribe.trained import TrainedModel
 from linescribe.web.errors import RequestError
 
-LayoutReader = Callable[[Recognizer, list[np.ndarray]], list[list[Prediction]] | list[list[PageLine]]]
+LineCheck = Callable[[list[np.ndarray]], None]
+"""Called by a layout reader with the line images it is about to read; raises to refuse them."""
+LayoutReader = Callable[[Recognizer, list[np.ndarray], LineCheck], list[list[Prediction]] | list[list[PageLine]]]
 
 
-def read_lines(recognizer: Recognizer, images: list[np.ndarray]) -> list[list[Prediction]]:
+def read_lines(recognizer: Recognizer, images: list[np.ndarray], check: LineCheck) -> list[list[Prediction]]:
     """``layout=line``: every image is one text line."""
+    check(images)
     return [[prediction] for prediction in recognizer.predict_many(images)]
 
 
-def read_pages(recognizer: Recognizer, images: list[np.ndarray]) -> list[list[PageLine]]:
-    """``layout=page``: every image is a page or paragraph; its lines are found and read in one
-    batch, in reading order."""
-    return [list(read_page(recognizer, image).lines) for image in images]
+def read_pages(recognizer: Recognizer, images: list[np.ndarray], check: LineCheck) -> list[list[PageLine]]:
+    """``layout=page``: every image is a page or paragraph; its lines are found (all pages
+    first, so that ``check`` sees every line of the request) and read in reading order."""
+    pages = [segment_page(image) for image in images]
+    check([line.image for page in pages for line in page.lines])
+    return [list(read_segmentation(recognizer, page, "page").lines) for page in pages]
 
 
 LAYOUTS: dict[str, LayoutReader] = {"line": read_lines, "page": read_pages}
@@ -53,7 +60,8 @@ LAYOUTS: dict[str, LayoutReader] = {"line": read_lines, "page": read_pages}
 lines."""
 
 MAX_REQUEST_WORK = 1_000_000
-"""Decoding work one ``layout=line`` request may ask for: the columns of its lines once scaled to
+"""Decoding work one request may ask for: the columns of its lines (the images, or the lines
+found on its pages) once scaled to
 the model's height, times the beam width (1 for greedy). On noise, the worst case, reading costs
 about 45 microseconds per column for the network and per column and beam hypothesis for the
 beam search (one 1x100 pixel image scales to 4,096 columns and took 11 s with beam_lm at width
@@ -172,8 +180,6 @@ class ModelService:
         layout = requested.get("layout") or "line"
         decoding = self.decoding(requested)
         recognizer = self.recognizer(decoding)
-        if layout == "line":
-            self._check_work(images, recognizer)
-        lines = LAYOUTS[layout](recognizer, images)
+        lines = LAYOUTS[layout](recognizer, images, lambda line_images: self._check_work(line_images, recognizer))
         shown = {name: value for name, value in decoding.items() if name in ("decoder", *REQUEST_DECODER_OPTIONS)}
         return Reading(lines, {**shown, "spell": "spell" in decoding, "layout": layout})
