@@ -40,13 +40,15 @@ def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
-def check_writable(path: Path) -> None:
-    """Refuse an output file now, before hours of work, when it cannot be written there (a file
-    where its folder should be, no permission, a read-only disk): LinescribeError naming it."""
+def check_writable(path: Path, folder: bool = False) -> None:
+    """Refuse an output file (or, with ``folder``, an output folder) now, before hours of work,
+    when it cannot be written there (a file where a folder should be, no permission, a read-only
+    disk): LinescribeError naming it. Missing folders are created."""
     path = Path(path)
+    where = path if folder else path.parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent):
+        where.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".tmp", dir=where):
             pass
     except OSError as error:
         raise LinescribeError(f"{path}: cannot write here ({error.strerror or error})") from None

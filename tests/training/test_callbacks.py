@@ -9,18 +9,20 @@ from linescribe.training.callbacks import AtomicCheckpointIO
 from linescribe.training.checkpoints import MAGIC, CheckpointError, read_checkpoint
 
 
-def _full_disk(*args, **kwargs):
-    raise OSError(28, "No space left on device")
-
-
-def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("errno", "reason"), [(28, "No space left on device"), (30, "Read-only file system"), (13, "Permission denied")])
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch, errno, reason):
+    """A full disk, or an output that became unwritable (remounted read-only, permissions taken
+    away) while the run goes on: one line, and the previous checkpoint intact."""
     path = tmp_path / "last.ckpt"
     io = AtomicCheckpointIO()
     io.save_checkpoint({"step": 1}, path)
     assert io.load_checkpoint(path) == {"step": 1}
 
-    monkeypatch.setattr("os.fsync", _full_disk)
-    with pytest.raises(CheckpointError, match="last.ckpt: cannot write the checkpoint .No space left on device.; the previous one is intact"):
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno, reason)
+
+    monkeypatch.setattr("os.fsync", failing_fsync)
+    with pytest.raises(CheckpointError, match=f"last.ckpt: cannot write the checkpoint .{reason}.; the previous one is intact"):
         io.save_checkpoint({"step": 2}, path)
     assert read_checkpoint(path) == {"step": 1}  # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left

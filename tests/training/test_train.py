@@ -199,6 +199,14 @@ def test_an_existing_run_is_never_overwritten(tmp_path):
         train(tiny_train_config(data, tmp_path / "run", max_steps=1))
 
 
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(LinescribeError, match="a-file/run: cannot write here .Not a directory."):
+        train(tiny_train_config(data, blocker / "run", max_steps=1))
+
+
 def test_resume_keeps_the_runs_own_settings(tmp_path, caplog):
     data = write_gt_folder(tmp_path / "lines", line_texts(8))
     train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1))

@@ -232,7 +232,7 @@ def predict(
     if output:
         check_writable(output)  # now, not after reading every image
     elif output_dir:
-        check_writable(output_dir / ".linescribe-probe")
+        check_writable(output_dir, folder=True)
     output_format = output_format or "text"
     options = {"batch_size": batch_size, **recognizer_options(**decoding)}
     if layout == "page":

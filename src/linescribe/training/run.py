@@ -26,7 +26,7 @@ from linescribe.data.synth import LineSynthesizer
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
-from linescribe.files import write_atomically
+from linescribe.files import check_writable, write_atomically
 from linescribe.models.modelfile import load_model_file
 from linescribe.training.callbacks import (
     AtomicCheckpointIO,
@@ -275,6 +275,8 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainRes
         config, saved_alphabet = _resumed_config(config, run_file)
     elif first_process and (run_file.exists() or checkpoint_dir.exists()):
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
+    if first_process:
+        check_writable(output, folder=True)  # now, not after minutes of reading the data
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
