@@ -79,6 +79,18 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert bad_model.exit_code != 0 and "Traceback" not in bad_model.output
 
 
+def test_outputs_the_system_refuses_are_one_line_for_every_verb(tmp_path):
+    """Any verb writing under a file, where a folder is needed (the system's own error, not one of
+    ours), ends in one line naming the path."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\n", encoding="utf-8")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["lm", "build", str(corpus), "-o", str(blocker / "x.arpa")])
+    assert result.exit_code == 2
+    assert result.output == f"linescribe: error: {blocker}: a file is there, where a folder is needed\n"
+
+
 def test_train_command_trains_and_reports(tmp_path):
     from generated import line_texts, write_gt_folder
 

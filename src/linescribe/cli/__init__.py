@@ -4,6 +4,7 @@ that ``--help`` answers at once and ``predict`` never loads Lightning."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -18,14 +19,22 @@ TRAINING_PACKAGES = ("torch", "lightning")
 
 
 class ErrorReportingGroup(click.Group):
-    """Turns a LinescribeError, or a verb that needs PyTorch where it is not installed, into one
-    line on stderr and exit status 2: no traceback."""
+    """Turns a LinescribeError, a file the system refuses to read or write, or a verb that needs
+    PyTorch where it is not installed, into one line on stderr and exit status 2: no traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LinescribeError as error:
             click.echo(f"linescribe: error: {error}", err=True)
+            sys.exit(2)
+        except OSError as error:
+            if error.filename is None:  # not about a file (a socket, a library): a bug to report
+                raise
+            reason = error.strerror or type(error).__name__
+            if isinstance(error, FileExistsError) and not os.path.isdir(error.filename):
+                reason = "a file is there, where a folder is needed"  # mkdir(parents=True) through a file
+            click.echo(f"linescribe: error: {error.filename}: {reason}", err=True)
             sys.exit(2)
         except ModuleNotFoundError as error:
             if error.name not in TRAINING_PACKAGES:
