@@ -201,3 +201,14 @@ def test_bundled_french_lm_is_what_its_recipe_writes_and_prefers_french(tmp_path
     for french, english in [("soussigné", "signed"), ("lègue", "leg"), ("femme", "wife")]:
         assert shipped.log10_prob((), french) > shipped.log10_prob((), english)
     assert shipped.log10_prob((), "xqzw") == shipped.log10_prob((), UNK)
+
+
+def test_a_bundled_lm_brings_its_tuned_weight_unless_one_is_given(tmp_path):
+    from linescribe.decoding import LMBeamDecoder
+
+    assert LMBeamDecoder(lm="french").lm_weight == 0.2
+    assert LMBeamDecoder(lm="english").lm_weight == 0.3
+    assert LMBeamDecoder(lm="french", lm_weight=0.5).lm_weight == 0.5
+    own = tmp_path / "own.arpa"
+    own.write_bytes(SHORT_ARPA.replace(b"ngram 1=3", b"ngram 1=2"))
+    assert LMBeamDecoder(lm=own).lm_weight == 0.3

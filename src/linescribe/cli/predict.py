@@ -30,8 +30,8 @@ def decoding_options(command):
                      help="greedy: best class per frame; beam: CTC prefix beam search; beam_lm: beam search with "
                      "a word n-gram LM."),
         click.option("--beam-width", type=click.IntRange(min=1), help="Beams kept per frame (beam decoders; default 16)."),
-        click.option("--lm", help="Word n-gram LM: an ARPA file (.arpa/.arpa.gz) or a bundled name: english (default) or french (use --lm-weight 0.2)."),
-        click.option("--lm-weight", type=float, help="Weight of the LM log-probability (alpha; default 0.3, tuned on hooker val with the English LM; 0.2 for french)."),
+        click.option("--lm", help="Word n-gram LM: an ARPA file (.arpa/.arpa.gz) or a bundled name: english (default) or french."),
+        click.option("--lm-weight", type=float, help="Weight of the LM log-probability (alpha; default: tuned for the bundled LM, 0.3 english, 0.2 french; 0.3 for your own)."),
         click.option("--word-bonus", type=float, help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
         click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Word list (one per line): words outside it are <unk> for beam_lm."),
         click.option("--spell", is_flag=True, help="Correct the spelling of decoded words (numbers, punctuation, capitals and known words are kept)."),

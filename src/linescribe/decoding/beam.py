@@ -264,6 +264,7 @@ class BeamDecoder:
 class LMBeamDecoder(BeamDecoder):
     """Prefix beam search with a word n-gram LM: ``LMBeamDecoder(lm="english", lm_weight=0.3,
     word_bonus=2.0)``. ``lm``: an ARPA file, a bundled LM's name, or a loaded ``NgramModel``.
+    ``lm_weight`` left out: the weight tuned for that bundled LM (``TUNED_LM_WEIGHTS``), else 0.3.
     ``lexicon`` (a file or a set of words) limits the known words to that list: other words are
     scored as ``<unk>``."""
 
@@ -272,14 +273,17 @@ class LMBeamDecoder(BeamDecoder):
         beam_width: int = 16,
         n_best: int = 5,
         lm: str | Path | NgramModel | None = "english",
-        lm_weight: float = 0.3,
+        lm_weight: float | None = None,
         word_bonus: float = 2.0,
         lexicon: str | Path | Iterable[str] | None = None,
         oov_penalty: float = -6.0,
         char_min_logp: float = -12.0,
     ) -> None:
         super().__init__(beam_width, n_best, char_min_logp)
-        from linescribe.lm import load_lm, read_lexicon
+        from linescribe.lm import DEFAULT_LM_WEIGHT, TUNED_LM_WEIGHTS, load_lm, read_lexicon
+
+        if lm_weight is None:
+            lm_weight = TUNED_LM_WEIGHTS.get(lm, DEFAULT_LM_WEIGHT) if isinstance(lm, str) else DEFAULT_LM_WEIGHT
 
         if lm is None and lexicon is None:
             raise LinescribeError(f"the {type(self).__name__} needs a language model or a lexicon")

@@ -19,6 +19,10 @@ from linescribe.lm.words import line_words
 
 LM_DIR = Path(__file__).resolve().parents[1] / "pretrained" / "lm"
 DEFAULT_LM = "english"
+DEFAULT_LM_WEIGHT = 0.3
+TUNED_LM_WEIGHTS = {"english": 0.3, "french": 0.2}
+"""The ``beam_lm`` weight of each bundled LM when none is given, chosen on validation lines
+(english on hooker val, french on copiste and poilus val; README "Decoders")."""
 
 
 def bundled_lms() -> dict[str, Path]:
