@@ -31,3 +31,10 @@ def test_from_file_reads_space_marker(tmp_path):
     assert Alphabet.from_file(str(path)).chars == ["a", " ", "b"]
     with pytest.raises(AlphabetError, match="missing.txt"):
         Alphabet.from_file(str(tmp_path / "missing.txt"))
+
+
+def test_from_file_reads_a_charset_with_counts(tmp_path):
+    """The format of ../shared/data/charset.txt: character, tab, count; the space as <space>."""
+    path = tmp_path / "charset.txt"
+    path.write_text("<space>\t85798\n!\t104\ne\t9000\n", encoding="utf-8")
+    assert Alphabet.from_file(str(path)).chars == [" ", "!", "e"]

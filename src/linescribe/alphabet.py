@@ -40,7 +40,8 @@ class Alphabet:
 
     @classmethod
     def from_file(cls, path: str) -> Alphabet:
-        """One character per line; a line holding only ``<space>`` stands for the space."""
+        """One character per line, optionally followed by a tab and a count (``charset.txt``);
+        ``<space>`` (or a line that is a single space) stands for the space."""
         try:
             with open(path, encoding="utf-8") as handle:
                 lines = handle.read().splitlines()
@@ -48,11 +49,12 @@ class Alphabet:
             raise AlphabetError(f"{path}: cannot read alphabet file ({error.strerror})") from None
         chars = []
         for line in lines:
-            if line == "<space>" or line == " ":
+            entry = line.split("\t")[0]
+            if entry in ("<space>", " "):
                 chars.append(" ")
-            elif line.strip():
+            elif entry.strip():
                 # labels are NFC, so an alphabet file written in NFD must be too
-                chars.append(unicodedata.normalize("NFC", line.split("\t")[0].strip()))
+                chars.append(unicodedata.normalize("NFC", entry.strip()))
         try:
             return cls(chars)
         except AlphabetError as error:
