@@ -327,3 +327,18 @@ def test_parse_spec_refuses_to_guess_between_formats(gt_root: Path, page_folder:
 def test_read_entries_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="unknown dataset format 'kraken'"):
         read_entries(DatasetSpec("kraken", tmp_path))
+
+
+def test_alto_line_text_keeps_spaces_and_end_of_line_hyphens() -> None:
+    """``HYP`` is the hyphen written at the end of a line: ink in the image, so in the label."""
+    from xml.etree.ElementTree import fromstring
+
+    from linescribe.data.readers.alto import _line_text
+
+    line = fromstring(
+        '<TextLine xmlns="http://www.loc.gov/standards/alto/ns-v4#"><String CONTENT="the"/><SP/>'
+        '<String CONTENT="conti"/><HYP CONTENT="-"/></TextLine>'
+    )
+    assert _line_text(line) == "the conti-"
+    without_sp = fromstring("<TextLine><String CONTENT='Je'/><String CONTENT='lègue'/></TextLine>")
+    assert _line_text(without_sp) == "Je lègue"

@@ -14,8 +14,8 @@ from linescribe.data.readers._xml import (
     LayoutLine,
     PageLayout,
     child,
-    children,
     descendants,
+    local_name,
     parse_points,
     read_xml_pages,
     sniff_xml,
@@ -39,6 +39,27 @@ def _points(line: Element) -> tuple[Point, ...] | None:
     return (left, top), (left + width, top), (left + width, top + height), (left, top + height)
 
 
+def _line_text(line: Element) -> str:
+    """The line's words in document order: ``String`` contents, a space for each ``SP`` (or
+    between two words without one), and ``HYP``, the hyphen written at the end of a line, which is
+    ink in the image and so part of the label."""
+    text, previous = "", ""
+    for element in line:
+        kind = local_name(element)
+        if kind == "String":
+            if previous == "String":
+                text += " "
+            text += element.get("CONTENT", "")
+        elif kind == "SP":
+            text += " "
+        elif kind == "HYP":
+            text += element.get("CONTENT", "-")
+        else:
+            continue
+        previous = kind
+    return " ".join(text.split())
+
+
 def _layout(xml_path: Path, document: Element) -> PageLayout:
     """The page's lines; refuses units other than pixels, which cannot be cropped without the dpi."""
     unit = text_of(document, "Description", "MeasurementUnit")
@@ -50,7 +71,7 @@ def _layout(xml_path: Path, document: Element) -> PageLayout:
     lines = [
         LayoutLine(
             line.get("ID", f"line{number}"),
-            " ".join(string.get("CONTENT", "") for string in children(line, "String")),
+            _line_text(line),
             _points(line),
         )
         for number, line in enumerate(descendants(document, "TextLine"), start=1)
