@@ -216,3 +216,29 @@ def test_resume_keeps_the_runs_own_settings(tmp_path, caplog):
     assert any("own settings for lr" in record.getMessage() for record in caplog.records)
     document = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
     assert document["config"]["lr"] == 0.003
+
+
+def test_a_budget_change_that_the_lr_schedule_cannot_follow_is_refused_on_resume(tmp_path):
+    """Regression: the restored onecycle schedule keeps its old total, so training died one step
+    past the old budget, and kept dying on every later resume."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1, scheduler="onecycle"))
+    with pytest.raises(LinescribeError, match="--max-steps cannot change when resuming this run: its onecycle"):
+        train(tiny_train_config(data, tmp_path / "run", max_steps=4, val_every=1, scheduler="onecycle", resume=True))
+    # the budget it was laid out for resumes (nothing left to do here), as does any other option
+    assert train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1, resume=True)).steps == 2
+
+
+def test_resume_from_the_command_line_keeps_the_runs_budget_unless_one_is_typed(tmp_path):
+    from click.testing import CliRunner
+
+    from linescribe.cli import main
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    tiny = ["--hparam", "channels=[8,16,16]", "--hparam", "pools=[[2,2],[2,2],[2,1]]", "--hparam", "lstm_hidden=16"]
+    common = [str(data), "--val", str(data), "-o", str(tmp_path / "run"), "--workers", "0", "--batch-size", "3", *tiny]
+    first = CliRunner().invoke(main, ["train", *common, "--max-steps", "3", "--val-every", "1"])
+    assert first.exit_code == 0, first.output
+    resumed = CliRunner().invoke(main, ["train", *common, "--resume"])  # no --max-steps: the run's own 3
+    assert resumed.exit_code == 0, resumed.output
+    assert "(3 steps" in resumed.output

@@ -70,7 +70,10 @@ def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **op
         hparams=_parse_hparams(hparam),
         **options,
     )
-    result = run_training(config)
+    # on --resume, budget and machine options left at their defaults keep the run's own values
+    context = click.get_current_context()
+    typed = {name for name in options if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    result = run_training(config, resume_overrides=typed)
     if not result.is_global_zero:
         return
     click.echo(

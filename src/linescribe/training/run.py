@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,8 +198,12 @@ def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
     return {"accelerator": accelerator, "devices": devices, "num_nodes": config.num_nodes, "precision": precision}
 
 
-def _resumed_config(config: TrainConfig, run_file: Path) -> tuple[TrainConfig, Alphabet]:
-    """The configuration and alphabet of the run being resumed, with the budget of ``config``."""
+def _resumed_config(
+    config: TrainConfig, run_file: Path, overrides: Collection[str] | None = None
+) -> tuple[TrainConfig, Alphabet]:
+    """The configuration and alphabet of the run being resumed, with the budget and machine of
+    ``config`` (only its ``overrides``, when given: the options a user typed). A budget change
+    that a learning-rate schedule laid out for the whole run cannot follow is refused."""
     try:
         document = json.loads(run_file.read_text(encoding="utf-8"))
         saved = TrainConfig(**document["config"])
@@ -212,8 +216,18 @@ def _resumed_config(config: TrainConfig, run_file: Path) -> tuple[TrainConfig, A
     ]
     if ignored:
         log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
+    budget = {name: (getattr(saved, name), getattr(config, name)) for name in ("max_epochs", "max_steps")}
     for name in RESUME_OVERRIDES:
-        setattr(saved, name, getattr(config, name))
+        if overrides is None or name in overrides:
+            setattr(saved, name, getattr(config, name))
+    changed = [name for name, (before, _) in budget.items() if getattr(saved, name) != before]
+    if changed and saved.scheduler in ("onecycle", "cosine"):
+        name = changed[0]
+        raise LinescribeError(
+            f"--{name.replace('_', '-')} cannot change when resuming this run: its {saved.scheduler} learning-rate "
+            f"schedule was laid out for max_epochs {budget['max_epochs'][0]}, max_steps {budget['max_steps'][0]}; "
+            "resume with that budget, or start a new run from its model with --init"
+        )
     saved.output = config.output
     return saved, alphabet
 
@@ -253,10 +267,14 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
     )
 
 
-def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainResult:
+def train(
+    config: TrainConfig, callbacks: Sequence[L.Callback] = (), resume_overrides: Collection[str] | None = None
+) -> TrainResult:
     """Train a model as configured; the best model (by validation CER) is ``output/model.safetensors``.
 
-    ``callbacks``: more Lightning callbacks, e.g. to watch or record the run."""
+    ``callbacks``: more Lightning callbacks, e.g. to watch or record the run. ``resume_overrides``:
+    with ``config.resume``, the RESUME_OVERRIDES to take from ``config`` (default: all of them);
+    the others keep the resumed run's values (the command line passes the options typed)."""
     output = config.output
     run_file = output / "run.json"
     checkpoint_dir = output / "checkpoints"
@@ -272,7 +290,7 @@ def train(config: TrainConfig, callbacks: Sequence[L.Callback] = ()) -> TrainRes
             for stale in output.glob("**/.*.tmp"):  # left by a write that was killed half-way
                 stale.unlink()
             _keep_earlier_metrics(output / "logs" / "csv")
-        config, saved_alphabet = _resumed_config(config, run_file)
+        config, saved_alphabet = _resumed_config(config, run_file, resume_overrides)
     elif first_process and (run_file.exists() or checkpoint_dir.exists()):
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if first_process:
