@@ -190,6 +190,9 @@ def test_val_ids_alone_hold_their_lines_out_of_training(tmp_path):
     val_list.write_text("doc002\ndoc003\n", encoding="utf-8")  # the second copy of the texts
     result = train(tiny_train_config(data, tmp_path / "run", val=[], val_ids=val_list, max_steps=1))
     assert (result.train_lines, result.val_lines) == (8, 8)
+    # the same when --val names the dataset again (IAM style: `train D --val D --val-ids list`)
+    again = train(tiny_train_config(data, tmp_path / "again", val=[str(data)], val_ids=val_list, max_steps=1))
+    assert (again.train_lines, again.val_lines) == (8, 8)  # was (16, 8): the val lines were trained on
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):

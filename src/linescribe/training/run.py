@@ -113,7 +113,8 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
     """Training and validation datasets from the specs, the id lists, or a split by document.
 
     Validation lines never reach training: with one dataset and id lists (IAM style), training
-    takes the --train-ids lines, or else every line not listed in --val-ids.
+    takes the --train-ids lines, or else every line not listed in --val-ids; a line listed in
+    --val-ids is never trained on, whether --val names its dataset again or not.
     """
     train_sets = load_datasets(config.train, config.strict, config.text_rules)
     val_ids = read_split_file(config.val_ids) if config.val_ids else None
@@ -122,6 +123,9 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
         if val_ids is not None:
             for dataset in val_sets:
                 dataset.samples = filter_by_ids(dataset.samples, val_ids)
+            listed = {sample.id for dataset in val_sets for sample in dataset.samples}
+            for dataset in train_sets:
+                dataset.samples = [sample for sample in dataset.samples if sample.id not in listed]
     else:
         val_sets = [LoadedDataset(dataset.spec, []) for dataset in train_sets]
         for dataset, held_out in zip(train_sets, val_sets):
