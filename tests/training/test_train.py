@@ -170,6 +170,27 @@ def test_synthetic_lines_on_the_fly(tmp_path):
     assert result.model_path.is_file()
 
 
+def test_synthetic_lines_keep_their_share_beside_weighted_datasets(tmp_path, monkeypatch):
+    """Lines are drawn in proportion to their weight: with ``data@3`` synthetic lines of weight 1
+    made 25 % of the draws instead of the 50 % asked for."""
+    from linescribe.training import run
+
+    captured = {}
+    original = run.LineDataModule
+
+    def capture(*args, **kwargs):
+        captured["weights"] = kwargs["train_weights"]
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run, "LineDataModule", capture)
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    other = write_gt_folder(tmp_path / "other", line_texts(6, seed=1))
+    train(tiny_train_config(data, tmp_path / "run", train=[f"{data}@3", f"{other}@1"], synth_ratio=0.5, max_steps=1))
+    weights = captured["weights"]
+    synthetic = weights[12:]  # after the 12 real lines
+    assert len(synthetic) == 12 and sum(synthetic) / sum(weights) == pytest.approx(0.5)
+
+
 def test_synthetic_items_render_their_own_text():
     from linescribe.alphabet import Alphabet
     from linescribe.data.preprocess import Preprocessing

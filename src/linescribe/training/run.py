@@ -324,9 +324,12 @@ def train(
         raise LinescribeError("no usable validation lines (see the summaries above)")
 
     synthesizer, synth_texts = _synthetic_lines(config, alphabet, len(train_lines.samples))
+    # lines are drawn in proportion to their weight: synthetic ones weigh as much as the average
+    # real line, so that --synth-ratio is their share whatever the datasets' @weights
+    synthetic_weight = sum(train_lines.weights) / len(train_lines.weights)
     for text in synth_texts:
         train_lines.widths.append(_estimated_width(text, preprocessing))
-        train_lines.weights.append(1.0)
+        train_lines.weights.append(synthetic_weight)
     data_summary = {
         "synthetic_lines": len(synth_texts),
         "train": [{"path": str(d.spec.path), "format": d.spec.format, "weight": d.spec.weight, "lines": len(d.samples)} for d in train_sets],
