@@ -208,6 +208,23 @@ def test_page_finds_the_image_by_bare_name_or_stem_or_skips_every_line(page_fold
     assert set(reasons_of(read("page", xml)).values()) == {"image file missing"}
 
 
+def test_page_finds_the_image_of_transkribus_and_ocrd_exports_in_the_folders_above(page_folder: Path) -> None:
+    """Transkribus: ``doc/page/x.xml`` beside ``doc/x.png``; OCR-D: ``imageFilename`` relative to
+    the workspace, above the ``OCR-D-GT-SEG-LINE/`` folder of the XML."""
+    transkribus = page_folder / "page"
+    transkribus.mkdir()
+    (page_folder / "letter_001.xml").rename(transkribus / "letter_001.xml")
+    assert samples_of(read("page", transkribus))["letter_001/l1"].path == page_folder / "letter_001.png"
+
+    ocrd = page_folder / "OCR-D-GT-SEG-LINE"
+    ocrd.mkdir()
+    (page_folder / "OCR-D-IMG").mkdir()
+    (page_folder / "letter_001.png").rename(page_folder / "OCR-D-IMG" / "scan_0001.png")
+    xml = (transkribus / "letter_001.xml").read_text(encoding="utf-8").replace("letter_001.png", "OCR-D-IMG/scan_0001.png")
+    (ocrd / "letter_001.xml").write_text(xml, encoding="utf-8")
+    assert samples_of(read("page", ocrd))["letter_001/l1"].path == page_folder / "OCR-D-IMG" / "scan_0001.png"
+
+
 def test_page_folder_skips_broken_files_and_never_expands_entities(page_folder: Path) -> None:
     shutil.copytree(FIXTURES / "page" / "invalid", page_folder / "invalid")
     assert READERS["page"].sniff(page_folder)

@@ -144,11 +144,16 @@ def sniff_xml(path: Path, root: str) -> bool:
 
 def _find_image(xml_path: Path, image_name: str) -> Path | None:
     """The declared image (relative to the XML, or by its bare name when it is a path from another
-    machine), else an image with the XML's stem, since exports often rename the image."""
-    folder = xml_path.parent
-    candidates = [folder / image_name, folder / PureWindowsPath(image_name).name] if image_name else []
-    candidates += [folder / f"{xml_path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
-    candidates += [folder / f"{xml_path.stem}{suffix.upper()}" for suffix in IMAGE_SUFFIXES]
+    machine), else an image with the XML's stem, since exports often rename the image. Looked for
+    beside the XML, then in the two folders above it: Transkribus exports put the XML in
+    ``doc/page/`` and the image in ``doc/``; OCR-D's ``imageFilename`` is relative to the
+    workspace, one level above its ``OCR-D-GT-*/`` folders."""
+    candidates = []
+    for folder in (xml_path.parent, xml_path.parent.parent, xml_path.parent.parent.parent):
+        if image_name:
+            candidates += [folder / image_name, folder / PureWindowsPath(image_name).name]
+        candidates += [folder / f"{xml_path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
+        candidates += [folder / f"{xml_path.stem}{suffix.upper()}" for suffix in IMAGE_SUFFIXES]
     return next((candidate for candidate in candidates if is_file(candidate)), None)
 
 
