@@ -359,3 +359,34 @@ def test_alto_line_text_keeps_spaces_and_end_of_line_hyphens() -> None:
     assert _line_text(line) == "the conti-"
     without_sp = fromstring("<TextLine><String CONTENT='Je'/><String CONTENT='lègue'/></TextLine>")
     assert _line_text(without_sp) == "Je lègue"
+
+
+def test_a_manifest_can_be_narrowed_to_one_split(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``manifest.tsv#train`` takes the rows of one split, as the manifests of ../shared/data
+    list train, val and test together; read whole, such a manifest is said in a warning."""
+    from PIL import Image
+
+    from linescribe.data.dataset import load_datasets
+
+    rows = ["split\tfile\ttext"]
+    for split, count in (("train", 3), ("val", 2), ("test", 1)):
+        for number in range(count):
+            Image.new("L", (40, 10), 255).save(tmp_path / f"{split}{number}.png")
+            rows.append(f"{split}\t{split}{number}.png\t{split} line {number}")
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    assert parse_spec(f"{manifest}#val@2").split == "val" and parse_spec(f"{manifest}#val@2").weight == 2
+    (val,) = load_datasets([f"{manifest}#val"])
+    assert [sample.text for sample in val.samples] == ["val line 0", "val line 1"]
+    with caplog.at_level("WARNING"):
+        (whole,) = load_datasets([str(manifest)])
+    assert len(whole.samples) == 6 and "reading every split it lists (test, train, val); add #train" in caplog.text
+    with pytest.raises(DatasetError, match=r"no row has split 'dev' \(its splits: test, train, val\)"):
+        load_datasets([f"{manifest}#dev"])
+    folder = tmp_path / "gt"
+    folder.mkdir()
+    Image.new("L", (40, 10), 255).save(folder / "a.png")
+    (folder / "a.gt.txt").write_text("a line", encoding="utf-8")
+    with pytest.raises(DatasetError, match="only a tsv manifest with a 'split' column can be narrowed"):
+        load_datasets([f"{folder}#train"])

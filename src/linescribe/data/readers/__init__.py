@@ -46,10 +46,13 @@ class DatasetSpec:
     format: str
     path: Path
     weight: float = 1.0
+    split: str | None = None
+    """``manifest.tsv#train``: only the rows of a manifest whose ``split`` column says ``train``."""
 
 
 _WEIGHT = re.compile(r"@([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
 _FORMAT_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_SPLIT = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def _valid_names() -> str:
@@ -69,7 +72,8 @@ def _detect(path: Path) -> str:
 
 
 def parse_spec(spec: str) -> DatasetSpec:
-    """``path``, ``format:path``, ``path@2.5`` or ``format:path@0.5`` as a DatasetSpec.
+    """``path``, ``format:path``, ``path@2.5`` or ``format:path@0.5`` as a DatasetSpec; a
+    manifest path may end in ``#SPLIT`` (``manifest.tsv#train``) to take the rows of one split.
 
     A ``prefix:`` is a format only when it is a known reader name, so other paths may hold ``:``.
     Without a format, the path is sniffed; a missing path or an unknown format is a DatasetError.
@@ -80,6 +84,10 @@ def parse_spec(spec: str) -> DatasetSpec:
         text, weight = text[: match.start()], float(match[1])
         if not (weight > 0 and math.isfinite(weight)):
             raise DatasetError(f"{spec}: the weight after @ must be a positive number")
+    split = None
+    base, hash_sign, name = text.rpartition("#")
+    if hash_sign and _SPLIT.fullmatch(name) and not Path(text).expanduser().exists():
+        text, split = base, name
     prefix, colon, rest = text.partition(":")
     fmt = prefix if colon and prefix in READERS else None
     path = Path(rest if fmt else text).expanduser()
@@ -89,7 +97,7 @@ def parse_spec(spec: str) -> DatasetSpec:
         if colon and not fmt and _FORMAT_LIKE.fullmatch(prefix):
             raise DatasetError(f"{spec}: unknown format {prefix!r} (valid: {_valid_names()}) and no such path")
         raise DatasetError(f"{path}: no such file or folder")
-    return DatasetSpec(fmt or _detect(path), path, weight)
+    return DatasetSpec(fmt or _detect(path), path, weight, split)
 
 
 def read_entries(spec: DatasetSpec) -> Iterator[Sample | Skipped]:
@@ -97,6 +105,10 @@ def read_entries(spec: DatasetSpec) -> Iterator[Sample | Skipped]:
     reader = READERS.get(spec.format)
     if reader is None:
         raise DatasetError(f"{spec.path}: unknown dataset format {spec.format!r} (valid: {_valid_names()})")
+    if spec.split is not None:
+        if spec.format != "tsv":
+            raise DatasetError(f"{spec.path}#{spec.split}: only a tsv manifest with a 'split' column can be narrowed to a split")
+        return manifest.read(spec.path, split=spec.split)
     return reader.read(spec.path)
 
 

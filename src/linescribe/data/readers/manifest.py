@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,8 @@ GROUP_COLUMNS = ("group", "document", "form", "page")
 """In order of preference: a document spans pages, and splits must keep documents whole."""
 WRITER_COLUMNS = ("writer",)
 SUFFIXES = (".tsv", ".csv", ".txt")
+
+log = logging.getLogger(__name__)
 
 Row = tuple[int, list[str]]
 
@@ -80,19 +83,22 @@ def sniff(path: Path) -> bool:
         return "\t" in handle.readline()
 
 
-def read(manifest: Path) -> Iterator[Sample | Skipped]:
-    """Every row as a sample; rows with the wrong number of cells are Skipped as ``row N: ...``."""
+def read(manifest: Path, split: str | None = None) -> Iterator[Sample | Skipped]:
+    """Every row as a sample (or, with ``split``, the rows whose ``split`` column has that value);
+    rows with the wrong number of cells are Skipped as ``row N: ...``. A manifest that holds
+    several splits and is read whole is said in a warning: training on its test rows is rarely
+    what was meant."""
     if not manifest.is_file():
         raise DatasetError(f"{manifest}: a tsv dataset is a .tsv or .csv manifest file")
     try:
-        yield from _read(manifest)
+        yield from _read(manifest, split)
     except UnicodeDecodeError as error:
         raise DatasetError(f"{manifest}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise DatasetError(f"{manifest}: cannot read manifest ({error.strerror})") from None
 
 
-def _read(manifest: Path) -> Iterator[Sample | Skipped]:
+def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     rows = _rows(manifest)
     first = next(rows, None)
     if first is None:
@@ -105,12 +111,20 @@ def _read(manifest: Path) -> Iterator[Sample | Skipped]:
     id_column, group_column = _column(header, ID_COLUMNS), _column(header, GROUP_COLUMNS)
     writer_column = _column(header, WRITER_COLUMNS)
     width_column, height_column = _column(header, ("width",)), _column(header, ("height",))
+    split_column = _column(header, ("split",))
+    if split is not None and split_column is None:
+        raise DatasetError(f"{manifest}#{split}: the manifest has no 'split' column to select rows by")
+    splits: set[str] = set()
     folder = manifest.parent
     for number, row in rows:
         if len(row) != len(header):
             # a fixed reason, so that the summary counts all such rows together
             yield Skipped(f"{manifest.name} row {number} ({len(row)} columns)", f"row without {len(header)} columns")
             continue
+        if split_column is not None:
+            splits.add(row[split_column].strip())
+            if split is not None and row[split_column].strip() != split:
+                continue
         relative = Path(row[image_column].strip())
         line_id = row[id_column].strip() if id_column is not None else relative.stem
         path = folder / relative
@@ -125,4 +139,11 @@ def _read(manifest: Path) -> Iterator[Sample | Skipped]:
             group=row[group_column].strip() if group_column is not None else relative.parent.as_posix(),
             writer=row[writer_column].strip() if writer_column is not None else "",
             size_hint=_size_hint(row, width_column, height_column),
+        )
+    if split is not None and split not in splits:
+        raise DatasetError(f"{manifest}: no row has split {split!r} (its splits: {', '.join(sorted(splits)) or 'none'})")
+    if split is None and len(splits) > 1:
+        log.warning(
+            "%s: reading every split it lists (%s); add #%s to the path to take one",
+            manifest, ", ".join(sorted(splits)), "train" if "train" in splits else sorted(splits)[0],
         )
