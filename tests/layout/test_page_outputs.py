@@ -54,6 +54,20 @@ def test_json_lists_lines_in_reading_order(page):
     assert all(0 <= x < result.width and 0 <= y < result.height for x, y in first["polygon"])
 
 
+def test_page_xml_line_index_and_reading_order_agree_within_each_region(page):
+    """PAGE's TextLine/@index is the line's position in its region, as Transkribus's custom
+    readingOrder is; they disagreed in the second column (page-wide 3, 4, 5 against 0, 1, 2)."""
+    from xml.etree.ElementTree import fromstring
+
+    root = fromstring(to_page_xml(page[0]))
+    regions = [element for element in root.iter() if element.tag.endswith("TextRegion")]
+    assert len(regions) == 2
+    for region in regions:
+        lines = [element for element in region if element.tag.endswith("TextLine")]
+        assert [line.get("index") for line in lines] == [str(n) for n in range(len(lines))]
+        assert [line.get("custom") for line in lines] == [f"readingOrder {{index:{n};}}" for n in range(len(lines))]
+
+
 @pytest.mark.parametrize("name, serialize", [("page", to_page_xml), ("alto", to_alto)])
 def test_xml_validates_against_its_schema(schemas, page, blank, name, serialize):
     for result in (page[0], blank):

@@ -101,7 +101,8 @@ def _serialize(root: ElementTree.Element) -> bytes:
 def to_page_xml(page: PageResult) -> bytes:
     """PAGE XML 2019-07-15: a TextRegion per block, a TextLine per line with Coords, Baseline and
     TextEquiv (with its confidence), and the ReadingOrder of the regions. Lines carry their
-    reading-order position both as @index and as Transkribus's ``readingOrder`` custom tag."""
+    position within their region (PAGE's meaning of TextLine/@index) both as @index and as
+    Transkribus's ``readingOrder`` custom tag."""
     root = ElementTree.Element("PcGts", {"xmlns": PAGE_NAMESPACE, "xmlns:xsi": XSI, "xsi:schemaLocation": PAGE_SCHEMA})
     metadata = ElementTree.SubElement(root, "Metadata")
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -130,7 +131,7 @@ def to_page_xml(page: PageResult) -> bytes:
                 {
                     "id": f"r{block}l{line.index}",
                     "custom": f"readingOrder {{index:{number};}}",
-                    "index": str(line.index),
+                    "index": str(number),
                 },
             )
             ElementTree.SubElement(element, "Coords", {"points": _page_points(line.polygon)})
