@@ -220,16 +220,16 @@ def _resumed_config(
     ]
     if ignored:
         log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
-    budget = {name: (getattr(saved, name), getattr(config, name)) for name in ("max_epochs", "max_steps")}
+    budget = {name: getattr(saved, name) for name in ("max_epochs", "max_steps")}
     for name in RESUME_OVERRIDES:
         if overrides is None or name in overrides:
             setattr(saved, name, getattr(config, name))
-    changed = [name for name, (before, _) in budget.items() if getattr(saved, name) != before]
+    changed = [name for name, before in budget.items() if getattr(saved, name) != before]
     if changed and saved.scheduler in ("onecycle", "cosine"):
         name = changed[0]
         raise LinescribeError(
             f"--{name.replace('_', '-')} cannot change when resuming this run: its {saved.scheduler} learning-rate "
-            f"schedule was laid out for max_epochs {budget['max_epochs'][0]}, max_steps {budget['max_steps'][0]}; "
+            f"schedule was laid out for max_epochs {budget['max_epochs']}, max_steps {budget['max_steps']}; "
             "resume with that budget, or start a new run from its model with --init"
         )
     saved.output = config.output

@@ -122,8 +122,9 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
             yield Skipped(f"{manifest.name} row {number} ({len(row)} columns)", f"row without {len(header)} columns")
             continue
         if split_column is not None:
-            splits.add(row[split_column].strip())
-            if split is not None and row[split_column].strip() != split:
+            row_split = row[split_column].strip()
+            splits.add(row_split)
+            if split is not None and row_split != split:
                 continue
         relative = Path(row[image_column].strip())
         line_id = row[id_column].strip() if id_column is not None else relative.stem

@@ -10,12 +10,10 @@ alone already steer the beam towards real French words.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import sys
-from importlib.resources import files
 
+from linescribe.decoding.spell import word_counts
 from linescribe.lm import BOS, EOS, UNK, NgramModel
 
 END_PROBABILITY = 0.05
@@ -26,7 +24,7 @@ UNKNOWN_PROBABILITY = 1e-7
 
 
 def french_unigram_model() -> NgramModel:
-    counts: dict[str, int] = json.loads(gzip.decompress((files("spellchecker") / "resources" / "fr.json.gz").read_bytes()))
+    counts = word_counts("fr")
     total = sum(counts.values())
     words = 1.0 - END_PROBABILITY - UNKNOWN_PROBABILITY
     unigrams = {(word,): (math.log10(count / total * words), 0.0) for word, count in sorted(counts.items())}
