@@ -9,6 +9,16 @@ import pytest
 from generated import OVERFIT_TEXTS, tiny_train_config, write_gt_folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def export_cache(tmp_path_factory) -> Path:
+    """The onnx backend's export cache in a temporary folder, not the user's ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("linescribe-cache")
+    os.environ["LINESCRIBE_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def overfit_model(tmp_path_factory) -> Path:
     """A model file that reads OVERFIT_TEXTS back exactly (trained once per test session)."""

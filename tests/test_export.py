@@ -93,6 +93,71 @@ def test_backends_read_the_same_text(exported, tmp_path):
     assert in_memory.backend == "onnx" and [p.text for p in in_memory.predict(images)] == torch_texts
 
 
+def test_auto_reads_a_safetensors_model_on_onnx_exporting_it_once(tmp_path, monkeypatch):
+    """The fast, steady path is the default: the first load exports and caches, later loads
+    (and worker processes) read the cache, and an edited model file is exported again."""
+    import linescribe.export
+    from linescribe.onnxmodel import export_cache_entry
+
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
+    model = random_model("crnn")
+    path = save_model(model, tmp_path / "m.safetensors")
+    images = [np.asarray(render_line(text)) for text in TEXTS]
+    first = linescribe.load_model(path)
+    assert first.backend == "onnx" and export_cache_entry(path).is_file()
+    assert [p.text for p in first.predict(images)] == [p.text for p in Recognizer(model).predict(images)]
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again although the cache holds the export")
+
+    monkeypatch.setattr(linescribe.export, "export_to_cache", no_export)
+    assert linescribe.load_model(path).backend == "onnx"
+    save_model(random_model("crnn", seed=5), path)
+    with pytest.raises(AssertionError, match="exported again"):
+        linescribe.load_model(path)
+
+
+def test_a_damaged_cache_entry_is_exported_again(tmp_path, monkeypatch):
+    from linescribe.onnxmodel import export_cache_entry
+
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
+    path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
+    entry = export_cache_entry(path)
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"half an onnx file")
+    assert linescribe.load_model(path).backend == "onnx"
+    assert load_onnx_model(entry).net is not None
+
+
+def test_auto_falls_back_to_pytorch_when_the_export_fails_its_check(tmp_path, monkeypatch, caplog):
+    import linescribe.export
+
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
+    path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
+
+    def failing(model, entry):
+        raise ExportError(f"{model.name}: ONNX export check failed: (simulated)")
+
+    monkeypatch.setattr(linescribe.export, "export_to_cache", failing)
+    with caplog.at_level("WARNING"):
+        assert linescribe.load_model(path).backend == "torch"
+    assert "reading it with PyTorch instead" in caplog.text
+    with pytest.raises(ExportError, match="simulated"):
+        linescribe.load_model(path, backend="onnx")
+
+
+def test_torch_reads_lines_on_one_thread_unless_told_otherwise(tmp_path):
+    path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
+    before = torch.get_num_threads()
+    try:
+        linescribe.load_model(path, backend="torch")
+        assert torch.get_num_threads() == 1
+        linescribe.load_model(path, backend="torch", threads=2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_an_export_that_disagrees_with_pytorch_is_refused():
     model, other = random_model("crnn", seed=0), random_model("crnn", seed=1)
     data, _ = onnx_bytes(other)

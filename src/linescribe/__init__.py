@@ -26,9 +26,9 @@ def load_model(
     """A ``Recognizer`` for a model file (``.safetensors`` or exported ``.onnx``), a bundled
     model name, or (None) the default model.
 
-    ``backend``: ``torch``, ``onnx`` (onnxruntime; a ``.safetensors`` model is exported in memory
-    first) or ``auto`` (onnx for ``.onnx`` files and where torch is not installed, else torch).
-    ``threads``: the network's CPU threads (default: torch's default, or every core for onnx).
+    ``backend``: ``onnx`` (onnxruntime; a ``.safetensors`` model is exported once and cached),
+    ``torch`` (PyTorch) or ``auto`` (onnx on the CPU, torch on another ``device``).
+    ``threads``: the network's CPU threads (default: every core for onnx, 1 for torch).
     ``decoding``: the Recognizer's decoder options (``beam_width``, ``lm``, ``lm_weight``,
     ``word_bonus``, ``lexicon``, ``spell``), e.g. ``load_model(decoder="beam_lm", lm="english")``.
     """

@@ -21,7 +21,6 @@ from typing import Any
 from linescribe.errors import LinescribeError
 from linescribe.files import write_atomically
 from linescribe.inference import Prediction, Recognizer, load_recognizer
-from linescribe.onnxmodel import load_onnx_model
 
 
 def json_record(prediction: Prediction) -> dict[str, Any]:
@@ -118,14 +117,12 @@ class TextFolderResults:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a worker process needs to load the model itself: a path or name, or ONNX bytes
-    exported once by the parent."""
+    """What a worker process needs to load the model itself."""
 
     path_or_name: str | None
     backend: str
     threads: int | None
     options: dict[str, Any]
-    onnx: bytes | None = None
 
 
 _worker_recognizer: Recognizer | LinescribeError | None = None
@@ -134,10 +131,7 @@ _worker_recognizer: Recognizer | LinescribeError | None = None
 def _start_worker(spec: ModelSpec) -> None:
     global _worker_recognizer
     try:
-        if spec.onnx is not None:
-            _worker_recognizer = Recognizer(load_onnx_model(spec.onnx, spec.threads, origin=spec.path_or_name), **spec.options)
-        else:
-            _worker_recognizer = load_recognizer(spec.path_or_name, spec.backend, spec.threads, **spec.options)
+        _worker_recognizer = load_recognizer(spec.path_or_name, spec.backend, spec.threads, **spec.options)
     except LinescribeError as error:  # raised again with the first chunk, so the parent can report it
         _worker_recognizer = error
     except Exception as error:  # noqa: BLE001 (an initializer that raises breaks the whole pool)

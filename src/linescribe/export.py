@@ -15,6 +15,7 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -32,6 +33,8 @@ from linescribe.errors import LinescribeError
 from linescribe.files import write_atomically
 from linescribe.onnxmodel import INPUT_NAMES, OUTPUT_NAMES, load_onnx_model
 from linescribe.trained import METADATA_KEY, TrainedModel
+
+logger = logging.getLogger(__name__)
 
 OPSET = 17
 TOLERANCE = 1e-3
@@ -199,3 +202,17 @@ def export_onnx(model: TrainedModel, path: str | Path, half: bool = False) -> Ex
     data, check = onnx_bytes(model, half)
     write_atomically(Path(path), data)
     return check
+
+
+
+def export_to_cache(model: TrainedModel, entry: Path) -> bytes:
+    """The checked ONNX export of ``model``, also written to the cache ``entry`` (see
+    ``onnxmodel.export_cache_entry``). A cache that cannot be written only costs the export
+    next time."""
+    logger.info("%s: exporting to ONNX for onnxruntime, once (cached in %s)", model.name, entry.parent)
+    data = onnx_bytes(model)[0]
+    try:
+        write_atomically(entry, data, durable=False)
+    except OSError as error:
+        logger.warning("%s: cannot cache the ONNX export (%s); it is made again next time", entry, error.strerror or error)
+    return data

@@ -12,6 +12,7 @@ model is loaded, so an install without torch reads ONNX models.
 from __future__ import annotations
 
 import copy
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +32,15 @@ from linescribe.onnxmodel import OnnxNet, available_cores, is_onnx_file, load_on
 from linescribe.trained import TrainedModel
 
 BACKENDS = ("auto", "torch", "onnx")
-"""``auto``: onnxruntime for ``.onnx`` files and wherever torch is not installed, else PyTorch."""
+"""``auto``: onnxruntime on the CPU (a ``.safetensors`` model is exported once, then cached),
+PyTorch on another device."""
+
+logger = logging.getLogger(__name__)
+
+TORCH_INFERENCE_THREADS = 1
+"""PyTorch's default CPU threads for reading lines. More threads spin-wait for each other, and
+beside other work on the cores a line took 3x longer with 2 threads than with 1 (10 s instead of
+0.05 s on a heavily loaded machine); ``--threads`` gives more on a quiet machine."""
 
 MAX_PADDING = 0.25
 """A batch is cut early rather than spend more than this share of its work on padding."""
@@ -239,24 +248,30 @@ def torch_installed() -> bool:
     return True
 
 
-def load_trained_model(path_or_name: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> TrainedModel:
+def load_trained_model(
+    path_or_name: str | Path | None = None, backend: str = "auto", threads: int | None = None, device: str = "cpu"
+) -> TrainedModel:
     """The model in a ``.safetensors`` or ``.onnx`` file (or a bundled model, or the default
     model), with its network on ``backend`` (see BACKENDS).
 
-    ``--backend onnx`` on a ``.safetensors`` model exports it to ONNX in memory first (a few
-    seconds, needs torch), except for bundled models, whose export ships beside them.
-    ``threads``: the network's CPU threads (torch: process-wide).
+    On the onnx backend a ``.safetensors`` model is exported once and read from the export cache
+    after that (see ``onnxmodel.export_cache_entry``); bundled models ship their export. ``auto``
+    picks onnx on the CPU, and falls back to PyTorch (with a warning) for a model whose export
+    does not pass its check. ``threads``: the network's CPU threads (torch: process-wide).
     """
     from linescribe.pretrained import onnx_twin, resolve_model_path
 
     if backend not in BACKENDS:
         raise LinescribeError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     path = resolve_model_path(path_or_name)
-    twin = onnx_twin(path) if backend != "torch" else None
-    if twin is not None and (backend == "onnx" or not torch_installed()):
-        path = twin  # a bundled model's shipped export: no torch needed, nothing to export
+    chosen = backend
+    if backend == "auto":
+        chosen = "onnx" if device == "cpu" or not torch_installed() else "torch"
+    twin = onnx_twin(path)
+    if chosen == "onnx" and twin is not None:
+        path = twin  # a bundled model's shipped export: nothing to export
     if is_onnx_file(path):
-        if backend == "torch":
+        if chosen == "torch":
             raise ModelFileError(f"{path}: an ONNX model runs on the onnx backend, not torch (use --backend onnx or auto)")
         return load_onnx_model(path, threads)
     if not torch_installed():
@@ -264,22 +279,50 @@ def load_trained_model(path_or_name: str | Path | None = None, backend: str = "a
             f"{path}: a .safetensors model needs torch, which is not installed; read an ONNX export of it "
             "instead (`linescribe export MODEL -o model.onnx`, where torch is installed)"
         )
+    if chosen == "onnx":
+        exported = _cached_export(path, threads, fall_back=backend == "auto")
+        if exported is not None:
+            return exported
     from linescribe.models.modelfile import load_model_file
 
-    model = load_model_file(path)
-    if backend == "onnx":
-        from linescribe.export import onnx_bytes
+    set_torch_threads(threads)
+    return load_model_file(path)
 
-        return load_onnx_model(onnx_bytes(model)[0], threads, origin=str(path))
-    if threads:
-        import torch
 
-        torch.set_num_threads(threads)
-    return model
+def _cached_export(path: Path, threads: int | None, fall_back: bool) -> TrainedModel | None:
+    """The onnx-backend model of a ``.safetensors`` file from the export cache, exporting it on
+    first use; None (after a warning) when the export fails its check and ``fall_back`` allows
+    PyTorch instead."""
+    from linescribe.onnxmodel import export_cache_entry
+
+    entry = export_cache_entry(path)
+    if entry.is_file():
+        try:
+            return load_onnx_model(entry, threads, origin=str(path))
+        except ModelFileError:  # a damaged cache entry: export again
+            entry.unlink(missing_ok=True)
+    from linescribe.export import ExportError, export_to_cache
+    from linescribe.models.modelfile import load_model_file
+
+    try:
+        data = export_to_cache(load_model_file(path), entry)
+    except ExportError as error:
+        if not fall_back:
+            raise
+        logger.warning("%s; reading it with PyTorch instead (slower)", error)
+        return None
+    return load_onnx_model(data, threads, origin=str(path))
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """PyTorch's CPU threads for inference: ``threads`` when given, else TORCH_INFERENCE_THREADS."""
+    import torch
+
+    torch.set_num_threads(threads or TORCH_INFERENCE_THREADS)
 
 
 def load_recognizer(
     path_or_name: str | Path | None = None, backend: str = "auto", threads: int | None = None, **options: Any
 ) -> Recognizer:
     """A Recognizer for a model file path, a bundled model's name, or the default model."""
-    return Recognizer(load_trained_model(path_or_name, backend, threads), **options)
+    return Recognizer(load_trained_model(path_or_name, backend, threads, options.get("device", "cpu")), **options)

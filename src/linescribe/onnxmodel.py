@@ -9,7 +9,9 @@ point onnxruntime at other files on disk (external weights) either.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,26 @@ class OnnxNet:
         """images (N,1,H,W) float32, widths (N,) int64 -> log_probs (T,N,C), lengths (N,)."""
         log_probs, lengths = self.session.run(OUTPUT_NAMES, {"images": images, "widths": widths})
         return log_probs, lengths
+
+
+def cache_folder() -> Path:
+    """Where exports made for the onnx backend are kept: ``$LINESCRIBE_CACHE``, else
+    ``$XDG_CACHE_HOME/linescribe``, else ``~/.cache/linescribe``."""
+    if os.environ.get("LINESCRIBE_CACHE"):
+        return Path(os.environ["LINESCRIBE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "linescribe"
+
+
+def export_cache_entry(model_path: Path) -> Path:
+    """The cache file for the ONNX export of a ``.safetensors`` model: exported once, it is read
+    by onnxruntime, 2-3x faster than PyTorch and steady on busy cores. Named by the file's
+    content and the linescribe and torch versions, so an edited model or a new exporter exports
+    again; found without importing torch."""
+    from linescribe import __version__
+
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:24]
+    torch_version = metadata.version("torch").split("+")[0]
+    return cache_folder() / "onnx" / f"{digest}-linescribe{__version__}-torch{torch_version}.onnx"
 
 
 def is_onnx_file(path: str | Path) -> bool:

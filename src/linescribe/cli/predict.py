@@ -79,10 +79,10 @@ def backend_options(command):
     """``--backend`` and ``--threads``, shared by ``predict`` and ``eval``."""
     options = [
         click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-                     help="torch (PyTorch), onnx (onnxruntime; a .safetensors model is exported in memory first) or "
-                     "auto: onnx for .onnx models and where torch is not installed, else torch."),
+                     help="onnx (onnxruntime; a .safetensors model is exported once and cached), torch (PyTorch) "
+                     "or auto: onnx on the CPU, torch on a GPU."),
         click.option("--threads", type=click.IntRange(min=0), default=0,
-                     help="CPU threads of the network (0: torch's default, or every core for onnx)."),
+                     help="CPU threads of the network (0: every core for onnx, 1 for torch)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -109,20 +109,17 @@ def _rows(predictions: list[Prediction], output_format: str, single: bool) -> st
 
 
 def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int, options: dict[str, Any]) -> ModelSpec:
-    """How the worker processes load the model: ``--backend onnx`` on a .safetensors model is
-    exported once here rather than once per worker."""
-    from linescribe.onnxmodel import available_cores, is_onnx_file
-    from linescribe.pretrained import onnx_twin, resolve_model_path
+    """How the worker processes load the model. Loading it here first makes a model the workers
+    would export to ONNX be exported once, into the cache they then read, and reports a bad
+    model before any worker starts."""
+    from linescribe.inference import load_trained_model
+    from linescribe.onnxmodel import available_cores
+    from linescribe.pretrained import resolve_model_path
 
     threads = threads or max(1, available_cores() // jobs)
-    options = {**options, "decode_threads": threads}
     path = resolve_model_path(model)
-    if backend == "onnx" and not is_onnx_file(path) and not onnx_twin(path):
-        from linescribe.export import onnx_bytes
-        from linescribe.models.modelfile import load_model_file
-
-        return ModelSpec(str(path), backend, threads, options, onnx=onnx_bytes(load_model_file(path))[0])
-    return ModelSpec(str(path), backend, threads, options)
+    load_trained_model(path, backend, threads)
+    return ModelSpec(str(path), backend, threads, {**options, "decode_threads": threads})
 
 
 def _predict_pages(
