@@ -3,6 +3,7 @@
     python benchmarks/decoders.py [--model default] [--limit 0] [--threads 2]
     python benchmarks/decoders.py --splits hooker/val --grid          # tune lm_weight, word_bonus
     python benchmarks/decoders.py --spellers                          # symspell vs autocorrect
+    python benchmarks/decoders.py --splits hooker/val --pruning       # choose char_min_logp
 
 The network runs once per split; every decoder then reads the same log-probabilities, so the
 table compares decoders and nothing else. lines/s counts the network's share (the same for all)
@@ -130,6 +131,29 @@ def grid(args) -> None:
                               flush=True)
 
 
+PRUNING_LEVELS = (-12.0, -10.0, -8.0, -6.0, -5.0, -4.0, -3.0)
+
+
+def pruning(args) -> None:
+    """Beam decoders skip, on each frame, characters whose log-probability is below
+    char_min_logp: CER, WER and the decoder's own lines/s at each level, the LM chosen by the
+    split's language (french for copiste, poilus and the later French sets)."""
+    model = load_model_file(resolve_model_path(args.model))
+    print(f"model {model.name or args.model}; beam width {args.beam_width}; decoder time alone (one thread)")
+    print("| split | decoder | char_min_logp | CER | WER | decoder lines/s |")
+    print("|---|---|---|---|---|---|")
+    for split in args.splits:
+        output = run_network(model, split, args.limit)
+        lm = "english" if split.startswith("hooker") else "french"
+        for name, options in (("beam", {}), ("beam_lm", {"lm": lm})):
+            for level in PRUNING_LEVELS:
+                decoder = build_decoder(name, beam_width=args.beam_width, char_min_logp=level, **options)
+                rates, seconds = score(output, decoder, model.alphabet)
+                label = f"{name} ({lm})" if options else name
+                print(f"| {split} | {label} | {level:g} | {rates.cer:.2%} | {rates.wer:.2%} | {len(output.references) / seconds:.1f} |",
+                      flush=True)
+
+
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -195,12 +219,15 @@ def main() -> None:
     parser.add_argument("--lm-weight", type=float, default=0.3, help="the decoders' default, tuned with --grid")
     parser.add_argument("--word-bonus", type=float, default=2.0, help="the decoders' default, tuned with --grid")
     parser.add_argument("--grid", action="store_true", help="try lm_weight x word_bonus x oov_penalty for beam_lm")
+    parser.add_argument("--pruning", action="store_true", help="try char_min_logp levels for the beam decoders")
     parser.add_argument("--spellers", action="store_true", help="compare the spelling correctors on synthetic typos")
     parser.add_argument("--typo-rate", type=float, default=0.1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.spellers:
         spellers(args)
+    elif args.pruning:
+        pruning(args)
     elif args.grid:
         grid(args)
     else:

@@ -1,7 +1,7 @@
 """Inference speed, memory and accuracy: the default model and the `seed` architecture on
 PyTorch and onnxruntime, and Tesseract 5 on the same lines.
 
-    python benchmarks/infer_speed.py [--lines 294] [--seed-lines 64] [--threads 2] [--no-cer]
+    python benchmarks/infer_speed.py [--lines 294] [--seed-lines 64] [--threads 2] [--no-cer] [--busy N]
 
 Lines: ../shared/data/lines/hooker/test, decoded to grayscale before timing (image decoding is
 not timed; preprocessing, the network and greedy decoding are). Each configuration runs in a
@@ -12,6 +12,11 @@ fresh process, so its peak RSS is its own and an onnxruntime process never impor
 - `seed` has random weights with the default model's alphabet (no trained seed model exists):
   its speed is real, its CER would mean nothing and is not measured. Every line costs it the
   same (each is scaled into a 64x800 canvas), so it is timed on the first --seed-lines lines.
+- default path: ``linescribe.load_model()`` as a user calls it, backend and threads left to
+  linescribe (``--threads`` does not apply to it).
+- ``--busy N``: N other processes spin on the cores while each configuration is measured (pure
+  Python loops, started before the model loads, stopped after), as on a machine shared with
+  other work; compare with a run without it on the same machine.
 - onnx int8: the exported default model with its LSTM and output layer quantised to int8 by
   onnxruntime.quantization.quantize_dynamic (weights int8, activations quantised at run time).
 - CER: every line of hooker/test and copiste/test, references with the model's transcription
@@ -43,6 +48,7 @@ CER_SETS = {"hooker": (SHARED_LINES / "hooker" / "test", "eng"), "copiste": (SHA
 
 CONFIGS = {
     # name: (row label, arch, backend, model file made by prepare())
+    "default-path": ("default path, load_model()", "crnn", "auto", ""),
     "crnn-torch": ("default", "crnn", "torch", "default.safetensors"),
     "crnn-onnx": ("default", "crnn", "onnx", "default.onnx"),
     "crnn-onnx-int8": ("default, int8 LSTM", "crnn", "onnx int8", "default-int8.onnx"),
@@ -130,8 +136,11 @@ def measure_model(path: Path, backend: str, count: int, threads: int, with_cer: 
     from linescribe.evaluation import evaluate
 
     images = speed_lines(count)
-    recognizer = linescribe.load_model(path, backend="onnx" if backend.startswith("onnx") else "torch", threads=threads)
-    figures = {}
+    if backend == "auto":  # as a user gets it: the bundled default model, nothing chosen
+        recognizer = linescribe.load_model()
+    else:
+        recognizer = linescribe.load_model(path, backend="onnx" if backend.startswith("onnx") else "torch", threads=threads)
+    figures = {"backend": recognizer.backend}
     for batch_size in (1, 32):
         recognizer.batch_size = batch_size
         recognizer.predict_many(images[:64])  # warm-up: kernels, caches, thread pools
@@ -207,6 +216,8 @@ def measure_tesseract(count: int, threads: int, with_cer: bool) -> dict:
 
 def row(name: str, figures: dict, no_cer: bool) -> str:
     label, arch, engine, _ = CONFIGS[name]
+    if engine == "auto":
+        engine = f"auto: {figures['backend']}"
     cers = [f"{figures[f'cer_{s}']:.2%}" if f"cer_{s}" in figures else "-" for s in CER_SETS]
     if name == "tesseract" and not no_cer:
         cers = [f"{cer} ({figures[f'language_{s}']})" for cer, s in zip(cers, CER_SETS)]
@@ -221,7 +232,13 @@ def run_config(name: str, folder: Path, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--config", name, "--models", str(folder), "--lines", str(lines), "--threads", str(args.threads)]
     if args.no_cer:
         command.append("--no-cer")
-    done = subprocess.run(command, capture_output=True, text=True)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.splitlines()[-1])
@@ -233,6 +250,7 @@ def main() -> None:
     parser.add_argument("--seed-lines", type=int, default=64, help="lines timed for the seed architecture")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads of each engine")
     parser.add_argument("--no-cer", action="store_true", help="skip the CER columns (faster)")
+    parser.add_argument("--busy", type=int, default=0, metavar="N", help="busy processes spinning beside each measurement")
     parser.add_argument("--only", nargs="*", choices=list(CONFIGS), help="measure these configurations only")
     parser.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)  # a child process
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
@@ -247,7 +265,7 @@ def main() -> None:
         return
     names = args.only or [name for name in CONFIGS if name != "tesseract" or shutil.which("tesseract")]
     print(f"{args.lines} lines of hooker/test ({args.seed_lines} for seed); {args.threads} threads per engine; "
-          f"load average {os.getloadavg()[0]:.2f} at the start\n")
+          f"{args.busy} busy processes beside; load average {os.getloadavg()[0]:.2f} at the start\n")
     print("| model | arch | engine | lines/s batch 1 | lines/s batch 32 | p50 one line (ms) | peak RSS (MB) | CER hooker | CER copiste |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     results = {}

@@ -65,6 +65,25 @@ def test_eval_counts_errors_against_wrong_references(overfit_model, overfit_line
     assert document["confusions"] == [{"reference": "x", "prediction": "", "count": 1}]
 
 
+def test_eval_and_predict_take_the_model_the_same_ways(overfit_model, overfit_lines):
+    """Both verbs: ``[MODEL] ITEMS...``, ``--model``, a bundled name, or nothing (the default model)."""
+    line = sorted(overfit_lines.glob("*.png"))[0]
+    reference = line.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
+    for verb, data in (("predict", line), ("eval", overfit_lines)):
+        by_default = run(verb, "--format=tsv" if verb == "predict" else "--confusions=3", data)
+        named = run(verb, "--format=tsv" if verb == "predict" else "--confusions=3", "default", data)
+        assert by_default.exit_code == 0
+        assert [row for row in by_default.output.splitlines() if "lines/s" not in row] == [
+            row for row in named.output.splitlines() if "lines/s" not in row
+        ]
+        for given in ([overfit_model, data], ["-m", overfit_model, data]):
+            assert run(verb, *given).exit_code == 0
+        alone = CliRunner().invoke(main, [verb, "default"])
+        assert alone.exit_code == 2 and "default is a model: give the" in alone.output
+    assert run("predict", overfit_model, line).output == reference + "\n"
+    assert "CER        0.00%" in run("eval", overfit_model, overfit_lines).output
+
+
 def test_info_shows_the_model_description(overfit_model):
     document = json.loads(run("info", overfit_model).output)
     assert document["arch"] == "crnn" and document["format"] == "linescribe.model"

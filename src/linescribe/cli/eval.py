@@ -10,24 +10,24 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import backend_options, decoding_options, recognizer_options
+from linescribe.cli.predict import backend_options, decoding_options, recognizer_options, split_model_argument
 
 
 @click.command("eval")
-@click.argument("model")
-@click.argument("datasets", nargs=-1, required=True)
+@click.argument("datasets", nargs=-1, required=True, metavar="[MODEL] DATASETS...")
+@click.option("-m", "--model", help="Model file (.safetensors or .onnx) or bundled model name (default: the bundled default model).")
 @click.option("--report", type=click.Path(path_type=Path), help="Per-line TSV: id, reference, prediction, edit distance, confidence.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--confusions", default=10, show_default=True, help="Show the N most frequent character confusions.")
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
 @click.option("--text-rules", default=None, help="Transcription rules for the references (default: those the model was trained with).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
 @backend_options
 @decoding_options
 def evaluate(
-    model: str,
     datasets: tuple[str, ...],
+    model: str | None,
     report: Path | None,
     as_json: bool,
     confusions: int,
@@ -39,7 +39,8 @@ def evaluate(
     threads: int,
     **decoding: Any,
 ) -> None:
-    """Character and word error rates of MODEL (.safetensors, .onnx or bundled name) on DATASETS.
+    """Character and word error rates of MODEL (a .safetensors or .onnx file, a run folder or a
+    bundled model's name; default: the bundled default model) on DATASETS.
 
     CER = total character edit distance / total reference characters (corpus level);
     WER = the same over whitespace-separated words.
@@ -51,6 +52,7 @@ def evaluate(
     from linescribe.files import write_atomically
     from linescribe.inference import load_recognizer
 
+    model, datasets = split_model_argument(datasets, model, "datasets")
     recognizer = load_recognizer(model, backend, threads or None, batch_size=batch_size, **recognizer_options(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
@@ -72,7 +74,7 @@ def evaluate(
             "model": recognizer.name,
             "decoder": recognizer.decoder_name,
             "backend": recognizer.backend,
-            "datasets": list(datasets),
+            "datasets": datasets,
             **result.summary(),
             "skipped_entries": skipped,
             "unreadable": result.unreadable,

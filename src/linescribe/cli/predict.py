@@ -89,9 +89,26 @@ def backend_options(command):
     return command
 
 
-def _looks_like_model(item: str) -> bool:
+def _names_a_model(item: str) -> bool:
+    """A model file, a run folder holding one, or the name of a bundled model (not a path)."""
+    from linescribe.pretrained import bundled_models
+
     path = Path(item)
-    return path.suffix in (".safetensors", ".onnx") or (path.is_dir() and (path / "model.safetensors").is_file())
+    if path.suffix in (".safetensors", ".onnx") or (path.is_dir() and (path / "model.safetensors").is_file()):
+        return True
+    return item in bundled_models() and not path.exists()
+
+
+def split_model_argument(items: tuple[str, ...], model: str | None, what: str) -> tuple[str | None, list[str]]:
+    """``[MODEL] ITEMS...`` of ``predict`` and ``eval``: the model given by ``--model``, or the
+    first argument when it names a model and something follows it, or None (the default
+    model); and the remaining arguments (``what`` names them in the error when none remain)."""
+    rest = list(items)
+    if model is None and rest and _names_a_model(rest[0]):
+        if len(rest) == 1:
+            raise click.UsageError(f"{rest[0]} is a model: give the {what} to read after it")
+        model = rest.pop(0)
+    return model, rest
 
 
 def _rows(predictions: list[Prediction], output_format: str, single: bool) -> str:
@@ -199,8 +216,8 @@ def predict(
     threads: int,
     **decoding: Any,
 ) -> None:
-    """Read the text of line IMAGES (files, folders, globs). A first argument ending in
-    .safetensors or .onnx is taken as the model.
+    """Read the text of line IMAGES (files, folders, globs) with MODEL (a .safetensors or .onnx
+    file, a run folder or a bundled model's name; default: the bundled default model).
 
     JSON output gives per-character and per-word confidences and, for beam decoders, the n-best
     alternatives with their share of the beam's probability. An unreadable image is reported and
@@ -211,9 +228,7 @@ def predict(
     from linescribe.files import check_writable, write_atomically
     from linescribe.inference import load_recognizer
 
-    items = list(inputs)
-    if model is None and len(items) > 1 and _looks_like_model(items[0]):
-        model = items.pop(0)
+    model, items = split_model_argument(inputs, model, "images")
     paths = expand_inputs(tuple(items))
     if not paths:
         raise click.UsageError("no images found in " + " ".join(items))

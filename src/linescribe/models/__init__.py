@@ -14,6 +14,7 @@ from linescribe.data.preprocess import Preprocessing
 from linescribe.errors import ModelFileError
 from linescribe.models.base import LineNet
 from linescribe.models.crnn import CRNN, CRNN_DEFAULTS, CRNN_PREPROCESSING
+from linescribe.models.ppocr import PPOCR, PPOCR_DEFAULTS, PPOCR_PREPROCESSING
 from linescribe.models.seed import SEED_DEFAULTS, SEED_PREPROCESSING, SeedNet
 
 
@@ -44,6 +45,22 @@ ARCHITECTURES: dict[str, Architecture] = {
         SEED_PREPROCESSING,
         "classic: fixed 64x800 input, 7 conv layers, 2x512 BiLSTM (~15 M parameters)",
         tiny={"lstm_hidden": 16, "lstm_layers": 1},
+    ),
+    "ppocr": Architecture(
+        "ppocr",
+        PPOCR,
+        PPOCR_DEFAULTS,
+        PPOCR_PREPROCESSING,
+        "PP-OCRv6 small (PaddleOCR): conv backbone + transformer neck, 48 px lines stretched 2x (~4.3 M parameters); "
+        "start it from recipes/ppocr/convert.py's model with --init",
+        tiny={
+            "stem_channels": 8,
+            "channels": [8, 16],
+            "se": [[True], [False, True]],
+            "neck_dim": 16,
+            "neck_depth": 1,
+            "neck_heads": 2,
+        },
     ),
 }
 
