@@ -6,6 +6,8 @@ weights and the whole preprocessing path, not a stored snapshot of their output.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,17 @@ def test_default_model_reads_rendered_lines(default_recognizer):
     or damaged weights give a CER far above 5 % (the shipped model measures 3.8 %)."""
     cer, pairs = _rendered_cer(default_recognizer)
     assert cer < 0.05, pairs
+
+
+def test_shipped_models_hold_no_paths_of_the_machine_they_were_built_on():
+    """A model file travels: the builder's folders (/tmp/run, .gpu/data/...) mean nothing to a
+    user, and ship.py strips them."""
+    from linescribe.models.modelfile import read_model_document
+    from linescribe.onnxmodel import read_onnx_document
+    from linescribe.pretrained import bundled_models, onnx_twin
+
+    for path in bundled_models().values():
+        for document in (read_model_document(path), read_onnx_document(onnx_twin(path))):
+            text = json.dumps(document["training"])
+            assert "/tmp" not in text and ".gpu" not in text and "/work" not in text and "../" not in text
+            assert document["training"]["license"]

@@ -23,6 +23,36 @@ from linescribe.models.modelfile import load_model_file, save_model
 
 REPO = Path(__file__).resolve().parents[2]
 SPLITS = ("hooker", "copiste", "poilus")
+LICENSE = "CC-BY-SA-4.0"
+"""The weights' terms (src/linescribe/pretrained/README.md says why and lists the attributions)."""
+PATH_OPTIONS = ("train", "val", "alphabet", "init", "train_ids", "val_ids", "synth_fonts")
+
+
+def _portable(spec: str | None) -> str | None:
+    """A dataset spec or file path without the builder's folders: ``gt:/tmp/x/data/hooker/train@0.5``
+    -> ``gt:hooker/train@0.5``, ``/tmp/init.safetensors`` -> ``init.safetensors``."""
+    if not spec:
+        return spec
+    head, colon, rest = spec.rpartition(":") if ":" in spec.split("/")[0] else ("", "", spec)
+    path, at, weight = rest.partition("@")
+    parts = Path(path).parts
+    short = "/".join(parts[-2:]) if len(parts) > 1 and parts[-1] in ("train", "val", "test") else parts[-1] if parts else path
+    return f"{head}{colon}{short}{at}{weight}"
+
+
+def without_local_paths(training: dict) -> dict:
+    """The training record of a model that ships: where the builder's data, run folder and
+    initial model lay on their machine says nothing to a user and must not travel with it."""
+    config = dict(training.get("config", {}))
+    config.pop("output", None)
+    for name in PATH_OPTIONS:
+        value = config.get(name)
+        config[name] = [_portable(v) for v in value] if isinstance(value, list) else _portable(value)
+    data = {
+        side: [{**entry, "path": _portable(entry["path"])} for entry in entries] if isinstance(entries, list) else entries
+        for side, entries in training.get("data", {}).items()
+    }
+    return {**training, "config": config, "data": data}
 
 
 def score(model_path: Path, data: Path, rules: list[str]) -> dict[str, dict]:
@@ -50,6 +80,7 @@ def main() -> None:
     use_half = all(half[s]["cer"] <= full[s]["cer"] + 0.0005 for s in SPLITS)
     chosen = half if use_half else full
     model.name = "default"
+    model.training = {**without_local_paths(model.training), "license": LICENSE}
     model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
     save_model(model, args.output, half=use_half)
     export_onnx(load_model_file(args.output), args.output.with_suffix(".onnx"), half=use_half)  # for installs without torch

@@ -85,9 +85,20 @@ def test_eval_and_predict_take_the_model_the_same_ways(overfit_model, overfit_li
 
 
 def test_info_shows_the_model_description(overfit_model):
-    document = json.loads(run("info", overfit_model).output)
+    document = json.loads(run("info", overfit_model, "--json").output)
     assert document["arch"] == "crnn" and document["format"] == "linescribe.model"
     assert "preprocess" in document and "alphabet" in document
+
+
+def test_info_summarises_a_model_in_a_few_lines():
+    output = run("info").output
+    lines = output.splitlines()
+    assert len(lines) <= 15, output
+    fields = dict(line.split(None, 1) for line in lines[:4])
+    assert fields["model"].startswith("default (crnn, 2.1 M parameters")
+    assert "0-9" in fields["alphabet"] and "a-z" in fields["alphabet"]
+    assert any(line.startswith("licence") and "CC-BY-SA-4.0" in line for line in lines)
+    assert any(line.startswith("test CER") and "hooker" in line for line in lines)
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from linescribe.alphabet import BLANK_ID, Alphabet
-from linescribe.decoding.alignment import char_confidences
+from linescribe.decoding.alignment import align_chars
 from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
@@ -37,6 +37,13 @@ from linescribe.lm.words import APOSTROPHES, word_key
 
 NEG_INF = float("-inf")
 LN10 = math.log(10.0)
+
+
+CHAR_MIN_LOGP = -6.0
+"""Characters less likely than this (log-probability) on a frame are not tried there. Chosen on
+hooker, copiste and poilus val (``benchmarks/decoders.py --pruning``, README "Decoders"): from
+-12 to -6 beam_lm's CER moved by -0.08 to -0.07 points and the decoder ran 4-6x faster; at -5
+and above CER rose on hooker."""
 
 
 def _log_add(a: float, b: float) -> float:
@@ -165,7 +172,7 @@ def prefix_beam_search(
     chars: Sequence[str],
     beam_width: int,
     scorer: WordScorer | None = None,
-    char_min_logp: float = -12.0,
+    char_min_logp: float = CHAR_MIN_LOGP,
 ) -> list[tuple[str, float, float]]:
     """log_probs (T, C) of one line (blank = class 0, class i = ``chars[i - 1]``) ->
     ``[(text, ctc log-prob, word score)]`` of the final beams, best total first.
@@ -223,7 +230,7 @@ class BeamDecoder:
     ``n_best`` alternatives are returned with each hypothesis.
     """
 
-    def __init__(self, beam_width: int = 16, n_best: int = 5, char_min_logp: float = -12.0) -> None:
+    def __init__(self, beam_width: int = 16, n_best: int = 5, char_min_logp: float = CHAR_MIN_LOGP) -> None:
         if beam_width < 1:
             raise LinescribeError(f"the beam width must be at least 1, got {beam_width}")
         if n_best < 1:
@@ -255,10 +262,10 @@ class BeamDecoder:
             for (text, _, _), share, score in zip(results[: self.n_best], shares, scores)
         )
         text = results[0][0]
-        confidences = char_confidences(log_probs, alphabet.encode(text)) if text else ()
-        confidences = confidences or tuple(0.0 for _ in text)
+        aligned = align_chars(log_probs, alphabet.encode(text))
+        confidences = aligned.confidences if aligned else tuple(0.0 for _ in text)
         confidence = sum(confidences) / len(confidences) if confidences else 1.0
-        return Hypothesis(text, confidence, confidences, alternatives)
+        return Hypothesis(text, confidence, confidences, alternatives, aligned.frames if aligned else ())
 
 
 class LMBeamDecoder(BeamDecoder):
@@ -277,7 +284,7 @@ class LMBeamDecoder(BeamDecoder):
         word_bonus: float = 2.0,
         lexicon: str | Path | Iterable[str] | None = None,
         oov_penalty: float = -6.0,
-        char_min_logp: float = -12.0,
+        char_min_logp: float = CHAR_MIN_LOGP,
     ) -> None:
         super().__init__(beam_width, n_best, char_min_logp)
         from linescribe.lm import DEFAULT_LM_WEIGHT, TUNED_LM_WEIGHTS, load_lm, read_lexicon
