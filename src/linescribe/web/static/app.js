@@ -6,6 +6,8 @@
   const PARALLEL_REQUESTS = 2;
   const LOW = 0.5;   // character confidence below this: strongly shaded
   const MID = 0.8;   // below this: lightly shaded
+  const READABLE_HEIGHT = 64;  // px: a line image is never shrunk below this to fit the card
+  const SVG = "http://www.w3.org/2000/svg";
 
   const body = document.body;
   const recognizeUrl = body.dataset.recognizeUrl;
@@ -19,6 +21,7 @@
   const options = $("options");
   const toolbar = $("toolbar");
   const progress = $("progress");
+  const layoutChoice = $("layout");
 
   const items = [];       // {file, url, card, result, error, generation}, in page order
   const queue = [];       // items waiting for a request
@@ -44,16 +47,26 @@
     for (const file of files) {
       const card = template.content.firstElementChild.cloneNode(true);
       const item = { file, url: URL.createObjectURL(file), card, result: null, error: null, generation: 0 };
-      card.querySelector("img").src = item.url;
-      card.querySelector("img").alt = "Image " + file.name;
+      const image = card.querySelector("img");
+      image.addEventListener("load", () => keepReadable(image));
+      image.src = item.url;
+      image.alt = "Image " + file.name;
       card.querySelector(".name").textContent = file.name;
       card.querySelector(".copy").addEventListener("click", (event) => copyText(item.result ? item.result.text : "", event.currentTarget));
       card.querySelector(".remove").addEventListener("click", () => removeItem(item));
+      linkOutlines(card);
       items.push(item);
       results.append(card);
       enqueue(item);
     }
     toolbar.hidden = items.length === 0;
+  }
+
+  // A line image is shown at its natural size, shrunk to the card's width only as far as
+  // READABLE_HEIGHT allows: a longer line keeps that height and scrolls sideways (app.css).
+  function keepReadable(image) {
+    const height = Math.min(image.naturalHeight, READABLE_HEIGHT);
+    image.style.setProperty("--readable-width", (image.naturalWidth * height) / image.naturalHeight + "px");
   }
 
   function removeItem(item) {
@@ -75,6 +88,7 @@
     item.generation += 1;
     item.result = null;
     item.error = null;
+    item.card.dataset.layout = readingOptions().layout;  // app.css shows a line or a page by it
     setState(item, "waiting", "Waiting…");
     if (!queue.includes(item)) queue.push(item);
     pump();
@@ -127,7 +141,8 @@
     item.card.setAttribute("aria-busy", state === "busy" || state === "waiting" ? "true" : "false");
     item.card.querySelector(".status-text").textContent = message;
     if (state !== "done") {
-      item.card.querySelector(".text").textContent = "";
+      item.card.querySelector(".text").replaceChildren();
+      item.card.querySelector(".outlines").replaceChildren();
       item.card.querySelector(".confidence").textContent = "";
       item.card.querySelector(".alternatives").hidden = true;
     }
@@ -143,13 +158,14 @@
     const result = item.result;
     const card = item.card;
     setState(item, "done", result.text ? "Read in " + Math.round(item.timing.total_ms) + " ms" : "No text found");
-    const textElement = card.querySelector(".text");
-    textElement.replaceChildren(...shadedText(result.lines));
+    card.querySelector(".text").replaceChildren(...result.lines.map(lineText));
+    drawOutlines(card, result);
     const confidence = card.querySelector(".confidence");
     confidence.textContent = result.text ? percent(result.confidence) : "";
     confidence.className = "confidence " + band(result.confidence);
     confidence.title = "Mean character confidence";
-    const alternatives = (result.lines[0] && result.lines[0].alternatives) || [];
+    // other readings of a whole page would be the first line's only: offered for one line
+    const alternatives = result.lines.length === 1 ? result.lines[0].alternatives : [];
     const details = card.querySelector(".alternatives");
     const list = details.querySelector("ol");
     list.replaceChildren();
@@ -171,33 +187,78 @@
     return confidence < LOW ? "low" : confidence < MID ? "mid" : "high";
   }
 
+  // One paragraph per line. A line found on a page (it has a polygon) can take the focus,
+  // so that the keyboard too can mark its outline.
+  function lineText(line, index) {
+    const paragraph = document.createElement("p");
+    paragraph.className = "line";
+    paragraph.dir = "auto";
+    paragraph.append(...shadedText(line));
+    if (line.polygon) {
+      paragraph.dataset.line = index;
+      paragraph.tabIndex = 0;
+    }
+    return paragraph;
+  }
+
   // Runs of characters in the same confidence band become one node; unsure runs are shaded
   // spans whose title gives each character's confidence.
-  function shadedText(lines) {
+  function shadedText(line) {
     const nodes = [];
-    lines.forEach((line, lineIndex) => {
-      if (lineIndex > 0) nodes.push(document.createElement("br"));
-      const chars = Array.from(line.text);
-      const confidences = line.char_confidences.length === chars.length ? line.char_confidences : chars.map(() => 1);
-      let start = 0;
-      while (start < chars.length) {
-        const kind = chars[start].trim() ? band(confidences[start]) : "high";
-        let end = start + 1;
-        while (end < chars.length && (chars[end].trim() ? band(confidences[end]) : "high") === kind) end += 1;
-        const run = chars.slice(start, end).join("");
-        if (kind === "high") {
-          nodes.push(document.createTextNode(run));
-        } else {
-          const span = document.createElement("span");
-          span.className = "unsure " + kind;
-          span.textContent = run;
-          span.title = chars.slice(start, end).map((char, i) => char + " " + percent(confidences[start + i])).join(", ");
-          nodes.push(span);
-        }
-        start = end;
+    const chars = Array.from(line.text);
+    const confidences = line.char_confidences.length === chars.length ? line.char_confidences : chars.map(() => 1);
+    let start = 0;
+    while (start < chars.length) {
+      const kind = chars[start].trim() ? band(confidences[start]) : "high";
+      let end = start + 1;
+      while (end < chars.length && (chars[end].trim() ? band(confidences[end]) : "high") === kind) end += 1;
+      const run = chars.slice(start, end).join("");
+      if (kind === "high") {
+        nodes.push(document.createTextNode(run));
+      } else {
+        const span = document.createElement("span");
+        span.className = "unsure " + kind;
+        span.textContent = run;
+        span.title = chars.slice(start, end).map((char, i) => char + " " + percent(confidences[start + i])).join(", ");
+        nodes.push(span);
       }
-    });
+      start = end;
+    }
     return nodes;
+  }
+
+  // ---- outlines of the lines found on a page -----------------------------------------------
+
+  // The SVG's viewBox is the page in the server's pixels, so the outlines scale with the image.
+  function drawOutlines(card, result) {
+    const svg = card.querySelector(".outlines");
+    svg.setAttribute("viewBox", "0 0 " + result.width + " " + result.height);
+    svg.replaceChildren(...result.lines.flatMap((line, index) => {
+      if (!line.polygon) return [];
+      const outline = document.createElementNS(SVG, "polygon");
+      outline.setAttribute("points", line.polygon.map((point) => point.join(",")).join(" "));
+      outline.dataset.line = index;
+      return [outline];
+    }));
+  }
+
+  // A line's text and outline share a data-line number. Hovering either marks both ("hovered"),
+  // as does the text's focus ("focused": a click or Tab); clicking an outline focuses its text.
+  function linkOutlines(card) {
+    const lineOf = (element) => element.closest("[data-line]")?.dataset.line;
+    const mark = (className, line) => {
+      for (const element of card.querySelectorAll("[data-line]")) {
+        element.classList.toggle(className, element.dataset.line === line);
+      }
+    };
+    card.addEventListener("mouseover", (event) => mark("hovered", lineOf(event.target)));
+    card.addEventListener("mouseleave", () => mark("hovered", undefined));
+    card.addEventListener("focusin", (event) => mark("focused", lineOf(event.target)));
+    card.addEventListener("focusout", () => mark("focused", undefined));
+    card.querySelector(".outlines").addEventListener("click", (event) => {
+      const line = lineOf(event.target);
+      if (line !== undefined) card.querySelector(`.line[data-line="${line}"]`).focus();
+    });
   }
 
   function updateProgress() {
@@ -302,7 +363,17 @@
     }
   });
 
+  // The drop zone names what the chosen layout expects; also on load, where the browser may
+  // have restored an earlier choice.
+  function showLayout() {
+    $("drop-title").textContent = layoutChoice.selectedOptions[0].dataset.dropTitle;
+  }
+  showLayout();
+
   // New options: read every image again with them.
-  options.addEventListener("change", () => items.forEach(enqueue));
+  options.addEventListener("change", () => {
+    showLayout();
+    items.forEach(enqueue);
+  });
   options.addEventListener("submit", (event) => event.preventDefault());
 })();
