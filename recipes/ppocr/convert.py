@@ -106,11 +106,13 @@ def onnx_layers(graph: onnx.GraphProto) -> list[Layer]:
             layers.append(Layer("conv", [weights[node.input[1]]] + ([] if bias is None else [bias])))
             producers[node.output[0]] = layers[-1]
         elif node.op_type == "BatchNormalization":
-            # folded into the convolution that feeds it (bias-free in Paddle's export)
+            # folded into the convolution that feeds it (see ppocr.conv_swish)
             conv = producers[node.input[0]]
             scale, shift, mean, var = (weights[name] for name in node.input[1:])
-            factor = scale / np.sqrt(var + helper.get_node_attr_value(node, "epsilon"))
-            conv.tensors = [conv.tensors[0] * factor[:, None, None, None], shift - mean * factor]
+            epsilon = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "epsilon"), 1e-5)
+            factor = scale / np.sqrt(var + epsilon)
+            bias = conv.tensors[1] if len(conv.tensors) > 1 else 0.0
+            conv.tensors = [conv.tensors[0] * factor[:, None, None, None], (bias - mean) * factor + shift]
         elif node.op_type == "MatMul" and constant is not None:
             layers.append(Layer("linear", [constant.T, added(node.output[0])]))
         elif node.op_type == "Mul" and constant is not None and constant.ndim == 1 and constant.size > 1:

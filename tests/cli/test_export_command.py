@@ -29,7 +29,7 @@ def test_export_writes_a_checked_onnx_file_that_predict_and_info_read(tmp_path):
     assert by_torch.exit_code == by_onnx.exit_code == in_memory.exit_code == 0
     assert [row.split("\t")[:2] for row in by_onnx.output.splitlines()] == [row.split("\t")[:2] for row in by_torch.output.splitlines()]
     assert in_memory.output == by_onnx.output
-    info = json.loads(run("info", tmp_path / "tiny.onnx").output)
+    info = json.loads(run("info", tmp_path / "tiny.onnx", "--json").output)
     assert info["name"] == "random-crnn" and info["export"]["format"] == "onnx"
 
 

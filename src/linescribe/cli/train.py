@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from pathlib import Path
 
 import click
 
 from linescribe.errors import LinescribeError
+
+
+LIGHTNING_NOISE = (
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # Lightning calling torch's older pytree API
+    r"The number of training batches \(\d+\) is smaller than the logging interval.*",  # short runs log at epoch ends
+)
+
+
+def quiet_lightning() -> None:
+    """Lightning's own messages: warnings only, printed once (its loggers have their own handler
+    and also reach the root logger that ``linescribe -v`` sets up), without its cloud-logging
+    advert or the hardware it did not find, and without deprecation notices meant for its own
+    developers."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        logger.handlers.clear()
+    for message in LIGHTNING_NOISE:
+        warnings.filterwarnings("ignore", message=message)
 
 
 def _parse_hparams(values: tuple[str, ...]) -> dict:
@@ -63,6 +84,8 @@ def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **op
     from linescribe.training.config import TrainConfig
     from linescribe.training.run import train as run_training
 
+
+    quiet_lightning()
     config = TrainConfig(
         train=list(datasets),
         output=output,
@@ -77,6 +100,6 @@ def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **op
     if not result.is_global_zero:
         return
     click.echo(
-        f"best val CER {result.best_val_cer:.2%} after {result.epochs} epochs ({result.steps} steps, "
+        f"best val CER {result.best_val_cer:.2%} after {result.steps:,} steps ({result.epochs:.2f} epochs, "
         f"{result.lines_per_second:.1f} lines/s); model: {result.model_path}"
     )

@@ -51,7 +51,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         PPOCR,
         PPOCR_DEFAULTS,
         PPOCR_PREPROCESSING,
-        "PP-OCRv6 small (PaddleOCR): conv backbone + transformer neck, 48 px lines stretched 2x (~4.3 M parameters); "
+        "PP-OCRv6 small (PaddleOCR): conv backbone + transformer neck, 48 px lines stretched 2x (~3.0 M parameters); "
         "start it from recipes/ppocr/convert.py's model with --init",
         tiny={
             "stem_channels": 8,

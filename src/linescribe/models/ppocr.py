@@ -2,26 +2,29 @@
 that its pretrained weights can start our training (``recipes/ppocr/convert.py`` copies them).
 
 The layers follow the ONNX graph that RapidOCR ships (``PP-OCRv6_rec_small.onnx``): an HGNetV2
-stem (48 -> 12 rows, 4 columns per step), three stages of RepViT-style blocks (a 3x3 depthwise
-convolution with its BatchNorm folded in, an optional squeeze-excite gate, a residual 1x1 MLP),
-each new stage halving the rows; a (3, 2) average pool down to one row and a frame per 8 columns;
-an SVTR neck (1x1 conv, a depthwise (1, 7) conv, two pre-norm transformer blocks, a shortcut;
-its BatchNorms folded into the convolutions);
-and a linear CTC head. Nothing is loaded at run time: the weights come from the model file.
+stem (48 -> 12 rows, 4 columns per step); three stages of RepViT-style blocks (a 3x3 depthwise
+convolution, an optional squeeze-excite gate, a residual 1x1 MLP), each new stage halving the
+rows; a (3, 2) average pool down to one row and a frame per 8 columns; an SVTR neck (1x1 conv,
+depthwise (1, 7) conv, two pre-norm transformer blocks, a shortcut); a linear CTC head. Every
+BatchNorm is folded into its convolution (Paddle's export folded the backbone's; the converter
+folds the neck's). Nothing is loaded at run time: the weights come from the model file.
 
-What differs from the original, all so that it reads our lines and keeps LineNet's contract:
+What differs from the original, so that it reads our lines and keeps LineNet's contract:
 
 - Input: our 1-channel lines (ink 1, paper 0) become the network's normalised RGB values,
-  (gray / 255 - 0.5) / 0.5 = 1 - 2 x on all three channels; the first convolution takes one
-  channel whose weights are the sum of its three RGB kernels (exact for gray images).
+  (gray / 255 - 0.5) / 0.5 = 1 - 2 x; the first convolution takes one channel whose kernels are
+  the sum of the original's three RGB kernels (exact for gray images).
 - Batches: columns past each line's width are zeroed after every layer that mixes columns (as
-  PaddleOCR's own zero padding of a line alone), the squeeze-excite mean runs over a line's own
-  columns, and attention ignores padded frames, so a line reads the same alone or in a batch.
-- ``stretch``: the line is stretched horizontally by this integer factor first (bilinear), so
-  a frame covers 8 / stretch of our columns; at 8 columns per frame, CTC cannot fit the text of
-  ~8 % of the cramped lines (hooker, mss19: a character every 8-11 px at 48 px height).
+  the zero padding of a line read alone), the squeeze-excite mean runs over a line's own
+  columns, and attention ignores padded frames: a line reads the same alone or in a batch.
+- ``stretch``: the line is first stretched horizontally by this integer factor (bilinear), so a
+  frame covers 8 / stretch of our columns. At 8 columns per frame CTC cannot fit the text of
+  8-12 % of the hooker and mss19 lines (a character every 8-11 px at 48 px height).
 - Output: log-probabilities (frames, batch, classes) and lengths, like ``LineNet.forward``; the
-  head keeps only the rows of our alphabet (the converter selects them).
+  head has our alphabet's rows only (the converter selects them).
+
+The pretrained weights are fragile: Adam steps of 3e-4 from them blow the CTC loss up within
+three steps; fine-tune with a learning rate of 1e-4 or a warm-up.
 """
 
 from __future__ import annotations
@@ -127,10 +130,9 @@ class Downsample(nn.Module):
 
 
 def conv_swish(channels: int, out: int, kernel: tuple[int, int], groups: int = 1) -> nn.Sequential:
-    """The neck's Conv + BatchNorm + swish, with the BatchNorm folded into the convolution (as
-    Paddle's export folded the backbone's): in training mode, batch statistics of our lines and
-    their padded frames are far from the pretrained ones (the CTC loss of a hooker batch goes from
-    2.6 to 4.7), and a few steps of them collapsed the pretrained model to blanks."""
+    """The neck's Conv + BatchNorm + swish with the BatchNorm folded into the convolution: in
+    training mode, the batch statistics of our lines and their padded frames are far from the
+    pretrained running ones (a hooker batch's CTC loss rose from 2.6 to 4.7 in training mode)."""
     return nn.Sequential(nn.Conv2d(channels, out, kernel, padding=(kernel[0] // 2, kernel[1] // 2), groups=groups), nn.SiLU())
 
 
@@ -192,8 +194,9 @@ class PPOCR(LineNet):
             raise ValueError(f"ppocr: stretch {stretch} must divide {BACKBONE_STRIDE}")
         if neck_dim % neck_heads:
             raise ValueError(f"ppocr: neck_dim {neck_dim} is not a multiple of neck_heads {neck_heads}")
-        rows = PPOCR_PREPROCESSING.height // 4 >> (len(channels) - 1)
-        if rows < 1 or rows << (len(channels) - 1) != PPOCR_PREPROCESSING.height // 4:
+        halvings = 2 + len(channels) - 1  # the stem's two, then one per new stage
+        rows = PPOCR_PREPROCESSING.height >> halvings
+        if rows < 1 or rows << halvings != PPOCR_PREPROCESSING.height:
             raise ValueError(f"ppocr: {len(channels)} stages do not divide {PPOCR_PREPROCESSING.height} rows evenly")
         # LineNet's own __init__ would build the BiLSTM that this network replaces with its neck
         nn.Module.__init__(self)

@@ -9,6 +9,8 @@ from typing import Any
 
 import lightning as L
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from linescribe.models.modelfile import save_model
 from linescribe.training.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
@@ -107,9 +109,28 @@ class LineThroughput(L.Callback):
         if self._last is not None:
             self.seconds += now - self._last
             self.lines += len(batch[4])
-            pl_module.log("train_lines_per_s", self.lines / self.seconds)
+            pl_module.log("train_lines_per_s", self.lines / self.seconds, prog_bar=True)
         self._last = now
 
     @property
     def lines_per_second(self) -> float:
         return self.lines / self.seconds if self.seconds else 0.0
+
+
+class TrainingProgress(TQDMProgressBar):
+    """One progress bar for the whole run: training loss, the latest validation CER and lines/s,
+    with no per-validation bars and none of Lightning's run-folder version (``v_num``)."""
+
+    SHOWN = {"train_loss": "loss", "val_cer": "val CER", "train_lines_per_s": "lines/s"}
+
+    def init_validation_tqdm(self) -> Tqdm:
+        return Tqdm(disable=True)
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        shown: dict[str, Any] = {}
+        for name, label in self.SHOWN.items():
+            if name in metrics:
+                value = float(metrics[name])
+                shown[label] = f"{value:.2%}" if name == "val_cer" else f"{value:.1f}" if name == "train_lines_per_s" else f"{value:.3f}"
+        return shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from linescribe.training.callbacks import (
     ExportBestModel,
     FlushLogsAtValidation,
     LineThroughput,
+    TrainingProgress,
 )
 from linescribe.training.checkpoints import checkpoint_payload
 from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
@@ -49,7 +51,8 @@ MODEL_FILE = "model.safetensors"
 class TrainResult:
     model_path: Path
     best_val_cer: float
-    epochs: int
+    epochs: float
+    """Passes over the training lines, counted in steps: 40 steps of a 390-step epoch are 0.1."""
     steps: int
     lines_per_second: float
     train_lines: int
@@ -71,6 +74,7 @@ def prepare_lines(
     preprocessing: Preprocessing,
     stride: int,
     strict: bool,
+    role: str = "train",
 ) -> PreparedLines:
     """Drop what the model cannot learn from (unknown characters, unreadable images, lines too
     narrow for their text under CTC) and compute every line's input width for bucketing."""
@@ -105,7 +109,7 @@ def prepare_lines(
             prepared.widths.append(input_width)
             prepared.weights.append(dataset.spec.weight)
         dataset.samples = kept
-        log.info("%s", dataset.summary())
+        log.info("%s: %s", role, dataset.summary())
     return prepared
 
 
@@ -264,7 +268,7 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=config.log_every,
         enable_progress_bar=config.progress,
-        enable_model_summary=config.progress,
+        enable_model_summary=False,  # train() logs one line about the network instead
         use_distributed_sampler=False,  # DistributedBuckets shares the batches out between ranks
         num_sanity_val_steps=0,
         **val_interval,
@@ -317,7 +321,7 @@ def train(
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
     stride = build_model(config.arch, alphabet.num_classes, hparams).horizontal_stride
     train_lines = prepare_lines(train_sets, alphabet, preprocessing, stride, config.strict)
-    val_lines = prepare_lines(val_sets, alphabet, preprocessing, stride, config.strict)
+    val_lines = prepare_lines(val_sets, alphabet, preprocessing, stride, config.strict, role="val")
     if not train_lines.samples:
         raise LinescribeError("no usable training lines (see the summaries above)")
     if not val_lines.samples:
@@ -365,6 +369,12 @@ def train(
     )
     if config.init and not config.resume:
         initialise_from(module, config.init)
+    parameters = sum(parameter.numel() for parameter in module.net.parameters())
+    log.info(
+        "%s: %.2f M parameters, %d characters; %d training lines%s, %d validation lines; batch size %d",
+        config.arch, parameters / 1e6, len(alphabet), len(train_lines.samples),
+        f" + {len(synth_texts)} synthetic" if synth_texts else "", len(val_lines.samples), config.batch_size,
+    )
     throughput = LineThroughput()
     exporter = ExportBestModel(output / MODEL_FILE, training_info)
     all_callbacks: list[L.Callback] = [
@@ -376,6 +386,7 @@ def train(
         FlushLogsAtValidation(),
         exporter,
         throughput,
+        *([TrainingProgress()] if config.progress else []),
         *callbacks,
     ]
     trainer = _build_trainer(config, all_callbacks)
@@ -393,7 +404,7 @@ def train(
     return TrainResult(
         model_path=output / MODEL_FILE,
         best_val_cer=exporter.best_cer,
-        epochs=trainer.current_epoch,
+        epochs=trainer.global_step / trainer.num_training_batches if math.isfinite(trainer.num_training_batches) else float("nan"),
         steps=trainer.global_step,
         lines_per_second=throughput.lines_per_second,
         train_lines=len(train_lines.samples),
