@@ -237,6 +237,38 @@ def test_an_exported_model_reads_and_scores_lines_where_torch_cannot_be_imported
     assert scores["backend"] == "onnx" and scores["lines"] == len(TEXTS)
 
 
+CORE_ONLY = """
+import sys
+for name in ("torch", "lightning", "safetensors", "tensorboard", "onnx"):
+    sys.modules[name] = None  # what `pip install linescribe` (the core, without [train]) lacks
+from linescribe.cli import main
+from linescribe.web import ModelService, create_app
+client = create_app(ModelService.load()).test_client()
+with open(sys.argv[1], "rb") as image:
+    answer = client.post("/api/v1/recognize", data={"image": (image, "line.png"), "decoder": "beam_lm"})
+print(answer.status_code, answer.get_json()["text"])
+main(["synth", sys.argv[2], "-n", "2"], standalone_mode=False)
+"""
+
+
+def test_the_core_install_serves_and_synthesises_without_the_training_extra(tmp_path):
+    """The core dependencies read, serve and render lines; only [train] brings torch and co."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    core = {requirement.split(">")[0].split("=")[0].split("<")[0] for requirement in project["dependencies"]}
+    assert not core & {"torch", "lightning", "safetensors", "tensorboard", "onnx"}
+    assert {"flask", "waitress", "fonttools", "onnxruntime"} <= core
+    line = tmp_path / "line.png"
+    render_line("the cat sat").save(line)
+    done = subprocess.run([sys.executable, "-c", CORE_ONLY, str(line), str(tmp_path / "synth")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, text = done.stdout.splitlines()[0].split(" ", 1)
+    assert status == "200" and text == linescribe.load_model(decoder="beam_lm").predict(np.asarray(render_line("the cat sat"))).text
+    assert len(list((tmp_path / "synth").glob("*.gt.txt"))) == 2
+
+
 def test_half_storage_keeps_what_fp16_holds_exactly_and_computes_alike(tmp_path):
     model = random_model()
     export_onnx(model, tmp_path / "full.onnx")
@@ -274,6 +306,6 @@ def test_training_verbs_without_torch_say_so_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-c", script, str(folder), str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "linescribe: error: train needs torch, which is not installed "
-        "(an inference-only install can predict, eval and serve with --backend onnx)"
+        "linescribe: error: train needs torch, which is not installed: pip install "
+        "'linescribe[train]' (this install can predict, eval, serve, synth and info)"
     )

@@ -14,8 +14,8 @@ from linescribe import __version__
 from linescribe.errors import LinescribeError
 
 
-TRAINING_PACKAGES = ("torch", "lightning")
-"""Not installed by an inference-only install (onnxruntime), which can still predict and eval."""
+TRAINING_PACKAGES = ("torch", "lightning", "safetensors", "tensorboard", "onnx")
+"""Installed by ``linescribe[train]``, not by the core install, which reads lines with onnxruntime."""
 
 
 class ErrorReportingGroup(click.Group):
@@ -40,8 +40,8 @@ class ErrorReportingGroup(click.Group):
             if error.name not in TRAINING_PACKAGES:
                 raise
             verb = ctx.invoked_subcommand or "this command"
-            click.echo(f"linescribe: error: {verb} needs {error.name}, which is not installed "
-                       "(an inference-only install can predict, eval and serve with --backend onnx)", err=True)
+            click.echo(f"linescribe: error: {verb} needs {error.name}, which is not installed: pip install "
+                       "'linescribe[train]' (this install can predict, eval, serve, synth and info)", err=True)
             sys.exit(2)
 
 

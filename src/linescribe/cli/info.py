@@ -26,7 +26,7 @@ def info(model: str | None, as_json: bool, archs: bool) -> None:
     from linescribe.onnxmodel import is_onnx_file, read_onnx_document
     from linescribe.pretrained import onnx_twin, resolve_model_path
 
-    path = resolve_model_path(model)
+    path = weights = resolve_model_path(model)
     if not torch_installed():
         path = onnx_twin(path) or path
     if is_onnx_file(path):
@@ -38,7 +38,7 @@ def info(model: str | None, as_json: bool, archs: bool) -> None:
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        click.echo(summary(document, path))
+        click.echo(summary(document, path, parameter_count(weights)))
 
 
 def parameter_count(path: Path) -> int | None:
@@ -80,13 +80,12 @@ def _alphabet_text(chars: list[str]) -> str:
     return text.replace(" ", "␣")
 
 
-def summary(document: dict[str, Any], path: Path) -> str:
+def summary(document: dict[str, Any], path: Path, count: int | None) -> str:
     """A short human description of a model document; ``--json`` gives all of it."""
     training = document.get("training", {})
     data = training.get("data", {})
     preprocess = document.get("preprocess", {})
     metrics = document.get("metrics", {})
-    count = parameter_count(path)
     size = f"{count / 1e6:.1f} M parameters, " if count else ""
     rows = [("model", f"{document.get('name') or path.stem} ({document.get('arch')}, {size}{document.get('storage', 'float32')} weights)")]
     if preprocess.get("width"):
