@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO := runs/demo
 
-.PHONY: setup run train-demo test bench clean
+.PHONY: setup run train-demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ train-demo: setup
 	$(BIN)/linescribe eval $(DEMO)/model/model.safetensors $(DEMO)/lines --confusions 5
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+test-fast: setup
+	# the edit-test loop: everything but the tests marked slow
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 bench: setup
 	$(PY) benchmarks/train_speed.py

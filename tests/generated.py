@@ -112,3 +112,111 @@ def printed_page(texts: list[str] = PAGE_TEXTS, seed: int = 0, **config):
 
     lines = [(np.asarray(render_line(text, size=28, seed=number)), text) for number, text in enumerate(texts)]
     return compose_page(lines, np.random.default_rng(seed), PageConfig(**{**STILL, **config}))
+
+
+def _line_boxes(page) -> list[tuple[int, int, int, int]]:
+    """Each line's box (left, top, right, bottom) with a few pixels of margin, as a layout tool gives."""
+    boxes = []
+    for polygon in page.polygons:
+        xs, ys = [x for x, _ in polygon], [y for _, y in polygon]
+        boxes.append((int(min(xs)) - 3, int(min(ys)) - 3, int(max(xs)) + 3, int(max(ys)) + 3))
+    return boxes
+
+
+def page_document(page, image_name: str) -> str:
+    """A PAGE 2019 file for a printed page, as Transkribus exports one: metadata, reading order, a
+    region with its own TextEquiv, lines with Coords, Baseline and an old TextEquiv, a comment."""
+    height, width = page.image.shape
+    boxes = _line_boxes(page)
+    lines = "".join(
+        f"""
+      <TextLine id="r1l{n}" custom="readingOrder {{index:{n};}}">
+        <Coords points="{l},{t} {r},{t} {r},{b} {l},{b}"/>
+        <Baseline points="{l},{b - 4} {r},{b - 4}"/>
+        <TextEquiv conf="0.5">
+          <Unicode>old text {n}</Unicode>
+        </TextEquiv>
+      </TextLine>"""
+        for n, (l, t, r, b) in enumerate(boxes)
+    )
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    namespace = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+    return f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<PcGts xmlns="{namespace}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="{namespace} {namespace}/pagecontent.xsd">
+  <Metadata>
+    <Creator>Transkribus</Creator>
+    <Created>2020-06-29T22:55:30</Created>
+    <LastChange>2020-07-03T01:54:12</LastChange>
+  </Metadata>
+  <Page imageFilename="{image_name}" imageWidth="{width}" imageHeight="{height}">
+    <!-- reviewed by hand -->
+    <ReadingOrder>
+      <OrderedGroup id="ro1" caption="Regions reading order">
+        <RegionRefIndexed index="0" regionRef="r1"/>
+      </OrderedGroup>
+    </ReadingOrder>
+    <TextRegion id="r1" type="paragraph" custom="readingOrder {{index:0;}}">
+      <Coords points="{left},{top} {right},{top} {right},{bottom} {left},{bottom}"/>{lines}
+      <TextEquiv>
+        <Unicode>old region text</Unicode>
+      </TextEquiv>
+    </TextRegion>
+  </Page>
+</PcGts>
+"""
+
+
+def alto_document(page, image_name: str) -> str:
+    """An ALTO 4 file for a printed page, as eScriptorium exports one: tags, a block with its
+    polygon, lines with a polygon, BASELINE and old words (String, SP, HYP)."""
+    height, width = page.image.shape
+    boxes = _line_boxes(page)
+    lines = "".join(
+        f"""
+          <TextLine ID="line_{n}" TAGREFS="LT1" BASELINE="{l} {b - 4} {r} {b - 4}" HPOS="{l}" VPOS="{t}" WIDTH="{r - l}" HEIGHT="{b - t}">
+            <Shape><Polygon POINTS="{l} {t} {r} {t} {r} {b} {l} {b}"/></Shape>
+            <String ID="old_{n}a" CONTENT="old" HPOS="{l}" VPOS="{t}" WIDTH="10" HEIGHT="{b - t}"/>
+            <SP/>
+            <String ID="old_{n}b" CONTENT="words" HPOS="{l + 12}" VPOS="{t}" WIDTH="10" HEIGHT="{b - t}"/>
+            <HYP CONTENT="-"/>
+          </TextLine>"""
+        for n, (l, t, r, b) in enumerate(boxes)
+    )
+    namespace = "http://www.loc.gov/standards/alto/ns-v4#"
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<alto xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+      xmlns="{namespace}" xmlns:xlink="http://www.w3.org/1999/xlink"
+      xsi:schemaLocation="{namespace} http://www.loc.gov/standards/alto/v4/alto-4-3.xsd">
+  <Description>
+    <MeasurementUnit>pixel</MeasurementUnit>
+    <sourceImageInformation>
+      <fileName>{image_name}</fileName>
+    </sourceImageInformation>
+  </Description>
+  <Tags>
+    <OtherTag ID="LT1" LABEL="default" DESCRIPTION="line type default"/>
+  </Tags>
+  <Layout>
+    <Page ID="page1" WIDTH="{width}" HEIGHT="{height}" PHYSICAL_IMG_NR="1">
+      <PrintSpace HPOS="0" VPOS="0" WIDTH="{width}" HEIGHT="{height}">
+        <TextBlock ID="block_1" HPOS="0" VPOS="0" WIDTH="{width}" HEIGHT="{height}">
+          <!-- one column -->{lines}
+        </TextBlock>
+      </PrintSpace>
+    </Page>
+  </Layout>
+</alto>
+"""
+
+
+def write_document(folder: Path, stem: str, fmt: str, texts: list[str] = PAGE_TEXTS, seed: int = 0, image: bool = True) -> Path:
+    """``folder/stem.xml`` (``fmt``: page or alto) outlining the lines of a printed page, and
+    ``folder/stem.png``, the page (left out when ``image`` is False). Returns the XML file."""
+    page = printed_page(texts, seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    if image:
+        Image.fromarray(page.image).save(folder / f"{stem}.png")
+    document = (page_document if fmt == "page" else alto_document)(page, f"{stem}.png")
+    (folder / f"{stem}.xml").write_text(document, encoding="utf-8")
+    return folder / f"{stem}.xml"

@@ -4,6 +4,7 @@ describes itself; foreign files are refused; onnxruntime inference needs no torc
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ import torch
 
 import linescribe
 from linescribe.data.batching import pad_lines
-from linescribe.errors import ModelFileError
+from linescribe.errors import LinescribeError, ModelFileError
 from linescribe.export import ExportError, check_onnx, export_onnx, onnx_bytes
 from linescribe.inference import Recognizer
 from linescribe.models import ARCHITECTURES
@@ -107,14 +108,12 @@ def test_auto_reads_a_safetensors_model_on_onnx_exporting_it_once(tmp_path, monk
     assert first.backend == "onnx" and export_cache_entry(path).is_file()
     assert [p.text for p in first.predict(images)] == [p.text for p in Recognizer(model).predict(images)]
 
-    def no_export(*args, **kwargs):
-        raise AssertionError("exported again although the cache holds the export")
-
-    monkeypatch.setattr(linescribe.export, "export_to_cache", no_export)
-    assert linescribe.load_model(path).backend == "onnx"
+    exports = []
+    real_export = linescribe.export.export_to_cache
+    monkeypatch.setattr(linescribe.export, "export_to_cache", lambda *args: exports.append(args) or real_export(*args))
+    assert linescribe.load_model(path).backend == "onnx" and exports == []
     save_model(random_model("crnn", seed=5), path)
-    with pytest.raises(AssertionError, match="exported again"):
-        linescribe.load_model(path)
+    assert linescribe.load_model(path).backend == "onnx" and len(exports) == 1
 
 
 def test_a_damaged_cache_entry_is_exported_again(tmp_path, monkeypatch):
@@ -146,16 +145,59 @@ def test_auto_falls_back_to_pytorch_when_the_export_fails_its_check(tmp_path, mo
         linescribe.load_model(path, backend="onnx")
 
 
-def test_torch_reads_lines_on_one_thread_unless_told_otherwise(tmp_path):
+def test_load_model_leaves_the_callers_torch_threads_alone_unless_told(tmp_path):
     path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
     before = torch.get_num_threads()
     try:
+        torch.set_num_threads(2)
         linescribe.load_model(path, backend="torch")
-        assert torch.get_num_threads() == 1
-        linescribe.load_model(path, backend="torch", threads=2)
         assert torch.get_num_threads() == 2
+        linescribe.load_model(path, backend="torch", threads=1)
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_cache_costs_only_the_export_when_it_cannot_be_used(tmp_path, monkeypatch):
+    """An entry in a folder we may not read, or a damaged one in a read-only cache: exported in
+    memory and read, never an error; a copy of a model under another name keeps its own name."""
+    from linescribe.onnxmodel import export_cache_entry
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(cache))
+    unnamed = random_model("crnn")
+    unnamed.name = ""  # as train writes them: the file's name names the model
+    path = save_model(unnamed, tmp_path / "first.safetensors")
+    entry = export_cache_entry(path)
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"damaged")
+    entry.parent.chmod(0o500)
+    try:
+        assert linescribe.load_model(path).backend == "onnx"
+        assert entry.read_bytes() == b"damaged" or os.geteuid() == 0  # root may write anyway
+    finally:
+        entry.parent.chmod(0o700)
+    linescribe.load_model(path)
+    copy = tmp_path / "second.safetensors"
+    copy.write_bytes(path.read_bytes())
+    assert linescribe.load_model(copy).name == "second" and linescribe.load_model(path).name == "first"
+
+
+def test_without_the_onnx_package_auto_reads_with_torch_and_onnx_says_why(tmp_path, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
+    path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    assert linescribe.load_model(path).backend == "torch"
+    with pytest.raises(ModelFileError, match=r"m.safetensors: exporting it for onnxruntime needs the onnx package"):
+        linescribe.load_model(path, backend="onnx")
+
+
+def test_auto_sends_an_onnx_file_to_onnxruntime_whatever_the_device(exported):
+    with pytest.raises(LinescribeError, match="the onnx backend runs on the CPU; device 'cuda' needs the torch backend"):
+        linescribe.load_model(exported[1], device="cuda")
 
 
 def test_an_export_that_disagrees_with_pytorch_is_refused():

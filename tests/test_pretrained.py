@@ -68,3 +68,15 @@ def test_shipped_models_hold_no_paths_of_the_machine_they_were_built_on():
             text = json.dumps(document["training"])
             assert "/tmp" not in text and ".gpu" not in text and "/work" not in text and "../" not in text
             assert document["training"]["license"]
+
+
+def test_a_folder_or_file_named_like_a_bundled_model_does_not_hide_it(tmp_path, monkeypatch):
+    from linescribe.pretrained import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    assert resolve_model_path(None) == bundled_models()["default"]
+    assert resolve_model_path("default") == bundled_models()["default"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.safetensors").write_bytes(b"x")
+    assert resolve_model_path("run").resolve() == tmp_path / "run" / "model.safetensors"

@@ -22,7 +22,7 @@ from linescribe.inference import Recognizer
 from linescribe.models.modelfile import load_model_file, save_model
 
 REPO = Path(__file__).resolve().parents[2]
-SPLITS = ("hooker", "copiste", "poilus")
+SPLITS = ("hooker", "copiste", "poilus", "mss19", "mss20", "peraire", "timeus")
 LICENSE = "CC-BY-SA-4.0"
 """The weights' terms (src/linescribe/pretrained/README.md says why and lists the attributions)."""
 PATH_OPTIONS = ("train", "val", "alphabet", "init", "train_ids", "val_ids", "synth_fonts")

@@ -2,7 +2,14 @@
 
     >>> import linescribe
     >>> recognizer = linescribe.load_model()          # the bundled default model
-    >>> recognizer.predict("line.png").text
+    >>> recognizer.predict("line.png").text           # one line image: a Prediction
+    >>> page = recognizer.read_page("letter.jpg")     # a page: its lines found, ordered and read
+    >>> page.text, page.lines[0].polygon
+    >>> from linescribe.layout import to_alto         # also to_page_xml, to_json, write_outputs
+    >>> to_alto(page)                                 # ALTO XML bytes, with word boxes
+
+An existing segmentation (PAGE or ALTO XML) is read with ``linescribe.layout.read_document``,
+which writes the text back into the file's own tree (``reading.to_xml()``).
 """
 
 from __future__ import annotations

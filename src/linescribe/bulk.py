@@ -24,7 +24,8 @@ from linescribe.inference import Prediction, Recognizer, load_recognizer
 
 
 def json_record(prediction: Prediction) -> dict[str, Any]:
-    """The JSON form of a prediction: text, confidences, n-best; ``error`` null when read."""
+    """The JSON form of a prediction: text, confidences, each character's ``[start, end)`` pixel
+    columns, n-best; ``error`` null when read."""
     record: dict[str, Any] = {
         "file": prediction.source,
         "text": prediction.text,
@@ -33,6 +34,7 @@ def json_record(prediction: Prediction) -> dict[str, Any]:
     }
     if prediction.ok:
         record["char_confidences"] = [round(c, 4) for c in prediction.char_confidences]
+        record["char_positions"] = [list(position) for position in prediction.char_positions]
         record["words"] = [{"text": word, "confidence": round(c, 4)} for word, c in prediction.word_confidences]
         if prediction.alternatives:
             record["alternatives"] = [
@@ -87,6 +89,25 @@ class JsonlResults:
         self._handle.close()
 
 
+def mirrored_paths(folder: Path, paths: Sequence[str], suffix: str | None = None) -> dict[str, Path]:
+    """Where each path's output goes in ``folder``: its path relative to the folder the paths
+    share (``scans/a/1.png`` -> ``OUT/a/1.png``), with ``suffix`` instead of its own when given.
+    Two paths that would share an output are refused."""
+    absolute = [os.path.abspath(path) for path in paths]
+    base = os.path.commonpath([os.path.dirname(path) for path in absolute]) if absolute else ""
+    targets: dict[str, Path] = {}
+    seen: dict[Path, str] = {}
+    for path, full in zip(paths, absolute):
+        target = folder / os.path.relpath(full, base)
+        if suffix is not None:
+            target = target.with_suffix(suffix)
+        if target in seen:
+            raise LinescribeError(f"{seen[target]} and {path} would both be written to {target}: rename one of them")
+        seen[target] = path
+        targets[path] = target
+    return targets
+
+
 class TextFolderResults:
     """One ``.txt`` file per image in a folder, named after the image's path relative to the
     folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``), each written atomically; an
@@ -94,16 +115,7 @@ class TextFolderResults:
 
     def __init__(self, folder: Path, paths: Sequence[str]) -> None:
         self.folder = folder
-        absolute = [os.path.abspath(path) for path in paths]
-        base = os.path.commonpath([os.path.dirname(path) for path in absolute]) if absolute else ""
-        self.targets: dict[str, Path] = {}
-        seen: dict[Path, str] = {}
-        for path, full in zip(paths, absolute):
-            target = folder / Path(os.path.relpath(full, base)).with_suffix(".txt")
-            if target in seen:
-                raise LinescribeError(f"{seen[target]} and {path} would both be written to {target}: rename one of them")
-            seen[target] = path
-            self.targets[path] = target
+        self.targets = mirrored_paths(folder, paths, ".txt")
         self.done = {path for path, target in self.targets.items() if target.is_file()}
 
     def write(self, predictions: Sequence[Prediction]) -> None:

@@ -12,24 +12,30 @@ model is loaded, so an install without torch reads ONNX models.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from linescribe.data.batching import WIDTH_MULTIPLE, pad_lines, width_sorted_batches
 from linescribe.data.images import ImageInput, describe, load_gray
+from linescribe.data.preprocess import Preprocessing
 from linescribe.decoding import Alternative, Decoder, Hypothesis, build_decoder
 from linescribe.errors import ImageError, LinescribeError, ModelFileError
 from linescribe.onnxmodel import OnnxNet, available_cores, is_onnx_file, load_onnx_model
 from linescribe.trained import TrainedModel
+
+if TYPE_CHECKING:
+    from linescribe.layout import PageResult, SegmentOptions
 
 BACKENDS = ("auto", "torch", "onnx")
 """``auto``: onnxruntime on the CPU (a ``.safetensors`` model is exported once, then cached),
@@ -45,12 +51,21 @@ beside other work on the cores a line took 3x longer with 2 threads than with 1 
 MAX_PADDING = 0.25
 """A batch is cut early rather than spend more than this share of its work on padding."""
 
+STRIDE_PROBE_WIDTH = 1024
+"""Columns of the blank line whose output frames give a model's horizontal stride."""
+
 Forward = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """The text of one line image; ``error`` is set (and text empty) when the image was unreadable."""
+    """The text of one line image; ``error`` is set (and text empty) when the image was unreadable.
+
+    ``char_positions[i]`` is where ``text[i]`` is: ``(start, end)``, the pixel columns
+    ``start <= x < end`` of the image as given, from the first frame the network wrote it on to
+    where the next character begins (``pixel_ranges``). Empty when the text could not be aligned
+    to the network's output.
+    """
 
     source: str
     text: str
@@ -59,6 +74,7 @@ class Prediction:
     error: str = ""
     word_confidences: tuple[tuple[str, float], ...] = field(default=())
     alternatives: tuple[Alternative, ...] = field(default=())
+    char_positions: tuple[tuple[int, int], ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -67,11 +83,39 @@ class Prediction:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """One source after decoding and preprocessing: the model input, or why there is none."""
+    """One source after decoding and preprocessing: the model input, or why there is none, and
+    what maps the input's columns back to the image's (``scale`` input columns per image column)."""
 
     name: str
     line: np.ndarray | None
     error: str = ""
+    width: int = 0
+    scale: float = 1.0
+
+
+def horizontal_scale(preprocessing: Preprocessing, width: int, height: int) -> float:
+    """Model input columns per column of a ``width`` x ``height`` line image."""
+    if preprocessing.width is None:
+        return preprocessing.output_width(width, height) / width
+    return min(preprocessing.width / width, preprocessing.height / height)
+
+
+def pixel_ranges(frames: Sequence[tuple[int, int]], pixels_per_frame: float, width: int) -> tuple[tuple[int, int], ...]:
+    """Each character's ``(start, end)`` columns of an image ``width`` wide, from its frames: from
+    the first frame that writes it to the first frame of the next character, since CTC writes a
+    character on a frame or two near its start and its ink runs on to the next one; the last
+    character is as wide as the line's characters are on average. Each range is at least one
+    column wide and inside the image."""
+    if not frames:
+        return ()
+    starts = [first for first, _ in frames]
+    pitch = (starts[-1] - starts[0]) / (len(starts) - 1) if len(starts) > 1 else 0.0
+    ends = [*starts[1:], max(frames[-1][1], starts[-1] + pitch)]
+    ranges = []
+    for first, stop in zip(starts, ends):
+        start = min(round(first * pixels_per_frame), width - 1)
+        ranges.append((start, max(start + 1, min(round(stop * pixels_per_frame), width))))
+    return tuple(ranges)
 
 
 def _torch_forward(net: Any, device: str) -> tuple[Any, Forward]:
@@ -156,6 +200,16 @@ class Recognizer:
     def name(self) -> str:
         return self.model.name
 
+    @cached_property
+    def horizontal_stride(self) -> float:
+        """Model input columns per output frame, measured once on a blank line (either backend,
+        any architecture), so that frames can be mapped back to image columns."""
+        preprocessing = self.model.preprocessing
+        width = preprocessing.width or min(STRIDE_PROBE_WIDTH, preprocessing.max_width)
+        blank = np.zeros((preprocessing.height, width), np.float32)
+        _, lengths = self._forward(*pad_lines([blank], 1 if self.backend == "onnx" else WIDTH_MULTIPLE))
+        return width / max(int(lengths[0]), 1)
+
     @property
     def window(self) -> int:
         """Lines decoded ahead and sorted by width together: enough for well-filled batches."""
@@ -175,6 +229,16 @@ class Recognizer:
                 raise ImageError(predictions[0].error)
             return predictions[0]
         return predictions
+
+    def read_page(
+        self, image: ImageInput, options: SegmentOptions | None = None, source: str | None = None
+    ) -> PageResult:
+        """Find the lines of a page or paragraph image, read them in reading order and return the
+        page (``.text``, ``.lines`` with polygons and confidences; ``linescribe.layout`` writes it
+        as text, JSON, PAGE or ALTO XML). See ``linescribe.layout.read_page``."""
+        from linescribe.layout import read_page
+
+        return read_page(self, image, options, source)
 
     def predict_many(self, sources: Iterable[ImageInput]) -> list[Prediction]:
         return list(self.predict_iter(sources))
@@ -209,7 +273,10 @@ class Recognizer:
     def _prepare(self, source: Any, load: Callable[[Any], np.ndarray]) -> _Prepared:
         name = describe(source)
         try:
-            return _Prepared(name, self.model.preprocessing(load(source)))
+            gray = load(source)
+            height, width = gray.shape
+            scale = horizontal_scale(self.model.preprocessing, width, height)
+            return _Prepared(name, self.model.preprocessing(gray), width=width, scale=scale)
         except ImageError as error:
             return _Prepared(name, None, str(error))
         except Exception as error:  # one odd file must not stop a batch job: it is reported instead
@@ -222,13 +289,15 @@ class Recognizer:
         for batch in width_sorted_batches(widths, self.batch_size, MAX_PADDING):
             indices = [readable[position] for position in batch]
             for index, hypothesis in zip(indices, self.recognize([window[i].line for i in indices])):
+                item = window[index]
                 results[index] = Prediction(
-                    window[index].name,
+                    item.name,
                     hypothesis.text,
                     hypothesis.confidence,
                     hypothesis.char_confidences,
                     word_confidences=hypothesis.word_confidences,
                     alternatives=hypothesis.alternatives,
+                    char_positions=pixel_ranges(hypothesis.char_frames, self.horizontal_stride / item.scale, item.width),
                 )
         return results
 
@@ -266,7 +335,7 @@ def load_trained_model(
     path = resolve_model_path(path_or_name)
     chosen = backend
     if backend == "auto":
-        chosen = "onnx" if device == "cpu" or not torch_installed() else "torch"
+        chosen = "onnx" if device == "cpu" or is_onnx_file(path) or not torch_installed() else "torch"
     twin = onnx_twin(path)
     if chosen == "onnx" and twin is not None:
         path = twin  # a bundled model's shipped export: nothing to export
@@ -276,8 +345,8 @@ def load_trained_model(
         return load_onnx_model(path, threads)
     if not torch_installed():
         raise ModelFileError(
-            f"{path}: a .safetensors model needs torch, which is not installed; read an ONNX export of it "
-            "instead (`linescribe export MODEL -o model.onnx`, where torch is installed)"
+            f"{path}: a .safetensors model needs torch, which is not installed (pip install 'linescribe[train]'); "
+            "or read an ONNX export of it (`linescribe export MODEL -o model.onnx`, where torch is installed)"
         )
     if chosen == "onnx":
         exported = _cached_export(path, threads, fall_back=backend == "auto")
@@ -285,40 +354,56 @@ def load_trained_model(
             return exported
     from linescribe.models.modelfile import load_model_file
 
-    set_torch_threads(threads)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     return load_model_file(path)
 
 
 def _cached_export(path: Path, threads: int | None, fall_back: bool) -> TrainedModel | None:
     """The onnx-backend model of a ``.safetensors`` file from the export cache, exporting it on
-    first use; None (after a warning) when the export fails its check and ``fall_back`` allows
-    PyTorch instead."""
+    first use. A cache that cannot be read or written costs only the export. None (after a
+    warning) when the export cannot be made or fails its check and ``fall_back`` allows PyTorch."""
     from linescribe.onnxmodel import export_cache_entry
+    from linescribe.trained import read_safetensors_document
 
     entry = export_cache_entry(path)
-    if entry.is_file():
-        try:
-            return load_onnx_model(entry, threads, origin=str(path))
-        except ModelFileError:  # a damaged cache entry: export again
-            entry.unlink(missing_ok=True)
-    from linescribe.export import ExportError, export_to_cache
-    from linescribe.models.modelfile import load_model_file
-
+    name = read_safetensors_document(path).get("name") or path.stem  # as load_model_file names it
     try:
-        data = export_to_cache(load_model_file(path), entry)
-    except ExportError as error:
-        if not fall_back:
-            raise
-        logger.warning("%s; reading it with PyTorch instead (slower)", error)
-        return None
-    return load_onnx_model(data, threads, origin=str(path))
+        model = load_onnx_model(entry.read_bytes(), threads, origin=str(path))
+    except (OSError, ModelFileError):  # not cached yet, a damaged entry, or a cache we may not read
+        model = None
+    if model is None:
+        if importlib.util.find_spec("onnx") is None:  # torch is there, the [train] extra is not
+            if not fall_back:
+                raise ModelFileError(f"{path}: exporting it for onnxruntime needs the onnx package (pip install 'linescribe[train]')")
+            logger.debug("%s: no onnx package to export it with; reading it with PyTorch", path)
+            return None
+        from linescribe.export import export_to_cache
+        from linescribe.models.modelfile import load_model_file
+
+        try:
+            data = export_to_cache(load_model_file(path), entry)
+        except Exception as error:  # noqa: BLE001 (the check's ExportError, or an exporter that cannot run)
+            if not fall_back:
+                if isinstance(error, LinescribeError):
+                    raise
+                raise ModelFileError(f"{path}: cannot export to ONNX ({type(error).__name__}: {error})") from None
+            reason = str(error) if isinstance(error, LinescribeError) else f"{path}: cannot export to ONNX ({type(error).__name__}: {error})"
+            logger.warning("%s; reading it with PyTorch instead (slower)", reason)
+            return None
+        model = load_onnx_model(data, threads, origin=str(path))
+    model.name = name
+    return model
 
 
-def set_torch_threads(threads: int | None) -> None:
-    """PyTorch's CPU threads for inference: ``threads`` when given, else TORCH_INFERENCE_THREADS."""
+def set_torch_threads_for_reading() -> None:
+    """PyTorch on TORCH_INFERENCE_THREADS: for a process that reads lines and nothing else (the
+    command line), where no caller's thread setting is there to keep."""
     import torch
 
-    torch.set_num_threads(threads or TORCH_INFERENCE_THREADS)
+    torch.set_num_threads(TORCH_INFERENCE_THREADS)
 
 
 def load_recognizer(

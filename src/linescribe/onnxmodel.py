@@ -50,12 +50,25 @@ class OnnxNet:
         return log_probs, lengths
 
 
+EXPORT_REVISION = 1
+"""Part of every export cache entry's name: raise it when a change to the exporter or to an
+architecture's forward pass changes what an export computes, so cached exports are made again."""
+
+
 def cache_folder() -> Path:
     """Where exports made for the onnx backend are kept: ``$LINESCRIBE_CACHE``, else
-    ``$XDG_CACHE_HOME/linescribe``, else ``~/.cache/linescribe``."""
+    ``$XDG_CACHE_HOME/linescribe``, else ``~/.cache/linescribe`` (the temporary folder when there
+    is no home, as for an arbitrary user id in a container)."""
     if os.environ.get("LINESCRIBE_CACHE"):
         return Path(os.environ["LINESCRIBE_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "linescribe"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "linescribe"
+    try:
+        return Path.home() / ".cache" / "linescribe"
+    except RuntimeError:
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"linescribe-cache-{getattr(os, 'getuid', lambda: 'user')()}"
 
 
 def export_cache_entry(model_path: Path) -> Path:
@@ -67,7 +80,7 @@ def export_cache_entry(model_path: Path) -> Path:
 
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()[:24]
     torch_version = metadata.version("torch").split("+")[0]
-    return cache_folder() / "onnx" / f"{digest}-linescribe{__version__}-torch{torch_version}.onnx"
+    return cache_folder() / "onnx" / f"{digest}-linescribe{__version__}-r{EXPORT_REVISION}-torch{torch_version}.onnx"
 
 
 def is_onnx_file(path: str | Path) -> bool:

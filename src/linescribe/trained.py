@@ -75,6 +75,26 @@ def parse_document(text: str, path: str | Path) -> dict[str, Any]:
     return document
 
 
+def read_safetensors_document(path: str | Path) -> dict[str, Any]:
+    """The model document in a ``.safetensors`` file's header, read as JSON without torch or the
+    safetensors package (``info`` in the core install, naming cached exports)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        with open(path, "rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if size > 100_000_000 or size > path.stat().st_size:
+                raise ValueError("header larger than the file")
+            header = json.loads(handle.read(size))
+        metadata = header.get("__metadata__") or {}
+    except (OSError, ValueError, AttributeError) as error:
+        raise ModelFileError(f"{path}: not a safetensors model file ({error})") from None
+    if METADATA_KEY not in metadata:
+        raise ModelFileError(f"{path}: safetensors file without linescribe metadata (not a linescribe model)")
+    return parse_document(metadata[METADATA_KEY], path)
+
+
 def model_from_document(document: dict[str, Any], net: Any, path: str | Path) -> TrainedModel:
     """A TrainedModel of ``net`` with the description in ``document``; missing or bad fields name the file."""
     try:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from linescribe.alphabet import Alphabet
 from linescribe.decoding import DECODERS, build_decoder, greedy_decode
-from linescribe.decoding.alignment import align, char_confidences
+from linescribe.decoding.alignment import align, align_chars
 from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder
 from linescribe.errors import LinescribeError
 from linescribe.lm import build_lm
@@ -40,6 +40,7 @@ def test_width_one_equals_greedy_on_confident_frames(seed, frames):
     (beam,) = BeamDecoder(beam_width=1)(log_probs, lengths, alphabet)
     assert beam.text == greedy.text
     assert beam.char_confidences == pytest.approx(greedy.char_confidences, abs=1e-6)
+    assert beam.char_frames == greedy.char_frames
     assert beam.confidence == pytest.approx(greedy.confidence, abs=1e-6)
 
 
@@ -124,10 +125,12 @@ def test_alignment_finds_the_frames_of_each_character():
     probs = [[0.1, 0.8, 0.1], [0.1, 0.7, 0.2], [0.9, 0.05, 0.05], [0.2, 0.6, 0.2], [0.1, 0.1, 0.8], [0.1, 0.1, 0.8]]
     log_probs = np.log(np.array(probs))
     assert align(log_probs, alphabet.encode("aab")).tolist() == [0, 0, -1, 1, 2, 2]
-    assert char_confidences(log_probs, alphabet.encode("aab")) == pytest.approx((0.8, 0.6, 0.8))
+    aligned = align_chars(log_probs, alphabet.encode("aab"))
+    assert aligned.confidences == pytest.approx((0.8, 0.6, 0.8))
+    assert aligned.frames == ((0, 2), (3, 4), (4, 6))
     assert align(log_probs, alphabet.encode("aaaa")) is None  # a a a a needs 7 frames
     assert align(log_probs, []).tolist() == [-1] * 6
-    forced = char_confidences(log_probs, alphabet.encode("bab"))
+    forced = align_chars(log_probs, alphabet.encode("bab")).confidences
     assert all(0.0 <= c <= 1.0 for c in forced) and min(forced) < 0.5
 
 
@@ -142,4 +145,4 @@ def test_alignment_of_lines_longer_than_63_characters():
         frames[2 * position + 1, 0] = np.log(0.9)
     path = align(frames, ids)
     assert path is not None and path[::2].tolist() == list(range(len(ids)))
-    assert char_confidences(frames, ids) == pytest.approx((0.9,) * len(ids))
+    assert align_chars(frames, ids).confidences == pytest.approx((0.9,) * len(ids))

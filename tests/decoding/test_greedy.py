@@ -16,6 +16,7 @@ def test_repeats_merge_and_blanks_separate():
     (hypothesis,) = greedy_decode(_log_probs(probs), torch.tensor([6]), alphabet)
     assert hypothesis.text == "aab"
     assert [round(c, 2) for c in hypothesis.char_confidences] == [0.8, 0.6, 0.8]
+    assert hypothesis.char_frames == ((0, 2), (3, 4), (4, 6))  # each character's run of frames
     assert 0.0 <= hypothesis.confidence <= 1.0
 
 

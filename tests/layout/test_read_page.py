@@ -53,3 +53,33 @@ def test_unreadable_page_names_the_file(tmp_path, echo):
     broken.write_bytes(b"not a jpeg")
     with pytest.raises(ImageError, match="page.jpg"):
         read_page(echo, broken)
+
+
+def test_the_recognizer_reads_pages_itself_with_each_characters_place(default_model, schemas):
+    """``recognizer.read_page`` is ``read_page``; its lines' characters are placed on the page, and
+    ALTO gets a box per word inside its line's box."""
+    from xml.etree.ElementTree import fromstring
+
+    from linescribe.layout import PageResult, to_alto, to_json
+
+    page = default_model.read_page(printed_page().image, source="letter.png")
+    assert isinstance(page, PageResult) and page.source == "letter.png" and len(page.lines) == len(PAGE_TEXTS)
+    for line in page.lines:
+        xs, ys = [x for x, _ in line.polygon], [y for _, y in line.polygon]
+        margin = max(ys) - min(ys)  # the line's image is cut a little wider than its outline
+        positions = line.char_positions
+        assert len(positions) == len(line.text) > 0
+        assert all(min(xs) - margin <= start < end <= max(xs) + margin for start, end in positions), (positions, xs)
+        assert [start for start, _ in positions] == sorted(start for start, _ in positions)
+    assert to_json(page)["lines"][0]["char_positions"] == [list(p) for p in page.lines[0].char_positions]
+    alto = to_alto(page)
+    assert [error for error in schemas["alto"].iter_errors(alto.decode("utf-8"))] == []
+    lines = [node for node in fromstring(alto).iter() if node.tag.endswith("}TextLine")]
+    assert len(lines) == len(PAGE_TEXTS)
+    for line in lines:
+        box = [int(line.get(name)) for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
+        words = [node for node in line if node.tag.endswith("}String")]
+        assert len(words) >= 2
+        for word in words:
+            x, y, width, height = (int(word.get(name)) for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+            assert box[0] <= x <= x + width <= box[0] + box[2] and box[1] <= y <= y + height <= box[1] + box[3]

@@ -72,6 +72,8 @@ def test_recognize_reads_a_rendered_line(client, png):
     assert char_distance(truth, line["text"]) / len(truth) < 0.4
     assert len(line["char_confidences"]) == len(line["text"])
     assert all(0.0 <= value <= 1.0 for value in line["char_confidences"])
+    assert len(line["char_positions"]) == len(line["text"])
+    assert all(0 <= start < end <= image["width"] for start, end in line["char_positions"])
     assert 0.0 < line["confidence"] <= 1.0 and line["alternatives"] == []
     assert [word["text"] for word in line["words"]] == line["text"].split()
     assert set(answer["timing"]) == {"decode_ms", "recognize_ms", "total_ms"}
@@ -326,6 +328,10 @@ def test_page_layout_answers_each_line_in_reading_order_with_its_polygon(client)
     tops = [min(y for _, y in line["polygon"]) for line in image["lines"]]
     assert tops == sorted(tops)  # top to bottom
     assert all(len(line["baseline"]) >= 2 and line["block"] == 0 for line in image["lines"])
+    for line in image["lines"]:  # the page's columns, within the line's reach
+        xs = [x for x, _ in line["polygon"]]
+        assert len(line["char_positions"]) == len(line["text"])
+        assert all(min(xs) - 40 <= start < end <= max(xs) + 40 for start, end in line["char_positions"])
 
 
 def test_tiny_flat_images_cannot_ask_for_minutes_of_decoding(client):

@@ -53,6 +53,24 @@ def test_recognizers_are_cached_per_options_and_bounded(model):
     assert all(recognizer.net is model.net for recognizer in service._recognizers.values())
 
 
+def test_the_lm_and_speller_are_loaded_at_start_up_and_a_missing_one_only_warns(model, caplog):
+    import time
+
+    with caplog.at_level("INFO"):
+        service = ModelService(model)
+    assert "loaded the language model" in caplog.text and "loaded the spelling dictionary" in caplog.text
+    start = time.perf_counter()
+    service.read([np.asarray(render_line("the cat"))], {"decoder": "beam_lm", "spell": True})
+    assert time.perf_counter() - start < 2.0  # nothing left to load (it took 5 s on the first request)
+    import importlib.util
+
+    if importlib.util.find_spec("autocorrect") is None:  # not a dependency: the server starts anyway
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            ModelService(model, speller="autocorrect")
+        assert "cannot load the spelling dictionary now" in caplog.text
+
+
 def test_read_gives_each_image_its_lines_and_the_options_used(service):
     images = [np.asarray(render_line(text)) for text in ("the cat", "a dog ran")]
     reading = service.read(images, {"decoder": "beam", "beam_width": 4})

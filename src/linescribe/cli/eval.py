@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import backend_options, decoding_options, recognizer_options, split_model_argument
+from linescribe.cli.predict import backend_options, decoding_options, load_reader, recognizer_options, split_model_argument
 
 
 @click.command("eval")
@@ -50,10 +50,8 @@ def evaluate(
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
     from linescribe.files import write_atomically
-    from linescribe.inference import load_recognizer
-
     model, datasets = split_model_argument(datasets, model, "datasets")
-    recognizer = load_recognizer(model, backend, threads or None, batch_size=batch_size, **recognizer_options(**decoding))
+    recognizer = load_reader(model, backend, threads, batch_size=batch_size, **recognizer_options(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))

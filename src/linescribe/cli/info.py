@@ -25,16 +25,12 @@ def info(model: str | None, as_json: bool, archs: bool) -> None:
     from linescribe.inference import torch_installed
     from linescribe.onnxmodel import is_onnx_file, read_onnx_document
     from linescribe.pretrained import onnx_twin, resolve_model_path
+    from linescribe.trained import read_safetensors_document
 
     path = weights = resolve_model_path(model)
     if not torch_installed():
         path = onnx_twin(path) or path
-    if is_onnx_file(path):
-        document = read_onnx_document(path)
-    else:
-        from linescribe.models.modelfile import read_model_document
-
-        document = read_model_document(path)
+    document = read_onnx_document(path) if is_onnx_file(path) else read_safetensors_document(path)
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
@@ -67,8 +63,8 @@ def _product(dims: Any) -> int:
 
 
 def _alphabet_text(chars: list[str]) -> str:
-    """The alphabet on one line: runs of 4 or more consecutive letters or digits as ``a-z``,
-    space as ``␣``, everything else as itself."""
+    """The alphabet on one line: runs of 4 or more consecutive letters or digits as ``a…z`` (a
+    hyphen would read as the character), space as ``␣``, everything else as itself."""
     points = sorted(ord(char) for char in chars)
     runs: list[list[int]] = []
     for point in points:
@@ -76,40 +72,48 @@ def _alphabet_text(chars: list[str]) -> str:
             runs[-1].append(point)
         else:
             runs.append([point])
-    text = "".join(f"{chr(run[0])}-{chr(run[-1])}" if len(run) >= 4 else "".join(map(chr, run)) for run in runs)
+    text = "".join(f"{chr(run[0])}…{chr(run[-1])}" if len(run) >= 4 else "".join(map(chr, run)) for run in runs)
     return text.replace(" ", "␣")
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) else "?"
+
+
 def summary(document: dict[str, Any], path: Path, count: int | None) -> str:
-    """A short human description of a model document; ``--json`` gives all of it."""
-    training = document.get("training", {})
-    data = training.get("data", {})
-    preprocess = document.get("preprocess", {})
-    metrics = document.get("metrics", {})
-    size = f"{count / 1e6:.1f} M parameters, " if count else ""
+    """A short human description of a model document; ``--json`` gives all of it. Fields that a
+    model file lacks (older files, files written by other tools) are left out."""
+    training = _mapping(document.get("training"))
+    data = _mapping(training.get("data"))
+    preprocess = _mapping(document.get("preprocess"))
+    metrics = _mapping(document.get("metrics"))
+    size = "" if not count else f"{count / 1e6:.1f} M parameters, " if count >= 100_000 else f"{count:,} parameters, "
     rows = [("model", f"{document.get('name') or path.stem} ({document.get('arch')}, {size}{document.get('storage', 'float32')} weights)")]
     if preprocess.get("width"):
         rows.append(("input", f"lines scaled to {preprocess['width']}x{preprocess.get('height')} px"))
     else:
         rows.append(("input", f"lines scaled to {preprocess.get('height')} px high, {preprocess.get('min_width')}-{preprocess.get('max_width')} px wide"))
-    alphabet = document.get("alphabet", [])
+    alphabet = [char for char in document.get("alphabet") or [] if isinstance(char, str) and len(char) == 1]
     rows.append(("alphabet", f"{len(alphabet)} characters: {_alphabet_text(alphabet)}"))
-    rules = training.get("config", {}).get("text_rules")
+    rules = _mapping(training.get("config")).get("text_rules")
     if rules:
-        rows.append(("text rules", ", ".join(rules)))
-    for side in ("train", "val"):
-        entries = data.get(side) or []
+        rows.append(("text rules", ", ".join(map(str, rules))))
+    for side, label in (("train", "trained on"), ("val", "validated on")):
+        entries = [_mapping(entry) for entry in data.get(side) or [] if isinstance(entry, dict)]
         if entries:
-            label = "trained on" if side == "train" else "validated on"
-            rows.append((label, ", ".join(f"{entry.get('path')} ({entry.get('lines', 0):,})" for entry in entries)))
-    if "val_cer" in metrics:
-        rows.append(("validation", f"CER {metrics['val_cer']:.2%}, WER {metrics.get('val_wer', float('nan')):.2%} "
+            rows.append((label, ", ".join(f"{entry.get('path')} ({entry.get('lines') or 0:,})" for entry in entries)))
+    if metrics.get("val_cer") is not None:
+        rows.append(("validation", f"CER {_percent(metrics['val_cer'])}, WER {_percent(metrics.get('val_wer'))} "
                                    f"(epoch {metrics.get('epoch', '?')}, step {metrics.get('step', '?')})"))
-    tests = metrics.get("test") or {}
+    tests = _mapping(metrics.get("test"))
     if tests:
-        rows.append(("test CER", ", ".join(f"{name} {figures['cer']:.2%}" for name, figures in tests.items())))
+        rows.append(("test CER", ", ".join(f"{name} {_percent(_mapping(figures).get('cer'))}" for name, figures in tests.items())))
     if training.get("license"):
-        rows.append(("licence", training["license"]))
+        rows.append(("licence", str(training["license"])))
     rows.append(("file", f"{path} ({path.stat().st_size / 1e6:.1f} MB)"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows) + "\n(--json: the whole description)"

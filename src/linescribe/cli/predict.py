@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from linescribe.bulk import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
 from linescribe.decoding.spell import SPELLERS
 from linescribe.inference import BACKENDS, Prediction, Recognizer
+
+if TYPE_CHECKING:
+    from linescribe.layout import PageResult
 
 DECODER_NAMES = ("greedy", "beam", "beam_lm")
 TSV_HEADER = "file\ttext\tconfidence\n"
@@ -61,18 +64,26 @@ def recognizer_options(decoder: str, spell: bool, speller: str, **given: Any) ->
     return options
 
 
-def expand_inputs(items: tuple[str, ...]) -> list[str]:
-    """Files as given, folders searched recursively for images, globs expanded (also when quoted)."""
-    paths: list[str] = []
+def expand_inputs(items: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Images, and PAGE/ALTO files (documents): files as given (an ``.xml`` file is a document),
+    globs expanded (also when quoted), folders searched recursively for documents (their root
+    element says PAGE or ALTO; other XML is left out) or, when they hold none, for images."""
+    from linescribe.layout import find_documents
+
+    images: list[str] = []
+    documents: list[str] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        elif any(char in item for char in "*?[") and not path.exists():
-            paths += sorted(glob.glob(item, recursive=True))
-        else:
-            paths.append(item)
-    return paths
+            found = find_documents(path)
+            documents += found
+            if not found:
+                images += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            continue
+        matches = sorted(glob.glob(item, recursive=True)) if any(c in item for c in "*?[") and not path.exists() else [item]
+        for match in matches:
+            (documents if match.lower().endswith(".xml") else images).append(match)
+    return images, documents
 
 
 def backend_options(command):
@@ -128,15 +139,46 @@ def _rows(predictions: list[Prediction], output_format: str, single: bool) -> st
 def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int, options: dict[str, Any]) -> ModelSpec:
     """How the worker processes load the model. Loading it here first makes a model the workers
     would export to ONNX be exported once, into the cache they then read, and reports a bad
-    model before any worker starts."""
+    model before any worker starts; the workers get the backend it chose (PyTorch after an
+    export that failed its check, so they do not try again)."""
     from linescribe.inference import load_trained_model
-    from linescribe.onnxmodel import available_cores
+    from linescribe.onnxmodel import OnnxNet, available_cores
     from linescribe.pretrained import resolve_model_path
 
     threads = threads or max(1, available_cores() // jobs)
     path = resolve_model_path(model)
-    load_trained_model(path, backend, threads)
-    return ModelSpec(str(path), backend, threads, {**options, "decode_threads": threads})
+    chosen = "onnx" if isinstance(load_trained_model(path, backend, threads).net, OnnxNet) else "torch"
+    return ModelSpec(str(path), chosen, threads, {**options, "decode_threads": threads})
+
+
+def load_reader(model: str | None, backend: str, threads: int, **options: Any) -> Recognizer:
+    """``load_recognizer`` for a command: PyTorch on TORCH_INFERENCE_THREADS unless ``--threads``
+    says otherwise, since no caller's torch settings share the process."""
+    from linescribe.inference import load_recognizer, set_torch_threads_for_reading
+
+    recognizer = load_recognizer(model, backend, threads or None, **options)
+    if recognizer.backend == "torch" and not threads:
+        set_torch_threads_for_reading()
+    return recognizer
+
+
+def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output: Path | None, documents: bool) -> None:
+    """The pages' text (``== FILE`` before each when there are several) or JSON, on stdout or
+    into ``output``; a document's JSON also names its XML file."""
+    from linescribe.files import write_atomically
+    from linescribe.layout import to_json, to_text
+
+    if output_format == "json":
+        records = [{"document": name, **to_json(page)} if documents else to_json(page) for name, page in pages]
+        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    elif len(pages) == 1:
+        text = to_text(pages[0][1]).rstrip("\n") + "\n"
+    else:
+        text = "".join(f"== {name}\n{to_text(page).rstrip(chr(10))}\n" for name, page in pages)
+    if output:
+        write_atomically(output, text.encode("utf-8"))
+    else:
+        click.echo(text, nl=False)
 
 
 def _predict_pages(
@@ -146,8 +188,7 @@ def _predict_pages(
     and the others are read (exit status 1)."""
     from linescribe.bulk import TextFolderResults
     from linescribe.errors import LinescribeError
-    from linescribe.files import write_atomically
-    from linescribe.layout import read_page, to_json, to_text, write_outputs
+    from linescribe.layout import read_page, write_outputs
 
     if output_format == "tsv":
         raise click.UsageError("--layout page writes text or json (or files with --output-dir --formats)")
@@ -164,31 +205,90 @@ def _predict_pages(
             continue
         if output_dir:
             write_outputs(page, targets[path].with_suffix(""), formats)
-        pages.append(page)
-    if output_format == "json":
-        text = json.dumps([to_json(page) for page in pages], ensure_ascii=False, indent=2) + "\n"
-    elif len(pages) == 1:
-        text = to_text(pages[0]).rstrip("\n") + "\n"
-    else:
-        text = "".join(f"== {page.source}\n{to_text(page).rstrip(chr(10))}\n" for page in pages)
-    if output:
-        write_atomically(output, text.encode("utf-8"))
-    elif not output_dir:
-        click.echo(text, nl=False)
+        pages.append((path, page))
+    if not output_dir:
+        _emit_pages(pages, output_format, output, documents=False)
     if failures:
         click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
         sys.exit(1)
 
 
+def _document_targets(paths: list[str], output: Path | None, output_dir: Path | None, in_place: bool) -> dict[str, Path]:
+    """Where each PAGE/ALTO file's filled-in copy goes: ``--output-dir`` (same relative name),
+    ``-o FILE.xml`` (one file), ``--in-place`` (the file itself), or nowhere (text or JSON is
+    written instead). Writing over an input without ``--in-place`` is refused."""
+    from linescribe.bulk import mirrored_paths
+
+    if in_place:
+        return {path: Path(path) for path in paths}
+    if output_dir:
+        targets = mirrored_paths(output_dir, paths)
+    elif output is not None and output.suffix.lower() == ".xml":
+        if len(paths) > 1:
+            raise click.UsageError(f"-o {output} takes one PAGE/ALTO file; for {len(paths)} give --output-dir (or --in-place)")
+        targets = {paths[0]: output}
+    else:
+        return {}
+    for path, target in targets.items():
+        if target.exists() and target.resolve() == Path(path).resolve():
+            raise click.UsageError(f"{target} is the input {path}: write elsewhere, or give --in-place to rewrite it")
+    return targets
+
+
+def _predict_documents(recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None, targets: dict[str, Path]) -> None:
+    """PAGE/ALTO files: read the lines they outline and write the text into a copy of each (or
+    the file itself) in ``targets``, or else print (or write to ``output``) their text or JSON. A
+    line or file that cannot be read is reported in one line and the rest is read (exit status
+    1); a file none of whose lines could be read is not written."""
+    from linescribe.errors import LinescribeError
+    from linescribe.files import write_atomically
+    from linescribe.layout import read_document
+
+    pages, failed = [], 0
+    for path in paths:
+        try:
+            reading = read_document(recognizer, path)
+        except LinescribeError as error:
+            failed += 1
+            click.echo(f"linescribe: error: {error}", err=True)
+            continue
+        for problem in reading.problems:
+            click.echo(f"linescribe: error: {problem}", err=True)
+        failed += bool(reading.problems)
+        if path in targets and reading.page.lines:
+            write_atomically(targets[path], reading.to_xml())
+        if reading.page.lines or not reading.problems:
+            pages.append((path, reading.page))
+    if not targets:
+        _emit_pages(pages, output_format, output, documents=True)
+    if failed:
+        click.echo(f"linescribe: {failed} of {len(paths)} files not read in full", err=True)
+        sys.exit(1)
+
+
+def _check_document_options(output_format: str | None, jsonl: bool, layout: str, formats: str | None, jobs: int) -> None:
+    """Refuse the options that PAGE/ALTO inputs would otherwise ignore."""
+    if layout == "page":
+        raise click.UsageError("PAGE/ALTO files bring their own lines: leave out --layout page")
+    if formats:
+        raise click.UsageError("--formats is for --layout page images; PAGE/ALTO files are written back in their own format")
+    if jsonl or output_format == "tsv":
+        raise click.UsageError("PAGE/ALTO files give text or json (-f), or XML files (--output-dir, -o FILE.xml, --in-place)")
+    if jobs > 1:
+        raise click.UsageError("--jobs is for line images; PAGE/ALTO files are read in one process")
+
+
 @click.command()
-@click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] IMAGES...")
+@click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] IMAGES_OR_XML...")
 @click.option("-m", "--model", help="Model file (.safetensors or .onnx) or bundled model name (default: the bundled default model).")
 @click.option("-f", "--format", "output_format", type=click.Choice(["text", "json", "tsv"]), help="Output format (default: text; JSON records for a .jsonl --output).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the results here instead of stdout. A .jsonl file gets one JSON record per image as they are "
-              "read, and a rerun skips the images it holds (resumable); other files are written atomically at the end.")
+              "read, and a rerun skips the images it holds (resumable); other files are written atomically at the end. "
+              "For one PAGE/ALTO file, a .xml FILE gets the file with its text filled in.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write one .txt per image in this folder as they are read; a rerun skips images whose .txt exists.")
+              help="Write one .txt per image in this folder as they are read; a rerun skips images whose .txt exists. "
+              "PAGE/ALTO files: a copy of each with its text filled in, under its own name.")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes, each with its own copy of the model and a share of the cores.")
@@ -196,9 +296,11 @@ def _predict_pages(
 @click.option("--layout", type=click.Choice(["line", "page"]), default="line", show_default=True,
               help="line: each image is one text line; page: each image is a page or paragraph whose lines are found, "
               "ordered and read.")
-@click.option("--formats", default="text", show_default=True,
-              help="Page layout with --output-dir: files to write per image, comma-separated: text, json, page (PAGE XML), "
-              "alto (ALTO XML), overlay (PNG of the found lines).")
+@click.option("--formats",
+              help="Page layout with --output-dir: files to write per image, comma-separated: text (the default), json, "
+              "page (PAGE XML), alto (ALTO XML), overlay (PNG of the found lines).")
+@click.option("--in-place", is_flag=True,
+              help="PAGE/ALTO inputs: write the recognised text into the files themselves (each replaced atomically).")
 @backend_options
 @decoding_options
 def predict(
@@ -211,7 +313,8 @@ def predict(
     jobs: int,
     progress: bool | None,
     layout: str,
-    formats: str,
+    formats: str | None,
+    in_place: bool,
     backend: str,
     threads: int,
     **decoding: Any,
@@ -219,37 +322,55 @@ def predict(
     """Read the text of line IMAGES (files, folders, globs) with MODEL (a .safetensors or .onnx
     file, a run folder or a bundled model's name; default: the bundled default model).
 
-    JSON output gives per-character and per-word confidences and, for beam decoders, the n-best
-    alternatives with their share of the beam's probability. An unreadable image is reported and
-    the others are read (exit status 1)."""
+    PAGE or ALTO XML files (or folders of them) instead have the lines they outline read and
+    their text written into them: --output-dir OUT writes OUT/<same name>.xml, -o FILE.xml one
+    file, --in-place the files themselves; without these the text is printed (or JSON, -f json).
+
+    JSON output gives per-character and per-word confidences, each character's pixel columns
+    and, for beam decoders, the n-best alternatives with their share of the beam's probability.
+    An unreadable image or line is reported and the others are read (exit status 1)."""
     from tqdm import tqdm
 
     from linescribe.bulk import JsonlResults, TextFolderResults, json_record, read_in_processes
     from linescribe.files import check_writable, write_atomically
-    from linescribe.inference import load_recognizer
 
     model, items = split_model_argument(inputs, model, "images")
-    paths = expand_inputs(tuple(items))
-    if not paths:
-        raise click.UsageError("no images found in " + " ".join(items))
+    paths, documents = expand_inputs(tuple(items))
+    if not paths and not documents:
+        raise click.UsageError("no images or PAGE/ALTO files found in " + " ".join(items))
+    if paths and documents:
+        raise click.UsageError(f"give images or PAGE/ALTO files, not both (found {len(paths)} images and {len(documents)} XML files)")
     jsonl = output is not None and output.suffix.lower() == ".jsonl"
     if output and output_dir:
         raise click.UsageError("give --output or --output-dir, not both")
-    if jsonl and output_format not in (None, "json"):
+    if in_place and (output or output_dir):
+        raise click.UsageError("--in-place writes the files themselves: leave out --output and --output-dir")
+    if documents:
+        _check_document_options(output_format, jsonl, layout, formats, jobs)
+    elif in_place:
+        raise click.UsageError("--in-place rewrites PAGE/ALTO files; give some")
+    elif jsonl and output_format not in (None, "json"):
         raise click.UsageError(f"{output} gets JSON records: leave out --format {output_format}, or write to another file")
-    if jsonl and layout == "page":
+    elif jsonl and layout == "page":
         raise click.UsageError("a .jsonl --output is resumable line-by-line output; with --layout page use -f json -o FILE.json or --output-dir")
-    if output_dir and layout == "line" and output_format not in (None, "text"):
+    elif output_dir and layout == "line" and output_format not in (None, "text"):
         raise click.UsageError(f"--output-dir writes one .txt per image: leave out --format {output_format}, or use --output")
     if output:
         check_writable(output)  # now, not after reading every image
     elif output_dir:
         check_writable(output_dir, folder=True)
-    output_format = output_format or "text"
     options = {"batch_size": batch_size, **recognizer_options(**decoding)}
+    if documents:
+        targets = _document_targets(documents, output, output_dir, in_place)
+        if targets and output_format:
+            raise click.UsageError(f"the PAGE/ALTO files are written back as XML: leave out --format {output_format}")
+        recognizer = load_reader(model, backend, threads, **options)
+        _predict_documents(recognizer, documents, output_format or "text", output, targets)
+        return
+    output_format = output_format or "text"
     if layout == "page":
-        recognizer = load_recognizer(model, backend, threads or None, **options)
-        _predict_pages(recognizer, paths, output_format, output, output_dir, [f.strip() for f in formats.split(",") if f.strip()])
+        recognizer = load_reader(model, backend, threads, **options)
+        _predict_pages(recognizer, paths, output_format, output, output_dir, [f.strip() for f in (formats or "text").split(",") if f.strip()])
         return
     results = JsonlResults(output) if jsonl else TextFolderResults(output_dir, paths) if output_dir else None
     todo = [path for path in paths if path not in results.done] if results else paths
@@ -262,7 +383,7 @@ def predict(
         if todo and jobs > 1:
             chunks = read_in_processes(_model_spec(model, backend, threads or None, jobs, options), todo, jobs, 4 * batch_size)
         elif todo:
-            chunks = load_recognizer(model, backend, threads or None, **options).predict_windows(todo)
+            chunks = load_reader(model, backend, threads, **options).predict_windows(todo)
         if output_format == "tsv" and not (output or results):
             click.echo(TSV_HEADER, nl=False)
         for chunk in chunks:

@@ -179,22 +179,29 @@ def _page(path: Path) -> np.ndarray:
     return load_gray(path)
 
 
+def crop_box(polygon: tuple[Point, ...], page_size: tuple[int, int], margin: float = 0.05) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of ``crop_polygon``'s crop on a page of ``(width, height)``:
+    where the crop's pixels lie on the page."""
+    points = np.asarray(polygon, dtype=np.float64)
+    width, height = page_size
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    pad = (y1 - y0) * margin
+    left, top = max(int(np.floor(x0 - pad)), 0), max(int(np.floor(y0 - pad)), 0)
+    right, bottom = min(int(np.ceil(x1 + pad)) + 1, width), min(int(np.ceil(y1 + pad)) + 1, height)
+    if right - left < 2 or bottom - top < 2:
+        raise ImageError(f"polygon {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f} lies outside the {width}x{height} page")
+    return left, top, right, bottom
+
+
 def crop_polygon(page: np.ndarray, polygon: tuple[Point, ...], margin: float = 0.05) -> np.ndarray:
-    """The polygon's bounding box with a small margin; pixels outside the polygon become paper.
+    """The polygon's bounding box with a small margin (``crop_box``); pixels outside the polygon
+    become paper.
 
     The paper grey is the 75th percentile of the pixels inside the polygon, so neighbouring lines'
     ascenders and descenders disappear without leaving a white frame on beige paper.
     """
-    points = np.asarray(polygon, dtype=np.float64)
-    height, width = page.shape
-    x0, y0 = points.min(axis=0)
-    x1, y1 = points.max(axis=0)
-    pad_y = (y1 - y0) * margin
-    pad_x = (y1 - y0) * margin
-    left, top = max(int(np.floor(x0 - pad_x)), 0), max(int(np.floor(y0 - pad_y)), 0)
-    right, bottom = min(int(np.ceil(x1 + pad_x)) + 1, width), min(int(np.ceil(y1 + pad_y)) + 1, height)
-    if right - left < 2 or bottom - top < 2:
-        raise ImageError(f"polygon {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f} lies outside the {width}x{height} page")
+    left, top, right, bottom = crop_box(polygon, (page.shape[1], page.shape[0]), margin)
     crop = page[top:bottom, left:right].copy()
     # Pillow fills only the crop's rows; cv2.fillPoly walks every row the polygon spans, which
     # took seconds for a vertex far off the page (and needs int32 coordinates)

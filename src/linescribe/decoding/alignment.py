@@ -1,5 +1,5 @@
 """Where in the frames each character of a text was written: the most likely CTC path (Viterbi)
-that spells a given text, and the character confidences read off it.
+that spells a given text, and the character confidences and frames read off it.
 
 Beam decoders, the LM and the speller can choose a text that is not the frame-wise best one;
 aligning that text to the network's output says how much the network itself supports each of its
@@ -10,6 +10,7 @@ characters. For the greedy text the best path is the greedy path, so the confide
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,10 +55,19 @@ def align(log_probs: np.ndarray, ids: Sequence[int]) -> np.ndarray | None:
     return np.where(path % 2 == 1, path // 2, -1)
 
 
-def char_confidences(log_probs: np.ndarray, ids: Sequence[int]) -> tuple[float, ...] | None:
-    """log_probs (T, C), class ids of a text -> per character, the highest probability the
-    network gave it on the frames that write it on the best path; None if the text cannot be
-    aligned."""
+@dataclass(frozen=True)
+class AlignedChars:
+    """Each character of a text as the network wrote it on the best path."""
+
+    confidences: tuple[float, ...]
+    """The highest probability the network gave the character on the frames that write it."""
+    frames: tuple[tuple[int, int], ...]
+    """``(first, last + 1)``: the frames that write the character, where it is in the line."""
+
+
+def align_chars(log_probs: np.ndarray, ids: Sequence[int]) -> AlignedChars | None:
+    """log_probs (T, C), class ids of a text -> each character's confidence and frames on the
+    best path; None if the text cannot be aligned."""
     path = align(log_probs, ids)
     if path is None:
         return None
@@ -66,4 +76,8 @@ def char_confidences(log_probs: np.ndarray, ids: Sequence[int]) -> tuple[float, 
     if len(frames):
         probs = np.exp(log_probs[frames, np.asarray(ids)[path[frames]]].astype(np.float64))
         np.maximum.at(best, path[frames], probs)
-    return tuple(float(p) for p in best)
+    # a CTC path writes every character on at least one frame, in order
+    written = path[frames]
+    starts = frames[np.searchsorted(written, np.arange(len(ids)), side="left")]
+    ends = frames[np.searchsorted(written, np.arange(len(ids)), side="right") - 1] + 1
+    return AlignedChars(tuple(float(p) for p in best), tuple(zip(starts.tolist(), ends.tolist())))

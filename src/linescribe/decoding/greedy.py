@@ -14,8 +14,8 @@ from linescribe.decoding.hypothesis import Hypothesis
 def greedy_decode(log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypothesis]:
     """log_probs (T,N,C), lengths (N,) (numpy arrays or torch tensors) -> one Hypothesis per line.
 
-    A character's confidence is the highest frame probability among the frames that produced it;
-    the line's confidence is the mean of its characters' (1.0 for an empty line: nothing was
+    A character's confidence is the highest frame probability among the frames that produced it,
+    and its frames are the run of them; the line's confidence is the mean of its characters' (1.0 for an empty line: nothing was
     claimed).
     """
     frames = frame_array(log_probs)
@@ -27,15 +27,18 @@ def greedy_decode(log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypo
         ids, probs = best_ids[line, :length], best_probs[line, :length]
         chars: list[str] = []
         confidences: list[float] = []
+        frames: list[tuple[int, int]] = []
         previous = BLANK_ID
-        for class_id, prob in zip(ids.tolist(), probs.tolist()):
+        for frame, (class_id, prob) in enumerate(zip(ids.tolist(), probs.tolist())):
             if class_id != BLANK_ID:
                 if class_id != previous:
                     chars.append(alphabet.chars[class_id - 1])
                     confidences.append(prob)
+                    frames.append((frame, frame + 1))
                 else:
                     confidences[-1] = max(confidences[-1], prob)
+                    frames[-1] = (frames[-1][0], frame + 1)
             previous = class_id
         confidence = sum(confidences) / len(confidences) if confidences else 1.0
-        hypotheses.append(Hypothesis("".join(chars), confidence, tuple(confidences)))
+        hypotheses.append(Hypothesis("".join(chars), confidence, tuple(confidences), char_frames=tuple(frames)))
     return hypotheses

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from linescribe.alphabet import Alphabet
-from linescribe.decoding.alignment import char_confidences
+from linescribe.decoding.alignment import align_chars
 from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Hypothesis
 from linescribe.errors import LinescribeError
@@ -185,7 +185,7 @@ def _same_case(original: str, word: str) -> str:
 
 class SpellCorrected:
     """A decoder followed by spelling correction. The corrected text is aligned to the network's
-    output again for its character confidences; a correction that cannot be aligned (more
+    output again for its character confidences and frames; a correction that cannot be aligned (more
     characters than frames allow) is dropped."""
 
     def __init__(self, decoder: Callable[[Any, Any, Alphabet], list[Hypothesis]], speller: Speller) -> None:
@@ -203,10 +203,11 @@ class SpellCorrected:
                 continue
             if frames is None:
                 frames = frame_array(log_probs)
-            confidences = char_confidences(frames[:length, line], alphabet.encode(text))
-            if confidences is None:
+            aligned = align_chars(frames[:length, line], alphabet.encode(text))
+            if aligned is None:
                 corrected.append(hypothesis)
                 continue
+            confidences = aligned.confidences
             confidence = sum(confidences) / len(confidences) if confidences else 1.0
-            corrected.append(Hypothesis(text, confidence, confidences, hypothesis.alternatives))
+            corrected.append(Hypothesis(text, confidence, confidences, hypothesis.alternatives, aligned.frames))
         return corrected

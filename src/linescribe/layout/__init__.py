@@ -5,15 +5,27 @@
     >>> write_outputs(page, Path("out/letter"), ["text", "json", "page", "alto", "overlay"])
 
 ``segment_page`` alone gives the lines' polygons and deskewed crops without reading them.
+``read_document`` reads the lines of an existing segmentation instead (a PAGE or ALTO file) and
+writes their text back into it.
 """
 
+from linescribe.layout.documents import (
+    DocumentReading,
+    XmlDocument,
+    find_documents,
+    is_document,
+    open_document,
+    read_document,
+)
 from linescribe.layout.outputs import (
     FORMATS,
+    WordBox,
     draw_overlay,
     to_alto,
     to_json,
     to_page_xml,
     to_text,
+    word_boxes,
     write_outputs,
 )
 from linescribe.layout.page import PageLine, PageResult, read_page
@@ -26,17 +38,25 @@ from linescribe.layout.segment import (
 
 __all__ = [
     "FORMATS",
+    "DocumentReading",
     "LineRegion",
     "PageLine",
     "PageResult",
     "PageSegmentation",
     "SegmentOptions",
+    "WordBox",
+    "XmlDocument",
     "draw_overlay",
+    "find_documents",
+    "is_document",
+    "open_document",
+    "read_document",
     "read_page",
     "segment_page",
     "to_alto",
     "to_json",
     "to_page_xml",
     "to_text",
+    "word_boxes",
     "write_outputs",
 ]

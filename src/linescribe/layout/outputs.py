@@ -2,13 +2,17 @@
 
 PAGE and ALTO are what Transkribus and eScriptorium import: each found block becomes a text
 region and each line a text line with its polygon, baseline, text and confidence, in reading
-order. XML is written with the standard library (we only parse untrusted XML, with defusedxml).
+order; ALTO also gets a box for each word, from where the network wrote its characters. XML is
+written with the standard library (we only parse untrusted XML, with defusedxml).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from xml.etree import ElementTree
@@ -39,7 +43,8 @@ def to_text(page: PageResult) -> str:
 
 
 def to_json(page: PageResult) -> dict:
-    """The page as JSON-ready data: size, skew, text and every line with its geometry."""
+    """The page as JSON-ready data: size, skew, text and every line with its geometry (and each
+    character's ``[start, end)`` page columns)."""
     return {
         "image": page.source,
         "width": page.width,
@@ -54,6 +59,7 @@ def to_json(page: PageResult) -> dict:
                 "block": line.block,
                 "polygon": [list(point) for point in line.polygon],
                 "baseline": [list(point) for point in line.baseline],
+                "char_positions": [list(position) for position in line.char_positions],
             }
             for line in page.lines
         ],
@@ -91,6 +97,73 @@ def _box(points: Sequence[Point]) -> dict[str, str]:
         "WIDTH": str(int(max(xs) - min(xs))),
         "HEIGHT": str(int(max(ys) - min(ys))),
     }
+
+
+@dataclass(frozen=True)
+class WordBox:
+    """A word of a read line and where it is on the page."""
+
+    text: str
+    confidence: float
+    """Its least sure character's confidence."""
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+def _rows_between(polygon: Sequence[Point], left: float, right: float) -> tuple[float, float]:
+    """The top and bottom of the part of the polygon between columns ``left`` and ``right``
+    (both within its horizontal extent)."""
+    ys = [y for x, y in polygon if left <= x <= right]
+    for (x0, y0), (x1, y1) in zip(polygon, [*polygon[1:], polygon[0]]):
+        for edge in (left, right):
+            if (x0 - edge) * (x1 - edge) < 0:  # the side crosses the column
+                ys.append(y0 + (y1 - y0) * (edge - x0) / (x1 - x0))
+    return min(ys), max(ys)
+
+
+def word_boxes(line: PageLine) -> list[WordBox] | None:
+    """The line's whitespace-separated words with their boxes in page pixels: from the first
+    character's start column to the last one's end, as high as the line's polygon is between
+    them, never outside the line's box. None when the characters' positions are unknown."""
+    prediction = line.prediction
+    positions = line.char_positions
+    if not prediction.text or len(positions) != len(prediction.text):
+        return None
+    xs = [x for x, _ in line.polygon]
+    first, last = min(xs), max(xs)
+    words = []
+    for match in re.finditer(r"\S+", prediction.text):
+        start, end = match.span()
+        left = min(max(positions[start][0], first), last)
+        right = min(max(positions[end - 1][1], left), last)
+        top, bottom = _rows_between(line.polygon, left, right)
+        confidences = prediction.char_confidences[start:end]
+        confidence = min(confidences) if len(confidences) == end - start else line.confidence
+        words.append(WordBox(match.group(), confidence, int(left), math.floor(top), int(right), math.ceil(bottom)))
+    return words
+
+
+def alto_strings(line: PageLine, tag: Callable[[str], str], string_id: Callable[[int], str]) -> list[ElementTree.Element]:
+    """The ALTO elements that hold a read line's text: a ``String`` per word (CONTENT, WC and its
+    box) with an ``SP`` between words, or, when the characters' positions are unknown, one String
+    with the whole line in the line's box. ``tag`` qualifies element names (an existing document's
+    namespace); ``string_id`` gives the n-th String's ID."""
+    words = word_boxes(line)
+    if words is None:
+        attributes = {"ID": string_id(0), "CONTENT": line.text, "WC": f"{line.confidence:.4f}", **_box(line.polygon)}
+        return [ElementTree.Element(tag("String"), attributes)]
+    elements: list[ElementTree.Element] = []
+    for number, word in enumerate(words):
+        if number:
+            before = words[number - 1]
+            gap = {"HPOS": str(before.right), "VPOS": str(min(before.top, word.top)), "WIDTH": str(max(0, word.left - before.right))}
+            elements.append(ElementTree.Element(tag("SP"), gap))
+        box = ((word.left, word.top), (word.right, word.bottom))
+        attributes = {"ID": string_id(number), "CONTENT": word.text, "WC": f"{word.confidence:.4f}", **_box(box)}
+        elements.append(ElementTree.Element(tag("String"), attributes))
+    return elements
 
 
 def _serialize(root: ElementTree.Element) -> bytes:
@@ -146,7 +219,8 @@ def to_page_xml(page: PageResult) -> bytes:
 
 def to_alto(page: PageResult) -> bytes:
     """ALTO v4 (4.3) in pixels: a TextBlock per block and a TextLine per line, with its polygon
-    (Shape/Polygon), BASELINE and one String holding the line's text and confidence (WC)."""
+    (Shape/Polygon), BASELINE and its words (``alto_strings``: a String per word with its box and
+    confidence, WC)."""
     root = ElementTree.Element("alto", {"xmlns": ALTO_NAMESPACE, "xmlns:xsi": XSI, "xsi:schemaLocation": ALTO_SCHEMA})
     description = ElementTree.SubElement(root, "Description")
     ElementTree.SubElement(description, "MeasurementUnit").text = "pixel"
@@ -168,11 +242,7 @@ def to_alto(page: PageResult) -> bytes:
             ElementTree.SubElement(
                 ElementTree.SubElement(text_line, "Shape"), "Polygon", {"POINTS": _alto_points(line.polygon)}
             )
-            ElementTree.SubElement(
-                text_line,
-                "String",
-                {"ID": f"string{line.index}", "CONTENT": line.text, "WC": f"{line.confidence:.4f}", **box},
-            )
+            text_line.extend(alto_strings(line, str, lambda number, index=line.index: f"string{index}_{number}"))
     return _serialize(root)
 
 

@@ -35,6 +35,17 @@ class PageLine:
     """Index of its text block (column or paragraph) in reading order."""
     prediction: Prediction
     """The recognizer's full answer for the line: character and word confidences, alternatives."""
+    x_to_page: tuple[float, float] = (1.0, 0.0)
+    """``(scale, offset)``: a column x of the line's image as read lies at page x ``scale * x + offset``."""
+
+    @property
+    def char_positions(self) -> tuple[tuple[int, int], ...]:
+        """Each character's ``(start, end)`` page columns (the prediction's, moved onto the page)."""
+        scale, offset = self.x_to_page
+        return tuple(
+            (max(0, round(scale * start + offset)), max(1, round(scale * end + offset)))
+            for start, end in self.prediction.char_positions
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ def read_segmentation(recognizer: Recognizer, segmentation: PageSegmentation, so
             baseline=line.baseline,
             block=line.block,
             prediction=prediction,
+            x_to_page=line.x_to_page,
         )
         for index, (line, prediction) in enumerate(zip(segmentation.lines, predictions))
     ]

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from linescribe.data.images import ImageInput, crop_polygon, load_gray
+from linescribe.data.images import ImageInput, crop_box, crop_polygon, load_gray
 from linescribe.data.sample import Point
 from linescribe.errors import LinescribeError
 from linescribe.layout.binarize import binarize
@@ -126,6 +126,9 @@ class LineRegion:
     image: np.ndarray = field(repr=False, compare=False)
     """The deskewed crop (H, W) uint8, a little wider than the polygon; pixels outside that wider
     outline are paper."""
+    x_to_page: tuple[float, float] = (1.0, 0.0)
+    """``(scale, offset)``: a column x of ``image`` lies at page x ``scale * x + offset`` (along
+    its middle row), so positions found in the crop can be given on the page."""
 
 
 @dataclass(frozen=True)
@@ -208,13 +211,16 @@ def segment_page(image: ImageInput, options: SegmentOptions | None = None) -> Pa
     to_page = cv2.invertAffineTransform(to_level)
     lines = []
     for number, shape in shapes:
-        crop = shape.crop / scale
+        crop = tuple(map(tuple, shape.crop / scale))
+        left, top, _, bottom = crop_box(crop, level_size)
+        middle = (top + bottom - 1) / 2
         lines.append(
             LineRegion(
                 polygon=_to_page(shape.polygon / scale, to_page, width, height),
                 baseline=_to_page(shape.baseline / scale, to_page, width, height),
                 block=number,
-                image=crop_polygon(level_page, tuple(map(tuple, crop))),
+                image=crop_polygon(level_page, crop),
+                x_to_page=(float(to_page[0, 0]), float(to_page[0, 0] * left + to_page[0, 1] * middle + to_page[0, 2])),
             )
         )
     return PageSegmentation(width, height, -angle, lines)

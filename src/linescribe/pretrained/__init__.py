@@ -27,17 +27,17 @@ def onnx_twin(model_path: Path) -> Path | None:
 def resolve_model_path(path_or_name: str | Path | None) -> Path:
     """A path to a model file (``.safetensors`` or ``.onnx``) from a path, a bundled model name, or
     None for the default model."""
+    models = bundled_models()
     if path_or_name is None:
-        path_or_name = DEFAULT_MODEL
+        return models[DEFAULT_MODEL]
     path = Path(path_or_name)
+    if path.is_dir() and (path / "model.safetensors").is_file():
+        return path / "model.safetensors"
+    if path.suffix not in (".safetensors", ".onnx") and str(path_or_name) in models:
+        return models[str(path_or_name)]  # a bundled name, even where a folder or file has that name
     if path.suffix in (".safetensors", ".onnx") or path.exists():
-        if path.is_dir() and (path / "model.safetensors").is_file():
-            return path / "model.safetensors"
         if not path.is_file():
             raise ModelFileError(f"{path}: model file not found")
         return path
-    models = bundled_models()
-    if str(path_or_name) in models:
-        return models[str(path_or_name)]
     known = ", ".join(models) or "none bundled"
     raise ModelFileError(f"{path_or_name}: no such model file, and no bundled model of that name (bundled: {known})")

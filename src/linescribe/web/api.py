@@ -95,7 +95,8 @@ def _prediction(line: Prediction | PageLine) -> Prediction:
 
 
 def _line_record(found: Prediction | PageLine) -> dict[str, Any]:
-    """A line's reading; in page layout also where it is (polygon and baseline in page pixels)."""
+    """A line's reading; in page layout also where it is (polygon and baseline in page pixels).
+    Character positions are columns of the uploaded image: the line's, or in page layout the page's."""
     line = _prediction(found)
     place = {} if isinstance(found, Prediction) else {
         "polygon": [[round(x), round(y)] for x, y in found.polygon],
@@ -106,6 +107,7 @@ def _line_record(found: Prediction | PageLine) -> dict[str, Any]:
         "text": line.text,
         "confidence": round(line.confidence, 4),
         "char_confidences": [round(value, 4) for value in line.char_confidences],
+        "char_positions": [list(position) for position in found.char_positions],
         "words": [{"text": word, "confidence": round(value, 4)} for word, value in line.word_confidences],
         "alternatives": [
             {

@@ -70,6 +70,14 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                 "text": STRING,
                 "confidence": {**CONFIDENCE, "description": "Mean of the character confidences."},
                 "char_confidences": {"type": "array", "items": CONFIDENCE, "description": "One per character of text."},
+                "char_positions": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                    "description": "One [start, end) pair per character of text: the pixel columns of the uploaded image "
+                    "(layout=page: of the page) from where the network wrote the character to where the next one "
+                    "begins (the last one: the line's average character width). Empty when the text could not be "
+                    "aligned to the network's output.",
+                },
                 "words": {"type": "array", "items": _ref("Word")},
                 "alternatives": {
                     "type": "array",

@@ -31,6 +31,7 @@ import numpy as np
 
 from linescribe.decoding import DECODERS, decoder_options
 from linescribe.decoding.spell import DEFAULT_SPELLER
+from linescribe.errors import LinescribeError
 from linescribe.inference import Prediction, Recognizer
 from linescribe.layout import PageLine
 from linescribe.layout.page import read_segmentation
@@ -119,7 +120,11 @@ class ModelService:
         took 5.2 s before, 0.2 s after). Both stay in process-wide caches."""
         for label, requested in (("language model", {"decoder": "beam_lm"}), ("spelling dictionary", {"spell": True})):
             start = time.perf_counter()
-            self.recognizer(self.decoding(requested))
+            try:
+                self.recognizer(self.decoding(requested))
+            except (LinescribeError, ImportError) as error:  # optional: requests that ask for it get the error
+                logger.warning("linescribe: warning: cannot load the %s now (%s); requests that ask for it will fail", label, error)
+                continue
             logger.info("linescribe: loaded the %s for requests that ask for it (%.1f s)", label, time.perf_counter() - start)
 
     @classmethod

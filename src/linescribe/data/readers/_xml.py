@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
@@ -41,6 +42,8 @@ class LayoutLine:
     id: str
     text: str
     points: tuple[Point, ...] | None
+    element: Element | None = field(default=None, compare=False, repr=False)
+    """The TextLine element itself, for writing a new text into the document."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,9 @@ ParsePage = Callable[[Path, Element], PageLayout]
 
 
 def local_name(element: Element) -> str:
-    """The tag without its namespace, so every PAGE/ALTO schema version matches."""
-    return element.tag.rpartition("}")[2]
+    """The tag without its namespace, so every PAGE/ALTO schema version matches ("" for a
+    comment or processing instruction kept in the tree)."""
+    return element.tag.rpartition("}")[2] if isinstance(element.tag, str) else ""
 
 
 def children(element: Element, name: str) -> list[Element]:
@@ -94,7 +98,7 @@ def parse_points(text: str) -> tuple[Point, ...] | None:
     return tuple(zip(numbers[::2], numbers[1::2]))
 
 
-def _checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | str:
+def checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | str:
     """The polygon if it can be cropped, else why not."""
     if points is None:
         return "no usable polygon"
@@ -114,7 +118,7 @@ def _size_hint(points: tuple[Point, ...]) -> tuple[int, int]:
     return max(1, math.ceil(max(xs) - min(xs))), max(1, math.ceil(max(ys) - min(ys)))
 
 
-def _xml_files(path: Path) -> list[Path]:
+def xml_files(path: Path) -> list[Path]:
     """The file itself, or every .xml below the folder in sorted order."""
     if path.is_file():
         return [path]
@@ -125,7 +129,7 @@ def _xml_files(path: Path) -> list[Path]:
     return found
 
 
-def _root_name(path: Path) -> str | None:
+def root_name(path: Path) -> str | None:
     """The root element's local name, read from the start of the file only."""
     try:
         for _, element in SafeElementTree.iterparse(str(path), events=("start",)):
@@ -138,11 +142,11 @@ def _root_name(path: Path) -> str | None:
 def sniff_xml(path: Path, root: str) -> bool:
     """An .xml file whose root element is ``root``, or a folder whose first XML files include one."""
     if path.is_file():
-        return path.suffix.lower() == ".xml" and _root_name(path) == root
-    return path.is_dir() and any(_root_name(file) == root for file in _xml_files(path)[:SNIFF_FILES])
+        return path.suffix.lower() == ".xml" and root_name(path) == root
+    return path.is_dir() and any(root_name(file) == root for file in xml_files(path)[:SNIFF_FILES])
 
 
-def _find_image(xml_path: Path, image_name: str) -> Path | None:
+def find_image(xml_path: Path, image_name: str) -> Path | None:
     """The declared image (relative to the XML, or by its bare name when it is a path from another
     machine), else an image with the XML's stem, since exports often rename the image. Looked for
     beside the XML, then in the two folders above it: Transkribus exports put the XML in
@@ -157,30 +161,37 @@ def _find_image(xml_path: Path, image_name: str) -> Path | None:
     return next((candidate for candidate in candidates if is_file(candidate)), None)
 
 
+def parse_xml(xml_path: Path, target: TreeBuilder | None = None) -> Element | str:
+    """The file's root element, or why it cannot be had. ``target`` builds the tree (one that
+    keeps comments, for a document to be written back); entity tricks are refused either way."""
+    try:
+        parser = DefusedXMLParser(target=target) if target is not None else None
+        return SafeElementTree.parse(str(xml_path), parser=parser).getroot()
+    except DefusedXmlException as error:
+        return f"unsafe XML refused ({type(error).__name__})"
+    except XML_ERRORS as error:
+        return f"malformed XML: {error}"
+    except OSError as error:
+        return f"unreadable file: {error.strerror}"
+
+
 def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
     """Every line of every page file; a file that cannot be parsed is one Skipped entry naming it."""
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
-    files = _xml_files(path)
+    files = xml_files(path)
     if not files:
         raise DatasetError(f"{path}: no .xml files in this folder")
     for xml_path in files:
-        try:
-            document = SafeElementTree.parse(str(xml_path)).getroot()
-        except DefusedXmlException as error:
-            yield Skipped(str(xml_path), f"unsafe XML refused ({type(error).__name__})")
-            continue
-        except XML_ERRORS as error:
-            yield Skipped(str(xml_path), f"malformed XML: {error}")
-            continue
-        except OSError as error:
-            yield Skipped(str(xml_path), f"unreadable file: {error.strerror}")
+        document = parse_xml(xml_path)
+        if isinstance(document, str):
+            yield Skipped(str(xml_path), document)
             continue
         if local_name(document) != root:
             yield Skipped(str(xml_path), f"root element is {local_name(document)}, not {root}")
             continue
         layout = parse_page(xml_path, document)
-        image = _find_image(xml_path, layout.image_name)
+        image = find_image(xml_path, layout.image_name)
         for line in layout.lines:
             yield _line_entry(xml_path, image, line)
 
@@ -190,7 +201,7 @@ def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine) -> Sample 
     line_id = f"{xml_path.stem}/{line.id}"
     if image is None:
         return Skipped(line_id, IMAGE_MISSING)
-    polygon = _checked_polygon(line.points)
+    polygon = checked_polygon(line.points)
     if isinstance(polygon, str):
         return Skipped(line_id, polygon)
     return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, size_hint=_size_hint(polygon))

@@ -60,7 +60,7 @@ def _line_text(line: Element) -> str:
     return " ".join(text.split())
 
 
-def _layout(xml_path: Path, document: Element) -> PageLayout:
+def page_layout(xml_path: Path, document: Element) -> PageLayout:
     """The page's lines; refuses units other than pixels, which cannot be cropped without the dpi."""
     unit = text_of(document, "Description", "MeasurementUnit")
     if unit not in ("", "pixel"):
@@ -73,6 +73,7 @@ def _layout(xml_path: Path, document: Element) -> PageLayout:
             line.get("ID", f"line{number}"),
             _line_text(line),
             _points(line),
+            line,
         )
         for number, line in enumerate(descendants(document, "TextLine"), start=1)
     ]
@@ -86,4 +87,4 @@ def sniff(path: Path) -> bool:
 
 def read(path: Path) -> Iterator[Sample | Skipped]:
     """Lines of one ALTO file, or of every ALTO file below a folder."""
-    return read_xml_pages(path, ROOT, _layout)
+    return read_xml_pages(path, ROOT, page_layout)

@@ -51,13 +51,13 @@ def _text(line: Element) -> str:
     return text_of(min(equivs, key=_index), "Unicode") if equivs else ""
 
 
-def _layout(xml_path: Path, document: Element) -> PageLayout:
+def page_layout(xml_path: Path, document: Element) -> PageLayout:
     """The page's image name and every TextLine, wherever its region nests it."""
     page = child(document, "Page")
     if page is None:
         return PageLayout("", [])
     lines = [
-        LayoutLine(line.get("id", f"line{number}"), _text(line), _points(line))
+        LayoutLine(line.get("id", f"line{number}"), _text(line), _points(line), line)
         for number, line in enumerate(descendants(page, "TextLine"), start=1)
     ]
     return PageLayout(page.get("imageFilename", ""), lines)
@@ -70,4 +70,4 @@ def sniff(path: Path) -> bool:
 
 def read(path: Path) -> Iterator[Sample | Skipped]:
     """Lines of one PAGE file, or of every PAGE file below a folder."""
-    return read_xml_pages(path, ROOT, _layout)
+    return read_xml_pages(path, ROOT, page_layout)

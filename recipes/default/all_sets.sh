@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fine-tune a model on all seven line sets of ../shared/data (the CPU stage of model v3).
+#   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
+# As run in session 4 (2 CPU cores, beside other work, 1 thread):
+#   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
+# then ship.py RUN_DIR. timeus (7.7k lines of two court registers) is drawn at half weight so the
+# registers do not crowd out the letters; mss20 has no train split (val and test only).
+set -euo pipefail
+run=$1 init=$2
+shift 2
+data=${LINESCRIBE_DATA:-../shared/data/lines}
+here=$(dirname "$0")
+val=()
+for set in hooker copiste poilus mss19 mss20 peraire timeus; do val+=(--val "$data/$set/val"); done
+linescribe train \
+  "$data/hooker/train" "$data/copiste/train" "$data/poilus/train" "$data/mss19/train" "$data/peraire/train" \
+  "$data/timeus/train@0.5" "${val[@]}" \
+  --alphabet "$here/alphabet.txt" --text-rules cremma,quotes,long-s \
+  -o "$run" --arch crnn --init "$init" --batch-size 16 --lr 0.001 --scheduler onecycle \
+  --max-steps 4500 --max-epochs 100 --max-time 00:02:25:00 --val-every 0.33 --patience 1000 \
+  --workers 1 --threads 1 --seed 3 "$@"
