@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from linescribe.data.dataset import load_dataset
 from linescribe.evaluation import evaluate
@@ -30,14 +30,19 @@ PATH_OPTIONS = ("train", "val", "alphabet", "init", "train_ids", "val_ids", "syn
 
 def _portable(spec: str | None) -> str | None:
     """A dataset spec or file path without the builder's folders: ``gt:/tmp/x/data/hooker/train@0.5``
-    -> ``gt:hooker/train@0.5``, ``/tmp/init.safetensors`` -> ``init.safetensors``."""
+    -> ``gt:hooker/train@0.5``, ``/d/hooker/manifest.tsv#train`` -> ``hooker/manifest.tsv#train``,
+    ``C:\\runs\\init.safetensors`` -> ``init.safetensors``."""
     if not spec:
         return spec
-    head, colon, rest = spec.rpartition(":") if ":" in spec.split("/")[0] else ("", "", spec)
-    path, at, weight = rest.partition("@")
-    parts = Path(path).parts
-    short = "/".join(parts[-2:]) if len(parts) > 1 and parts[-1] in ("train", "val", "test") else parts[-1] if parts else path
-    return f"{head}{colon}{short}{at}{weight}"
+    fmt, colon, rest = spec.partition(":")
+    if not colon or "/" in fmt or "\\" in fmt or len(fmt) == 1:  # no format prefix (or a drive letter)
+        fmt, colon, rest = "", "", spec
+    path, at, weight = rest.rpartition("@")
+    if not at or not weight.replace(".", "", 1).isdigit():
+        path, at, weight = rest, "", ""
+    parts = PureWindowsPath(path).parts if "\\" in path or (len(path) > 1 and path[1] == ":") else Path(path).parts
+    keep = 2 if len(parts) > 1 and (parts[-1] in ("train", "val", "test") or "#" in parts[-1] or parts[-1].endswith((".tsv", ".csv"))) else 1
+    return f"{fmt}{colon}{'/'.join(parts[-keep:])}{at}{weight}"
 
 
 def without_local_paths(training: dict) -> dict:
