@@ -18,6 +18,8 @@ from linescribe.errors import LinescribeError
 from linescribe.training.checkpoints import read_checkpoint
 from linescribe.training.run import train
 
+pytestmark = pytest.mark.slow  # servers, processes and minutes-long checks: left out of `make test-fast`
+
 TINY_FLAGS = [
     "--hparam", "channels=[8,16,16]", "--hparam", "pools=[[2,2],[2,2],[2,1]]",
     "--hparam", "lstm_hidden=32", "--hparam", "lstm_layers=1", "--hparam", "dropout=0.0",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -10,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 from generated import line_texts, write_gt_folder
+
+pytestmark = pytest.mark.slow  # servers, processes and minutes-long checks: left out of `make test-fast`
 
 TESTS = Path(__file__).resolve().parents[1]
 

@@ -265,4 +265,4 @@ def test_resume_from_the_command_line_keeps_the_runs_budget_unless_one_is_typed(
     assert first.exit_code == 0, first.output
     resumed = CliRunner().invoke(main, ["train", *common, "--resume"])  # no --max-steps: the run's own 3
     assert resumed.exit_code == 0, resumed.output
-    assert "(3 steps" in resumed.output
+    assert "after 3 steps (" in resumed.output

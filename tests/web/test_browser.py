@@ -22,10 +22,13 @@ from linescribe.metrics import char_distance
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromedriver: apt-get install chromium chromium-driver (.ci/run installs them)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="needs Debian's chromium and chromedriver: apt-get install chromium chromium-driver (.ci/run installs them)",
+    ),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 TRUTH = "the cat sat on the mat"

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from test_server import multipart, request
 
+pytestmark = pytest.mark.slow  # servers, processes and minutes-long checks: left out of `make test-fast`
+
 SOAK_SECONDS = float(os.environ.get("LINESCRIBE_SOAK_SECONDS", "20"))
 
 

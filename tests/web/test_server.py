@@ -17,6 +17,8 @@ from waitress import wasyncore
 
 from linescribe.web import server
 
+pytestmark = pytest.mark.slow  # servers, processes and minutes-long checks: left out of `make test-fast`
+
 SIGNAL_AFTER_S = 0.15
 
 
