@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from linescribe.cli import main
@@ -132,6 +134,33 @@ def test_train_command_trains_and_reports(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "best val CER" in result.output and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_train_output_is_one_clean_progress_bar_and_exact_end_wording(tmp_path):
+    """As a user sees it in a terminal (a real process): no Lightning line twice, no advert, no
+    deprecation notice, no ``v_num``; loss, val CER and lines/s in the bar; steps and epochs said
+    exactly at the end."""
+    import re
+    import subprocess
+    import sys
+
+    from generated import line_texts, write_gt_folder
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    done = subprocess.run(
+        [sys.executable, "-m", "linescribe", "train", str(data), "--val", str(data), "-o", str(tmp_path / "run"),
+         "--max-steps", "3", "--workers", "0", "--batch-size", "4", "--threads", "1", "--hparam", "channels=[8,16,16]",
+         "--hparam", "pools=[[2,2],[2,2],[2,1]]", "--hparam", "lstm_hidden=16", "--val-every", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    for noise in ("v_num", "litlogger", "Tip:", "LeafSpec", "GPU available", "TPU available", "Validation DataLoader"):
+        assert noise not in output, noise
+    assert output.count("crnn: ") == 1 and output.count("train: ") == 1 and output.count("val: ") == 1
+    assert re.search(r"loss=[\d.]+, val CER=[\d.]+%, lines/s=[\d.]+", output)
+    assert re.search(r"best val CER [\d.]+% after 3 steps \(1\.50 epochs, [\d.]+ lines/s\); model: ", output)
 
 
 def test_an_output_that_cannot_be_written_is_refused_before_reading(overfit_model, overfit_lines, tmp_path):
