@@ -81,3 +81,21 @@ def test_frames_become_columns_through_the_stride_and_the_scaling():
     assert pixel_ranges([(1, 2), (4, 5), (6, 8)], 8.0, 100) == ((8, 32), (32, 48), (48, 68))
     assert pixel_ranges([(10, 11), (12, 13)], 8.0, 100) == ((80, 96), (96, 100))
     assert pixel_ranges([], 8.0, 100) == ()
+
+
+def test_the_stride_is_measured_once_per_network_whatever_the_recognizers_and_threads():
+    """Recognizers built on one model (a server builds one per decoder) share one measurement,
+    also when several threads ask for it first at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generated import random_model
+    from linescribe.inference import Recognizer
+
+    model = random_model()
+    passes = []
+    model.net.register_forward_hook(lambda *_: passes.append(1))
+    recognizers = [Recognizer(model), Recognizer(model, decoder="beam"), Recognizer(model, batch_size=2)]
+    with ThreadPoolExecutor(len(recognizers)) as pool:
+        strides = list(pool.map(lambda recognizer: recognizer.horizontal_stride, recognizers * 2))
+    assert strides == [model.net.horizontal_stride] * len(strides) and passes == [1]
+    assert Recognizer(random_model(seed=1)).horizontal_stride == strides[0]  # another network: measured for itself

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -20,10 +21,11 @@ FILE_MODE = 0o666 & ~_read_umask()
 changing the umask to read it is not thread-safe."""
 
 
-def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | None = None) -> None:
     """Write to a temporary file beside ``path`` and rename it over ``path``: the old file stays
     whole until the new one is complete. ``durable`` also flushes it to disk first (checkpoints,
-    models); cheap regenerable files can skip that."""
+    models); cheap regenerable files can skip that. ``mode``: the file's permission bits (by
+    default a new file's, as open() would give it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -33,11 +35,23 @@ def write_atomically(path: Path, data: bytes, durable: bool = True) -> None:
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, FILE_MODE if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def rewrite_atomically(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace an existing file's content as ``write_atomically`` does, as an edit of that file
+    would: through a symbolic link to the file it names, keeping the file's permission bits, and
+    refusing (LinescribeError naming it) a read-only file, one without any write permission bit
+    too, which even root may not rewrite here."""
+    real = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(real.stat().st_mode)
+    if not os.access(real, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise LinescribeError(f"{path}: read-only file, not rewritten")
+    write_atomically(real, data, durable, mode)
 
 
 def check_writable(path: Path, folder: bool = False) -> None:

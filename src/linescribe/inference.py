@@ -14,11 +14,12 @@ from __future__ import annotations
 import copy
 import importlib.util
 import logging
+import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,11 @@ STRIDE_PROBE_WIDTH = 1024
 """Columns of the blank line whose output frames give a model's horizontal stride."""
 
 Forward = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+_STRIDES: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+"""Each network's measured horizontal stride, shared by the Recognizers built on it (a server
+builds one per decoder), kept as long as the network lives."""
+_STRIDES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -200,15 +206,21 @@ class Recognizer:
     def name(self) -> str:
         return self.model.name
 
-    @cached_property
+    @property
     def horizontal_stride(self) -> float:
-        """Model input columns per output frame, measured once on a blank line (either backend,
-        any architecture), so that frames can be mapped back to image columns."""
-        preprocessing = self.model.preprocessing
-        width = preprocessing.width or min(STRIDE_PROBE_WIDTH, preprocessing.max_width)
-        blank = np.zeros((preprocessing.height, width), np.float32)
-        _, lengths = self._forward(*pad_lines([blank], 1 if self.backend == "onnx" else WIDTH_MULTIPLE))
-        return width / max(int(lengths[0]), 1)
+        """Model input columns per output frame, so that frames can be mapped back to image
+        columns: measured on a blank line (either backend, any architecture) once per network,
+        whatever number of Recognizers share it; the lock makes concurrent first readers wait
+        for one measurement."""
+        with _STRIDES_LOCK:
+            stride = _STRIDES.get(self.model.net)
+            if stride is None:
+                preprocessing = self.model.preprocessing
+                width = preprocessing.width or min(STRIDE_PROBE_WIDTH, preprocessing.max_width)
+                blank = np.zeros((preprocessing.height, width), np.float32)
+                _, lengths = self._forward(*pad_lines([blank], 1 if self.backend == "onnx" else WIDTH_MULTIPLE))
+                stride = _STRIDES[self.model.net] = width / max(int(lengths[0]), 1)
+        return stride
 
     @property
     def window(self) -> int:

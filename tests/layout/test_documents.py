@@ -8,12 +8,14 @@ from xml.etree.ElementTree import TreeBuilder, XMLParser
 
 import pytest
 from generated import SHARED, write_document
+from layout_pages import spread
+from PIL import Image
 
 from linescribe.data.readers import parse_spec, read_entries
 from linescribe.data.sample import Sample
 from linescribe.errors import DatasetError
 from linescribe.inference import Prediction
-from linescribe.layout import PageLine, open_document, read_document
+from linescribe.layout import PageLine, PageResult, find_documents, open_document, read_document, to_alto, to_json
 from linescribe.layout.outputs import alto_strings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -45,7 +47,12 @@ def _lines(root, name: str = "TextLine") -> list:
     return [node for node in root.iter() if _local(node.tag) == name]
 
 
+def _equivs(line) -> list:
+    return [node for node in line if _local(node.tag) == "TextEquiv"]
+
+
 def test_page_file_gets_each_line_text_and_keeps_everything_else(tmp_path, echo, schemas):
+    """Lines that had text keep it first (readers still take it) and get ours after it."""
     path = write_document(tmp_path, "letter", "page")
     original = path.read_bytes()
     reading = read_document(echo, path)
@@ -54,22 +61,89 @@ def test_page_file_gets_each_line_text_and_keeps_everything_else(tmp_path, echo,
     assert skeleton(_parse(written)) == skeleton(_parse(original))
     root = _parse(written)
     for number, line in enumerate(_lines(root)):
-        (equiv,) = [node for node in line if _local(node.tag) == "TextEquiv"]
-        assert equiv.get("conf") == f"{0.5 + number / 100:.4f}"
-        assert [(_local(node.tag), node.text) for node in equiv] == [("Unicode", f"line {number}")]
+        old, ours = _equivs(line)
+        assert old.attrib == {"conf": "0.5"} and [node.text for node in old] == [f"old text {number}"]
+        assert ours.attrib == {"conf": f"{0.5 + number / 100:.4f}", "comments": "linescribe"}  # no @index: the old one has none
+        assert [(_local(node.tag), node.text) for node in ours] == [("Unicode", f"line {number}")]
     (region,) = _lines(root, "TextRegion")
-    region_text = [node for node in region if _local(node.tag) == "TextEquiv"][0][0].text
-    assert region_text == "\n".join(f"line {n}" for n in range(5))  # the region's own text agrees again
+    assert _equivs(region)[0][0].text == "old region text"  # its lines' main text did not change
     assert b"<!-- reviewed by hand -->" in written
     assert b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"' in written and b"ns0" not in written
     assert [error for error in schemas["page"].iter_errors(written.decode("utf-8"))] == []
     assert reading.page.text == "\n".join(f"line {n}" for n in range(5))
     assert path.read_bytes() == original  # reading never writes the file itself
-    copy = tmp_path / "copy.xml"
+    assert _read_back(tmp_path, written) == [f"old text {n}" for n in range(5)]
+
+
+def _read_back(folder: Path, written: bytes) -> list[str]:
+    """The lines' texts as the training reader reads the written file."""
+    copy = folder / "copy.xml"
     copy.write_bytes(written)
-    (tmp_path / "copy.png").write_bytes((tmp_path / "letter.png").read_bytes())
-    samples = [entry for entry in read_entries(parse_spec(f"page:{copy}")) if isinstance(entry, Sample)]
-    assert [sample.text for sample in samples] == [f"line {n}" for n in range(5)]
+    (folder / "copy.png").write_bytes((folder / "letter.png").read_bytes())
+    return [entry.text for entry in read_entries(parse_spec(f"page:{copy}")) if isinstance(entry, Sample)]
+
+
+def test_empty_text_equivs_make_way_and_a_rerun_replaces_our_text(tmp_path, echo, schemas):
+    """Lines without text get ours as their text, the region's own text follows, and reading the
+    written file again replaces our earlier text instead of adding to it."""
+    import re
+
+    path = write_document(tmp_path, "letter", "page")
+    text = re.sub(r"<Unicode>old text [0-2]</Unicode>", "<Unicode/>", path.read_text(encoding="utf-8"))
+    text = re.sub(r"\s*<TextEquiv conf=\"0.5\">\s*<Unicode>old text [34]</Unicode>\s*</TextEquiv>", "", text)
+    path.write_text(text, encoding="utf-8")
+    written = read_document(echo, path).to_xml()
+    for number, line in enumerate(_lines(_parse(written))):
+        (equiv,) = _equivs(line)
+        assert equiv.attrib == {"conf": f"{0.5 + number / 100:.4f}", "comments": "linescribe"}
+        assert [node.text for node in equiv] == [f"line {number}"]
+    (region,) = _lines(_parse(written), "TextRegion")
+    assert _equivs(region)[0][0].text == "\n".join(f"line {n}" for n in range(5))
+    assert [error for error in schemas["page"].iter_errors(written.decode("utf-8"))] == []
+    assert _read_back(tmp_path, written) == [f"line {n}" for n in range(5)]
+    path.write_bytes(written)
+    again = read_document(echo, path).to_xml()
+    assert again == written  # ours replaced by ours: nothing piles up
+
+
+def test_ground_truth_and_indexed_alternatives_are_kept_before_ours(tmp_path, echo, schemas):
+    """A line with TextEquivs ordered by @index keeps them all as they were; ours comes after
+    with the next @index, so the lowest, the ground truth, stays the line's text."""
+    path = write_document(tmp_path, "letter", "page")
+    text = path.read_text(encoding="utf-8").replace(
+        '<TextEquiv conf="0.5">\n          <Unicode>old text 0</Unicode>\n        </TextEquiv>',
+        '<TextEquiv index="1" conf="1.0" dataType="xsd:string">\n          <PlainText>gt plain</PlainText>\n'
+        '          <Unicode>ground truth 0</Unicode>\n        </TextEquiv>\n'
+        '        <TextEquiv index="4" conf="0.3">\n          <Unicode>ocr alternative 0</Unicode>\n        </TextEquiv>',
+    )
+    path.write_text(text, encoding="utf-8")
+    written = read_document(echo, path).to_xml()
+    first = _lines(_parse(written))[0]
+    assert [(equiv.attrib, [node.text for node in equiv]) for equiv in _equivs(first)] == [
+        ({"index": "1", "conf": "1.0", "dataType": "xsd:string"}, ["gt plain", "ground truth 0"]),
+        ({"index": "4", "conf": "0.3"}, ["ocr alternative 0"]),
+        ({"index": "5", "conf": "0.5000", "comments": "linescribe"}, ["line 0"]),
+    ]
+    assert [error for error in schemas["page"].iter_errors(written.decode("utf-8"))] == []
+    assert _read_back(tmp_path, written)[0] == "ground truth 0"
+    path.write_bytes(written)
+    assert read_document(echo, path).to_xml() == written
+
+
+def test_page_2013_lines_that_hold_text_keep_it_and_are_reported(tmp_path, echo):
+    """PAGE before 2016 allows one TextEquiv per line: a line with text keeps it alone (one
+    problem for the file); an empty one gets ours, without the attributes 2013 lacks."""
+    path = write_document(tmp_path, "letter", "page")
+    text = path.read_text(encoding="utf-8").replace("2019-07-15", "2013-07-15")
+    path.write_text(text.replace("<Unicode>old text 4</Unicode>", "<Unicode></Unicode>"), encoding="utf-8")
+    reading = read_document(echo, path)
+    assert reading.problems == [
+        f"{path}: 4 lines (r1l0, r1l1, r1l2, r1l3) already hold text and PAGE 2013-07-15 allows one TextEquiv per line: they keep it"
+    ]
+    assert len(reading.page.lines) == 5  # all read: the text and JSON outputs have them
+    lines = _lines(_parse(reading.to_xml()))
+    assert [[node.text for node in _equivs(line)[0]] for line in lines] == [*([f"old text {n}"] for n in range(4)), ["line 4"]]
+    assert [len(_equivs(line)) for line in lines] == [1] * 5 and _equivs(lines[4])[0].attrib == {"conf": "0.5400"}
 
 
 def test_alto_file_gets_words_with_boxes_inside_their_line(tmp_path, echo, schemas):
@@ -144,13 +218,27 @@ def test_words_without_positions_fall_back_to_one_string_in_the_line_box():
 
 @pytest.mark.skipif(not PAGES_SAMPLE.is_dir(), reason="../shared/data/pages-sample is not here")
 @pytest.mark.parametrize("sample", ["hooker/JDH_2_16_33_003.xml", "copiste/wikitexte_0006.xml"])
-def test_real_exports_keep_their_structure(echo, sample):
-    """A Transkribus PAGE export and an eScriptorium ALTO export: every line read, nothing else changed."""
+def test_real_exports_keep_their_structure(tmp_path, echo, sample):
+    """A Transkribus PAGE 2013 export and an eScriptorium ALTO export: every line read, nothing
+    else changed. The PAGE lines that hold their transcription keep it (PAGE 2013 allows no
+    alternative), which one problem says; its empty line gets ours."""
     path = PAGES_SAMPLE / sample
     reading = read_document(echo, path)
-    assert reading.problems == []
-    assert len(reading.page.lines) == len(open_document(path).layout.lines) > 0
+    before = open_document(path).layout.lines
+    assert len(reading.page.lines) == len(before) > 0
     assert skeleton(_parse(reading.to_xml())) == skeleton(_parse(path.read_bytes()))
+    copy = tmp_path / path.name
+    copy.write_bytes(reading.to_xml())
+    after = open_document(copy).layout.lines
+    if sample.startswith("hooker"):
+        (problem,) = reading.problems
+        kept = sum(bool(line.text) for line in before)
+        assert f"{kept} lines (" in problem and "PAGE 2013-07-15 allows one TextEquiv per line: they keep it" in problem
+        assert [new.text if old.text else "" for old, new in zip(before, after)] == [line.text for line in before]
+        assert all(new.text.startswith("line ") for old, new in zip(before, after) if not old.text)
+    else:
+        assert reading.problems == []
+        assert all(line.text.startswith("line ") for line in after)
 
 
 def test_prefixed_namespaces_keep_their_prefix(tmp_path, echo):
@@ -164,3 +252,118 @@ def test_prefixed_namespaces_keep_their_prefix(tmp_path, echo):
     assert b"<pc:TextEquiv conf=" in written and b"<pc:Unicode>line 0</pc:Unicode>" in written
     assert b"ns0" not in written and b'xmlns:pc="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"' in written
     assert skeleton(_parse(written)) == skeleton(_parse(path.read_bytes()))
+
+
+class FixedRecognizer:
+    """Reads the crops as the given texts, in order, and notes each crop's shape."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.shapes: list[tuple[int, ...]] = []
+
+    def predict(self, crops):
+        self.shapes += [crop.shape for crop in crops]
+        return [
+            Prediction(f"<crop {n}>", text, 0.7, char_confidences=(0.7,) * len(text), char_positions=spread(text, crop.shape[1]))
+            for n, (text, crop) in enumerate(zip(self.texts, crops))
+        ]
+
+
+def test_an_alto_line_read_as_empty_keeps_its_words_and_one_without_gets_an_empty_string(tmp_path, schemas):
+    """ALTO has no alternatives, so a line read as empty keeps the words it had (reported); a
+    line without words read as spaces gets one String with CONTENT="", which its schema needs."""
+    import re
+
+    path = write_document(tmp_path, "letter", "alto")
+    text = path.read_text(encoding="utf-8")
+    start = text.index('<String ID="old_1a"')
+    text = text[:start] + text[text.index("</TextLine>", start):]  # line_1 has no words
+    path.write_text(text, encoding="utf-8")
+    reading = read_document(FixedRecognizer(["", "  ", "two words", "x", "y"]), path)
+    assert reading.problems == [f"{path} line line_0: read as empty; its text 'old words-' was kept"]
+    written = reading.to_xml()
+    lines = _lines(_parse(written))
+    assert [(_local(node.tag), node.get("CONTENT")) for node in lines[0] if _local(node.tag) in TEXT_ELEMENTS] == [
+        ("String", "old"), ("SP", None), ("String", "words"), ("HYP", "-")]
+    (empty,) = [node for node in lines[1] if _local(node.tag) in TEXT_ELEMENTS]
+    assert (_local(empty.tag), empty.get("CONTENT")) == ("String", "")
+    assert [node.get("CONTENT") for node in lines[2] if _local(node.tag) == "String"] == ["two", "words"]
+    assert re.findall(rb"<!-- one column -->", written) and [error for error in schemas["alto"].iter_errors(written.decode("utf-8"))] == []
+
+
+def test_a_line_of_spaces_is_one_empty_string_in_new_alto_too(schemas):
+    polygon = ((10, 20), (110, 20), (110, 50), (10, 50))
+    line = PageLine(0, "  ", 0.3, polygon, (), 0, Prediction("x", "  ", 0.3, char_positions=((10, 60), (60, 100))))
+    (string,) = alto_strings(line, str, lambda number: f"s{number}")
+    assert string.get("CONTENT") == ""
+    page = PageResult("page.png", 200, 100, 0.0, [line])
+    assert [error for error in schemas["alto"].iter_errors(to_alto(page).decode("utf-8"))] == []
+
+
+def test_a_page_image_of_another_size_is_read_with_the_coordinates_scaled(tmp_path):
+    """A reduced copy of the scan: the lines are cropped where they are on it, and the page keeps
+    the file's coordinates; an image of another shape is refused, naming both sizes."""
+    path = write_document(tmp_path, "letter", "page")
+    image = Image.open(tmp_path / "letter.png")
+    width, height = image.size
+    full = FixedRecognizer(["a b"] * 5)
+    before = read_document(full, path).page
+    image.resize((width // 2, height // 2)).save(tmp_path / "letter.png")
+    half = FixedRecognizer(["a b"] * 5)
+    reading = read_document(half, path)
+    assert reading.problems == [] and (reading.page.width, reading.page.height) == (width, height)
+    for (big_height, big_width), (small_height, small_width) in zip(full.shapes, half.shapes):
+        assert abs(small_height - big_height / 2) <= 2 and abs(small_width - big_width / 2) <= 2  # a pixel of margin each side
+    declared = [line.points for line in open_document(path).layout.lines]
+    assert [line.polygon for line in reading.page.lines] == [tuple((int(x), int(y)) for x, y in points) for points in declared]
+    for line, same in zip(reading.page.lines, before.lines):  # the characters' columns are the file's too
+        assert all(abs(a - b) <= 3 for ours, theirs in zip(line.char_positions, same.char_positions) for a, b in zip(ours, theirs))
+    image.resize((width, height // 2)).save(tmp_path / "letter.png")
+    squashed = FixedRecognizer(["a b"] * 5)
+    reading = read_document(squashed, path)
+    assert reading.problems == [
+        f"{path}: page image letter.png is {width}x{height // 2} but the file gives {width}x{height}, another shape: its 5 lines were not read"
+    ]
+    assert reading.page.lines == [] and squashed.shapes == []
+
+
+def test_a_baseline_that_is_not_finite_is_left_out_of_the_json(tmp_path, echo):
+    import json
+    import re
+
+    path = write_document(tmp_path, "letter", "page")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r'<Baseline points="[^"]*"', '<Baseline points="nan,53 1e999,53"', text, count=1), encoding="utf-8")
+    reading = read_document(echo, path)
+    assert reading.problems == [] and reading.page.lines[0].baseline == () and reading.page.lines[1].baseline != ()
+    json.dumps(to_json(reading.page), allow_nan=False)  # strict JSON
+
+
+def test_comments_and_processing_instructions_around_the_root_are_kept(tmp_path, echo):
+    path = write_document(tmp_path, "letter", "page")
+    text = path.read_text(encoding="utf-8").replace(
+        "?>\n<PcGts", '?>\n<?xml-stylesheet type="text/xsl" href="page.xsl"?>\n<!-- exported by hand -->\n<PcGts', 1
+    )
+    path.write_text(text + "<!-- the end -->\n", encoding="utf-8")
+    written = read_document(echo, path).to_xml().decode("utf-8")
+    assert written.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="page.xsl"?>\n'
+                              "<!-- exported by hand -->\n<PcGts ")
+    assert written.endswith("</PcGts>\n<!-- the end -->\n")
+    _parse(written.encode("utf-8"))
+
+
+def test_broken_and_unsafe_xml_files_are_found_as_problems_and_other_xml_left_out(tmp_path):
+    """A damaged or hostile .xml beside the pages could be a page: each is a problem; METS and
+    other XML is left out silently, and so is the excluded (output) folder."""
+    page = write_document(tmp_path, "p1", "page")
+    write_document(tmp_path / "out", "p1", "page")
+    (tmp_path / "mets.xml").write_text('<mets xmlns="http://www.loc.gov/METS/"/>', encoding="utf-8")
+    (tmp_path / "broken.xml").write_text("<PcGts", encoding="utf-8")
+    (tmp_path / "laughs.xml").write_bytes((FIXTURES / "page" / "invalid" / "billion_laughs.xml").read_bytes())
+    documents, problems = find_documents(tmp_path, exclude=tmp_path / "out")
+    assert documents == [str(page)]
+    assert problems == [
+        f"{tmp_path / 'broken.xml'}: malformed XML: unclosed token: line 1, column 0",
+        f"{tmp_path / 'laughs.xml'}: unsafe XML refused (EntitiesForbidden)",
+    ]
+    assert find_documents(tmp_path)[0] == [str(page), str(tmp_path / "out" / "p1.xml")]

@@ -6,6 +6,7 @@ import csv
 import glob
 import io
 import json
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -64,26 +65,42 @@ def recognizer_options(decoder: str, spell: bool, speller: str, **given: Any) ->
     return options
 
 
-def expand_inputs(items: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Images, and PAGE/ALTO files (documents): files as given (an ``.xml`` file is a document),
-    globs expanded (also when quoted), folders searched recursively for documents (their root
-    element says PAGE or ALTO; other XML is left out) or, when they hold none, for images."""
+def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
+    """Images, PAGE/ALTO files (documents), and the problems met: files as given (an ``.xml``
+    file is a document), globs expanded (also when quoted), folders searched recursively for
+    documents (their root element says PAGE or ALTO; other XML is left out, and an .xml file
+    that cannot be read as XML beside them is a problem) or, when they hold none, for images.
+    ``exclude``: the output folder, never searched, so that a rerun does not read its outputs."""
     from linescribe.layout import find_documents
 
     images: list[str] = []
     documents: list[str] = []
+    problems: list[str] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = find_documents(path)
+            found, unreadable = find_documents(path, exclude)
             documents += found
-            if not found:
-                images += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if found:
+                problems += unreadable
+            else:
+                images += sorted(
+                    str(p) for p in path.rglob("*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
+                )
             continue
-        matches = sorted(glob.glob(item, recursive=True)) if any(c in item for c in "*?[") and not path.exists() else [item]
+        if any(c in item for c in "*?[") and not path.exists():
+            matches = [match for match in sorted(glob.glob(item, recursive=True)) if not _inside(Path(match), exclude)]
+        else:
+            matches = [item]
         for match in matches:
             (documents if match.lower().endswith(".xml") else images).append(match)
-    return images, documents
+    return images, documents, problems
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    """Whether the path lies in the folder (symbolic links followed)."""
+    return folder is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def backend_options(command):
@@ -216,7 +233,8 @@ def _predict_pages(
 def _document_targets(paths: list[str], output: Path | None, output_dir: Path | None, in_place: bool) -> dict[str, Path]:
     """Where each PAGE/ALTO file's filled-in copy goes: ``--output-dir`` (same relative name),
     ``-o FILE.xml`` (one file), ``--in-place`` (the file itself), or nowhere (text or JSON is
-    written instead). Writing over an input without ``--in-place`` is refused."""
+    written instead). Writing over any input (the same file, by any name) without
+    ``--in-place`` is refused."""
     from linescribe.bulk import mirrored_paths
 
     if in_place:
@@ -229,22 +247,55 @@ def _document_targets(paths: list[str], output: Path | None, output_dir: Path | 
         targets = {paths[0]: output}
     else:
         return {}
-    for path, target in targets.items():
-        if target.exists() and target.resolve() == Path(path).resolve():
-            raise click.UsageError(f"{target} is the input {path}: write elsewhere, or give --in-place to rewrite it")
+    inputs: dict[tuple[int, int], str] = {}
+    for path in paths:
+        try:
+            found = os.stat(path)
+        except OSError:
+            continue
+        inputs[found.st_dev, found.st_ino] = path
+    for target in targets.values():
+        try:
+            found = os.stat(target)
+        except OSError:
+            continue
+        same = inputs.get((found.st_dev, found.st_ino))
+        if same is not None:
+            raise click.UsageError(f"{target} is the input {same}: write elsewhere, or give --in-place to rewrite it")
     return targets
 
 
-def _predict_documents(recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None, targets: dict[str, Path]) -> None:
+def _check_target_folders(targets: dict[str, Path], in_place: bool) -> None:
+    """Refuse now, before the model is loaded and the files read, a folder the XML files cannot
+    be written in (in place: the folder of the file a symbolic link names)."""
+    from linescribe.files import check_writable
+
+    folders = {Path(os.path.realpath(target)).parent if in_place else target.parent for target in targets.values()}
+    for folder in sorted(folders):
+        check_writable(folder, folder=True)
+
+
+def _predict_documents(
+    recognizer: Recognizer,
+    paths: list[str],
+    output_format: str,
+    output: Path | None,
+    targets: dict[str, Path],
+    in_place: bool,
+    unreadable: list[str],
+) -> None:
     """PAGE/ALTO files: read the lines they outline and write the text into a copy of each (or
-    the file itself) in ``targets``, or else print (or write to ``output``) their text or JSON. A
-    line or file that cannot be read is reported in one line and the rest is read (exit status
-    1); a file none of whose lines could be read is not written."""
+    the file itself, ``in_place``) in ``targets``, or else print (or write to ``output``) their
+    text or JSON. A line or file that cannot be read or written, and each of the ``unreadable``
+    XML files met, is reported in one line and the rest is done (exit status 1). A file none of
+    whose lines could be read is not written; a file without lines is copied, not rewritten."""
     from linescribe.errors import LinescribeError
-    from linescribe.files import write_atomically
+    from linescribe.files import rewrite_atomically, write_atomically
     from linescribe.layout import read_document
 
-    pages, failed = [], 0
+    for problem in unreadable:
+        click.echo(f"linescribe: error: {problem}", err=True)
+    pages, failed = [], len(unreadable)
     for path in paths:
         try:
             reading = read_document(recognizer, path)
@@ -254,15 +305,24 @@ def _predict_documents(recognizer: Recognizer, paths: list[str], output_format: 
             continue
         for problem in reading.problems:
             click.echo(f"linescribe: error: {problem}", err=True)
-        failed += bool(reading.problems)
-        if path in targets and reading.page.lines:
-            write_atomically(targets[path], reading.to_xml())
+        complete = not reading.problems
+        target = targets.get(path)
+        if target is not None and (reading.page.lines or (complete and not in_place)):
+            try:
+                (rewrite_atomically if in_place else write_atomically)(target, reading.to_xml())
+            except LinescribeError as error:
+                complete = False
+                click.echo(f"linescribe: error: {error}", err=True)
+            except OSError as error:
+                complete = False
+                click.echo(f"linescribe: error: {target}: not written ({error.strerror or error})", err=True)
+        failed += not complete
         if reading.page.lines or not reading.problems:
             pages.append((path, reading.page))
     if not targets:
         _emit_pages(pages, output_format, output, documents=True)
     if failed:
-        click.echo(f"linescribe: {failed} of {len(paths)} files not read in full", err=True)
+        click.echo(f"linescribe: {failed} of {len(paths) + len(unreadable)} files not read in full or not written", err=True)
         sys.exit(1)
 
 
@@ -300,7 +360,8 @@ def _check_document_options(output_format: str | None, jsonl: bool, layout: str,
               help="Page layout with --output-dir: files to write per image, comma-separated: text (the default), json, "
               "page (PAGE XML), alto (ALTO XML), overlay (PNG of the found lines).")
 @click.option("--in-place", is_flag=True,
-              help="PAGE/ALTO inputs: write the recognised text into the files themselves (each replaced atomically).")
+              help="PAGE/ALTO inputs: write the recognised text into the files themselves (each replaced atomically, "
+              "through symbolic links, keeping its permissions; read-only files are refused).")
 @backend_options
 @decoding_options
 def predict(
@@ -335,7 +396,7 @@ def predict(
     from linescribe.files import check_writable, write_atomically
 
     model, items = split_model_argument(inputs, model, "images")
-    paths, documents = expand_inputs(tuple(items))
+    paths, documents, unreadable = expand_inputs(tuple(items), output_dir)
     if not paths and not documents:
         raise click.UsageError("no images or PAGE/ALTO files found in " + " ".join(items))
     if paths and documents:
@@ -364,8 +425,9 @@ def predict(
         targets = _document_targets(documents, output, output_dir, in_place)
         if targets and output_format:
             raise click.UsageError(f"the PAGE/ALTO files are written back as XML: leave out --format {output_format}")
+        _check_target_folders(targets, in_place)
         recognizer = load_reader(model, backend, threads, **options)
-        _predict_documents(recognizer, documents, output_format or "text", output, targets)
+        _predict_documents(recognizer, documents, output_format or "text", output, targets, in_place, unreadable)
         return
     output_format = output_format or "text"
     if layout == "page":

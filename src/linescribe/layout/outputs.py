@@ -148,11 +148,13 @@ def word_boxes(line: PageLine) -> list[WordBox] | None:
 def alto_strings(line: PageLine, tag: Callable[[str], str], string_id: Callable[[int], str]) -> list[ElementTree.Element]:
     """The ALTO elements that hold a read line's text: a ``String`` per word (CONTENT, WC and its
     box) with an ``SP`` between words, or, when the characters' positions are unknown, one String
-    with the whole line in the line's box. ``tag`` qualifies element names (an existing document's
-    namespace); ``string_id`` gives the n-th String's ID."""
-    words = word_boxes(line)
+    with the whole line in the line's box; a line read as empty (or as spaces) gets one String
+    with CONTENT="", since ALTO's TextLine needs one. ``tag`` qualifies element names (an
+    existing document's namespace); ``string_id`` gives the n-th String's ID."""
+    words = word_boxes(line) if line.text.strip() else None
     if words is None:
-        attributes = {"ID": string_id(0), "CONTENT": line.text, "WC": f"{line.confidence:.4f}", **_box(line.polygon)}
+        content = line.text if line.text.strip() else ""
+        attributes = {"ID": string_id(0), "CONTENT": content, "WC": f"{line.confidence:.4f}", **_box(line.polygon)}
         return [ElementTree.Element(tag("String"), attributes)]
     elements: list[ElementTree.Element] = []
     for number, word in enumerate(words):

@@ -118,25 +118,33 @@ def _size_hint(points: tuple[Point, ...]) -> tuple[int, int]:
     return max(1, math.ceil(max(xs) - min(xs))), max(1, math.ceil(max(ys) - min(ys)))
 
 
-def xml_files(path: Path) -> list[Path]:
-    """The file itself, or every .xml below the folder in sorted order."""
+def xml_files(path: Path, exclude: Path | None = None) -> list[Path]:
+    """The file itself, or every .xml below the folder in sorted order; ``exclude``, a folder
+    below it (where outputs go), is not searched."""
     if path.is_file():
         return [path]
+    skipped = os.path.realpath(exclude) if exclude is not None else None
     found = []
     for folder, subfolders, names in os.walk(path):
-        subfolders.sort()
+        subfolders[:] = sorted(name for name in subfolders if os.path.realpath(os.path.join(folder, name)) != skipped)
         found.extend(Path(folder) / name for name in sorted(names) if name.lower().endswith(".xml"))
     return found
 
 
-def root_name(path: Path) -> str | None:
-    """The root element's local name, read from the start of the file only."""
+def read_root_name(path: Path) -> tuple[str | None, str]:
+    """The root element's local name, read from the start of the file only, and "", or None and
+    why the file's start cannot be read."""
     try:
         for _, element in SafeElementTree.iterparse(str(path), events=("start",)):
-            return local_name(element)
-    except (*XML_ERRORS, DefusedXmlException, OSError):
-        return None
-    return None
+            return local_name(element), ""
+    except (*XML_ERRORS, DefusedXmlException, OSError) as error:
+        return None, _why_unparsed(error)
+    return None, "malformed XML: no element found"
+
+
+def root_name(path: Path) -> str | None:
+    """The root element's local name, read from the start of the file only; None when it cannot be read."""
+    return read_root_name(path)[0]
 
 
 def sniff_xml(path: Path, root: str) -> bool:
@@ -167,12 +175,17 @@ def parse_xml(xml_path: Path, target: TreeBuilder | None = None) -> Element | st
     try:
         parser = DefusedXMLParser(target=target) if target is not None else None
         return SafeElementTree.parse(str(xml_path), parser=parser).getroot()
-    except DefusedXmlException as error:
+    except (*XML_ERRORS, DefusedXmlException, OSError) as error:
+        return _why_unparsed(error)
+
+
+def _why_unparsed(error: Exception) -> str:
+    """What parsing a file raised, in a few words."""
+    if isinstance(error, DefusedXmlException):
         return f"unsafe XML refused ({type(error).__name__})"
-    except XML_ERRORS as error:
-        return f"malformed XML: {error}"
-    except OSError as error:
-        return f"unreadable file: {error.strerror}"
+    if isinstance(error, OSError):
+        return f"unreadable file: {error.strerror or error}"
+    return f"malformed XML: {error}"
 
 
 def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
