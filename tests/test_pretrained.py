@@ -37,7 +37,7 @@ def test_default_model_is_described(default_recognizer):
     model = default_recognizer.model
     assert model.name == "default" and model.arch == "crnn"
     assert {"a", "Z", "é", "ç", "7", "'", ","} <= set(model.alphabet.chars)
-    assert set(model.metrics["test"]) == {"hooker", "copiste", "poilus"}
+    assert set(model.metrics["test"]) == {"hooker", "copiste", "poilus", "mss19", "mss20", "peraire", "timeus"}
 
 
 def _rendered_cer(recognizer) -> tuple[float, list[tuple[str, str]]]:
