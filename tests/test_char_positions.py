@@ -8,7 +8,7 @@ from PIL import Image, ImageFont
 
 import linescribe
 from generated import OVERFIT_TEXTS, PAGE_TEXTS, render_line
-from linescribe.bulk import json_record
+from linescribe.large_jobs import json_record
 from linescribe.data.preprocess import Preprocessing
 from linescribe.inference import horizontal_scale, pixel_ranges
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from linescribe.bulk import ModelSpec
+from linescribe.large_jobs import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
 from linescribe.decoding.spell import SPELLERS
 from linescribe.inference import BACKENDS, Prediction, Recognizer
@@ -203,7 +203,7 @@ def _predict_pages(
 ) -> None:
     """``--layout page``: find, order and read the lines of each image; one bad image is reported
     and the others are read (exit status 1)."""
-    from linescribe.bulk import TextFolderResults
+    from linescribe.large_jobs import TextFolderResults
     from linescribe.errors import LinescribeError
     from linescribe.layout import read_page, write_outputs
 
@@ -235,7 +235,7 @@ def _document_targets(paths: list[str], output: Path | None, output_dir: Path | 
     ``-o FILE.xml`` (one file), ``--in-place`` (the file itself), or nowhere (text or JSON is
     written instead). Writing over any input (the same file, by any name) without
     ``--in-place`` is refused."""
-    from linescribe.bulk import mirrored_paths
+    from linescribe.large_jobs import mirrored_paths
 
     if in_place:
         return {path: Path(path) for path in paths}
@@ -392,7 +392,7 @@ def predict(
     An unreadable image or line is reported and the others are read (exit status 1)."""
     from tqdm import tqdm
 
-    from linescribe.bulk import JsonlResults, TextFolderResults, json_record, read_in_processes
+    from linescribe.large_jobs import JsonlResults, TextFolderResults, json_record, read_in_processes
     from linescribe.files import check_writable, write_atomically
 
     model, items = split_model_argument(inputs, model, "images")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -170,9 +170,6 @@ class Speller:
             position = end
         pieces.append(text[position:])
         return "".join(pieces)
-
-    def correct_all(self, texts: Iterable[str]) -> list[str]:
-        return [self.correct(text) for text in texts]
 
 
 def _same_case(original: str, word: str) -> str:

@@ -15,11 +15,6 @@ APOSTROPHES = "'\u2019\u02bc"
 WORD_PATTERN = re.compile(rf"[^\W\d_]+(?:[{APOSTROPHES}][^\W\d_]+)*")
 
 
-def is_word_char(char: str) -> bool:
-    """True for the characters that words are made of (letters); apostrophes only join letters."""
-    return char.isalpha()
-
-
 def word_key(word: str) -> str:
     """The LM's spelling of a written word: lower case, plain apostrophe."""
     key = word.lower()

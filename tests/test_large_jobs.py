@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from linescribe.bulk import JsonlResults, TextFolderResults
+from linescribe.large_jobs import JsonlResults, TextFolderResults
 from linescribe.errors import LinescribeError
 from linescribe.inference import Prediction
 
