@@ -10,7 +10,7 @@ import linescribe
 from generated import OVERFIT_TEXTS, PAGE_TEXTS, render_line
 from linescribe.large_jobs import json_record
 from linescribe.data.preprocess import Preprocessing
-from linescribe.inference import horizontal_scale, pixel_ranges
+from linescribe.inference import pixel_ranges
 
 
 def _true_columns(text: str, scale: int) -> list[tuple[float, float]]:
@@ -73,9 +73,9 @@ def test_json_records_give_each_characters_columns(overfit_model, overfit_lines)
 
 def test_frames_become_columns_through_the_stride_and_the_scaling():
     # a fixed-size input (seed: 64x800): a 400x32 line is doubled to fill the height
-    assert horizontal_scale(Preprocessing(height=64, width=800), 400, 32) == 2.0
+    assert Preprocessing(height=64, width=800).horizontal_scale(400, 32) == 2.0
     # a variable-width input: as wide as the height scaling makes it
-    assert horizontal_scale(Preprocessing(height=48), 200, 96) == 0.5
+    assert Preprocessing(height=48).horizontal_scale(200, 96) == 0.5
     # 8 image columns per frame: each character runs to the next one's first frame, the last
     # as wide as the line's characters are on average, all inside the image
     assert pixel_ranges([(1, 2), (4, 5), (6, 8)], 8.0, 100) == ((8, 32), (32, 48), (48, 68))

@@ -29,7 +29,6 @@ from PIL import Image
 
 from linescribe.data.batching import WIDTH_MULTIPLE, pad_lines, width_sorted_batches
 from linescribe.data.images import ImageInput, describe, load_gray
-from linescribe.data.preprocess import Preprocessing
 from linescribe.decoding import Alternative, Decoder, Hypothesis, build_decoder
 from linescribe.errors import ImageError, LinescribeError, ModelFileError
 from linescribe.onnxmodel import OnnxNet, available_cores, is_onnx_file, load_onnx_model
@@ -97,13 +96,6 @@ class _Prepared:
     error: str = ""
     width: int = 0
     scale: float = 1.0
-
-
-def horizontal_scale(preprocessing: Preprocessing, width: int, height: int) -> float:
-    """Model input columns per column of a ``width`` x ``height`` line image."""
-    if preprocessing.width is None:
-        return preprocessing.output_width(width, height) / width
-    return min(preprocessing.width / width, preprocessing.height / height)
 
 
 def pixel_ranges(frames: Sequence[tuple[int, int]], pixels_per_frame: float, width: int) -> tuple[tuple[int, int], ...]:
@@ -287,7 +279,7 @@ class Recognizer:
         try:
             gray = load(source)
             height, width = gray.shape
-            scale = horizontal_scale(self.model.preprocessing, width, height)
+            scale = self.model.preprocessing.horizontal_scale(width, height)
             return _Prepared(name, self.model.preprocessing(gray), width=width, scale=scale)
         except ImageError as error:
             return _Prepared(name, None, str(error))
@@ -398,12 +390,12 @@ def _cached_export(path: Path, threads: int | None, fall_back: bool) -> TrainedM
         try:
             data = export_to_cache(load_model_file(path), entry)
         except Exception as error:  # noqa: BLE001 (the check's ExportError, or an exporter that cannot run)
+            failure = error if isinstance(error, LinescribeError) else ModelFileError(
+                f"{path}: cannot export to ONNX ({type(error).__name__}: {error})"
+            )
             if not fall_back:
-                if isinstance(error, LinescribeError):
-                    raise
-                raise ModelFileError(f"{path}: cannot export to ONNX ({type(error).__name__}: {error})") from None
-            reason = str(error) if isinstance(error, LinescribeError) else f"{path}: cannot export to ONNX ({type(error).__name__}: {error})"
-            logger.warning("%s; reading it with PyTorch instead (slower)", reason)
+                raise failure from None
+            logger.warning("%s; reading it with PyTorch instead (slower)", failure)
             return None
         model = load_onnx_model(data, threads, origin=str(path))
     model.name = name

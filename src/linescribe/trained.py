@@ -75,9 +75,9 @@ def parse_document(text: str, path: str | Path) -> dict[str, Any]:
     return document
 
 
-def read_safetensors_document(path: str | Path) -> dict[str, Any]:
-    """The model document in a ``.safetensors`` file's header, read as JSON without torch or the
-    safetensors package (``info`` in the core install, naming cached exports)."""
+def read_safetensors_header(path: str | Path) -> dict[str, Any]:
+    """The JSON header of a ``.safetensors`` file (tensor names, shapes, ``__metadata__``), read
+    without torch or the safetensors package: model documents, parameter counts."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -87,10 +87,18 @@ def read_safetensors_document(path: str | Path) -> dict[str, Any]:
             if size > 100_000_000 or size > path.stat().st_size:
                 raise ValueError("header larger than the file")
             header = json.loads(handle.read(size))
-        metadata = header.get("__metadata__") or {}
-    except (OSError, ValueError, AttributeError) as error:
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+    except (OSError, ValueError) as error:
         raise ModelFileError(f"{path}: not a safetensors model file ({error})") from None
-    if METADATA_KEY not in metadata:
+    return header
+
+
+def read_safetensors_document(path: str | Path) -> dict[str, Any]:
+    """The model document in a ``.safetensors`` file's header (``info`` in the core install,
+    naming cached exports, ``load_model_file``)."""
+    metadata = read_safetensors_header(path).get("__metadata__")
+    if not isinstance(metadata, dict) or METADATA_KEY not in metadata:
         raise ModelFileError(f"{path}: safetensors file without linescribe metadata (not a linescribe model)")
     return parse_document(metadata[METADATA_KEY], path)
 

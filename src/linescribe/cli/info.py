@@ -41,14 +41,16 @@ def parameter_count(path: Path) -> int | None:
     """The number of learned weights in a model file, from its header (safetensors; batch-norm
     running statistics left out) or its initializers (ONNX, where batch norm is folded into the
     convolutions); None when the file cannot say."""
+    from linescribe.errors import ModelFileError
+    from linescribe.trained import read_safetensors_header
+
     try:
         if path.suffix.lower() == ".onnx":
             import onnx
 
             return sum(_product(tensor.dims) for tensor in onnx.load(str(path)).graph.initializer)
-        with open(path, "rb") as handle:
-            header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
-    except (OSError, ValueError, ImportError):
+        header = read_safetensors_header(path)
+    except (OSError, ValueError, ImportError, ModelFileError):
         return None
     learned = (entry["shape"] for name, entry in header.items() if name != "__metadata__" and ".running_" not in name
                and not name.endswith("num_batches_tracked"))

@@ -50,13 +50,20 @@ class Preprocessing:
         scaled = round(width * self.height / max(height, 1))
         return int(min(max(scaled, self.min_width), self.max_width))
 
+    def horizontal_scale(self, width: int, height: int) -> float:
+        """Model input columns per column of a ``width`` x ``height`` line image (to map the
+        network's frames back to the image's columns)."""
+        if self.width is None:
+            return self.output_width(width, height) / width
+        return min(self.width / width, self.height / height)
+
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         """gray (H, W) uint8 -> (height, output_width) float32 in [0, 1], ink = 1."""
         height, width = gray.shape
         if self.width is None:
             target_w, target_h = self.output_width(width, height), self.height
         else:
-            scale = min(self.width / width, self.height / height)
+            scale = self.horizontal_scale(width, height)
             target_w = max(1, min(self.width, round(width * scale)))
             target_h = max(1, min(self.height, round(height * scale)))
         shrinking = target_h < height or target_w < width

@@ -25,6 +25,7 @@ from linescribe.trained import (  # noqa: F401  (TrainedModel and the format nam
     TrainedModel,
     model_from_document,
     parse_document,
+    read_safetensors_document,
 )
 
 
@@ -49,17 +50,7 @@ def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Pat
 
 def read_model_document(path: str | Path) -> dict[str, Any]:
     """The JSON document of a model file, without loading its weights."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ModelFileError(f"{path}: not a safetensors model file ({error})") from None
-    if METADATA_KEY not in metadata:
-        raise ModelFileError(f"{path}: safetensors file without linescribe metadata (not a linescribe model)")
-    return parse_document(metadata[METADATA_KEY], path)
+    return read_safetensors_document(path)
 
 
 def load_model_file(path: str | Path) -> TrainedModel:
