@@ -109,10 +109,11 @@ def prepare(folder: Path) -> None:
 
     logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice to pre-process first
 
-    from linescribe.export import export_onnx
+    from linescribe.modelfile.export import export_onnx
     from linescribe.models import ARCHITECTURES, build_model
-    from linescribe.models.modelfile import TrainedModel, load_model_file, save_model
-    from linescribe.pretrained import resolve_model_path
+    from linescribe.modelfile import TrainedModel
+from linescribe.modelfile.weights import load_model_file, save_model
+    from linescribe.modelfile import resolve_model_path
 
     default = load_model_file(resolve_model_path(None))
     shutil.copy(resolve_model_path(None), folder / "default.safetensors")

@@ -27,8 +27,8 @@ from linescribe.decoding import build_decoder
 from linescribe.lm import NgramModel, resolve_lm_path
 from linescribe.lm.arpa import SPECIAL
 from linescribe.lm.words import line_words
-from linescribe.models.modelfile import load_model_file
-from linescribe.pretrained import resolve_model_path
+from linescribe.modelfile.weights import load_model_file
+from linescribe.modelfile import resolve_model_path
 
 
 def add_frequent_words(model: NgramModel, frequencies: dict[str, float], weight: float = 1.0) -> int:

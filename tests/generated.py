@@ -88,7 +88,7 @@ def random_model(arch: str = "crnn", chars: str = "abcdefgh ", seed: int = 0):
 
     from linescribe.alphabet import Alphabet
     from linescribe.models import ARCHITECTURES, build_model
-    from linescribe.models.modelfile import TrainedModel
+    from linescribe.modelfile import TrainedModel
 
     spec = ARCHITECTURES[arch]
     torch.manual_seed(seed)

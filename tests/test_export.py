@@ -16,11 +16,11 @@ import torch
 import linescribe
 from linescribe.data.batching import pad_lines
 from linescribe.errors import LinescribeError, ModelFileError
-from linescribe.export import ExportError, check_onnx, export_onnx, onnx_bytes
+from linescribe.modelfile.export import ExportError, check_onnx, export_onnx, onnx_bytes
 from linescribe.inference import Recognizer
 from linescribe.models import ARCHITECTURES
-from linescribe.models.modelfile import save_model
-from linescribe.onnxmodel import OnnxNet, load_onnx_model
+from linescribe.modelfile.weights import save_model
+from linescribe.modelfile.onnx_runtime import OnnxNet, load_onnx_model
 
 from generated import random_model, render_line, write_gt_folder
 
@@ -77,7 +77,7 @@ def test_the_onnx_file_describes_the_model(exported):
     assert loaded.backend == "onnx"
     assert loaded.model.alphabet == model.alphabet and loaded.model.preprocessing == model.preprocessing
     assert (loaded.model.arch, loaded.model.name, loaded.model.hparams) == (model.arch, model.name, model.hparams)
-    from linescribe.onnxmodel import read_onnx_document
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
 
     document = read_onnx_document(path)
     assert document["export"]["opset"] >= 17 and document["alphabet"] == model.alphabet.chars
@@ -97,8 +97,8 @@ def test_backends_read_the_same_text(exported, tmp_path):
 def test_auto_reads_a_safetensors_model_on_onnx_exporting_it_once(tmp_path, monkeypatch):
     """The fast, steady path is the default: the first load exports and caches, later loads
     (and worker processes) read the cache, and an edited model file is exported again."""
-    import linescribe.export
-    from linescribe.onnxmodel import export_cache_entry
+    import linescribe.modelfile.export
+    from linescribe.modelfile.cache import export_cache_entry
 
     monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
     model = random_model("crnn")
@@ -109,15 +109,15 @@ def test_auto_reads_a_safetensors_model_on_onnx_exporting_it_once(tmp_path, monk
     assert [p.text for p in first.predict(images)] == [p.text for p in Recognizer(model).predict(images)]
 
     exports = []
-    real_export = linescribe.export.export_to_cache
-    monkeypatch.setattr(linescribe.export, "export_to_cache", lambda *args: exports.append(args) or real_export(*args))
+    real_export = linescribe.modelfile.export.export_to_cache
+    monkeypatch.setattr(linescribe.modelfile.export, "export_to_cache", lambda *args: exports.append(args) or real_export(*args))
     assert linescribe.load_model(path).backend == "onnx" and exports == []
     save_model(random_model("crnn", seed=5), path)
     assert linescribe.load_model(path).backend == "onnx" and len(exports) == 1
 
 
 def test_a_damaged_cache_entry_is_exported_again(tmp_path, monkeypatch):
-    from linescribe.onnxmodel import export_cache_entry
+    from linescribe.modelfile.cache import export_cache_entry
 
     monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
     path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
@@ -129,7 +129,7 @@ def test_a_damaged_cache_entry_is_exported_again(tmp_path, monkeypatch):
 
 
 def test_auto_falls_back_to_pytorch_when_the_export_fails_its_check(tmp_path, monkeypatch, caplog):
-    import linescribe.export
+    import linescribe.modelfile.export
 
     monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
     path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
@@ -137,7 +137,7 @@ def test_auto_falls_back_to_pytorch_when_the_export_fails_its_check(tmp_path, mo
     def failing(model, entry):
         raise ExportError(f"{model.name}: ONNX export check failed: (simulated)")
 
-    monkeypatch.setattr(linescribe.export, "export_to_cache", failing)
+    monkeypatch.setattr(linescribe.modelfile.export, "export_to_cache", failing)
     with caplog.at_level("WARNING"):
         assert linescribe.load_model(path).backend == "torch"
     assert "reading it with PyTorch instead" in caplog.text
@@ -161,7 +161,7 @@ def test_load_model_leaves_the_callers_torch_threads_alone_unless_told(tmp_path)
 def test_the_cache_costs_only_the_export_when_it_cannot_be_used(tmp_path, monkeypatch):
     """An entry in a folder we may not read, or a damaged one in a read-only cache: exported in
     memory and read, never an error; a copy of a model under another name keeps its own name."""
-    from linescribe.onnxmodel import export_cache_entry
+    from linescribe.modelfile.cache import export_cache_entry
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("LINESCRIBE_CACHE", str(cache))
@@ -317,16 +317,17 @@ def test_half_storage_keeps_what_fp16_holds_exactly_and_computes_alike(tmp_path)
     half = export_onnx(model, tmp_path / "half.onnx", half=True)
     assert half.max_abs_diff <= 1e-3  # compared with the model rounded to fp16, as save_model(half=True)
     assert (tmp_path / "half.onnx").stat().st_size < 0.8 * (tmp_path / "full.onnx").stat().st_size
-    from linescribe.onnxmodel import read_onnx_document
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
 
     assert read_onnx_document(tmp_path / "half.onnx")["storage"] == "float16"
 
 
 def test_the_bundled_default_model_ships_its_onnx_export():
     """default.onnx must be re-exported whenever default.safetensors changes (recipes/default/ship.py does)."""
-    from linescribe.models.modelfile import read_model_document
-    from linescribe.onnxmodel import read_onnx_document
-    from linescribe.pretrained import bundled_models, onnx_twin
+    from linescribe.modelfile import read_model_document
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
+    from linescribe.modelfile import bundled_models
+    from linescribe.modelfile.names import onnx_twin
 
     source = bundled_models()["default"]
     twin = onnx_twin(source)

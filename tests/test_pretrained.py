@@ -14,7 +14,7 @@ import pytest
 import linescribe
 from linescribe.data.synth import LineSynthesizer
 from linescribe.metrics import error_rates
-from linescribe.pretrained import bundled_models
+from linescribe.modelfile import bundled_models
 
 SENTENCES = [
     "The garden was full of roses and lilies",
@@ -59,9 +59,10 @@ def test_default_model_reads_rendered_lines(default_recognizer):
 def test_shipped_models_hold_no_paths_of_the_machine_they_were_built_on():
     """A model file travels: the builder's folders (/tmp/run, .gpu/data/...) mean nothing to a
     user, and ship.py strips them."""
-    from linescribe.models.modelfile import read_model_document
-    from linescribe.onnxmodel import read_onnx_document
-    from linescribe.pretrained import bundled_models, onnx_twin
+    from linescribe.modelfile import read_model_document
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
+    from linescribe.modelfile import bundled_models
+    from linescribe.modelfile.names import onnx_twin
 
     for path in bundled_models().values():
         for document in (read_model_document(path), read_onnx_document(onnx_twin(path))):
@@ -71,7 +72,7 @@ def test_shipped_models_hold_no_paths_of_the_machine_they_were_built_on():
 
 
 def test_a_folder_or_file_named_like_a_bundled_model_does_not_hide_it(tmp_path, monkeypatch):
-    from linescribe.pretrained import resolve_model_path
+    from linescribe.modelfile import resolve_model_path
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "default").mkdir()

@@ -17,9 +17,9 @@ from pathlib import Path, PureWindowsPath
 
 from linescribe.data.dataset import load_dataset
 from linescribe.evaluation import evaluate
-from linescribe.export import export_onnx
+from linescribe.modelfile.export import export_onnx
 from linescribe.inference import Recognizer
-from linescribe.models.modelfile import load_model_file, save_model
+from linescribe.modelfile.weights import load_model_file, save_model
 
 REPO = Path(__file__).resolve().parents[2]
 SPLITS = ("hooker", "copiste", "poilus", "mss19", "mss20", "peraire", "timeus")

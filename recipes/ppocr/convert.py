@@ -37,7 +37,8 @@ from torch import nn
 from linescribe.alphabet import Alphabet
 from linescribe.data.batching import pad_batch
 from linescribe.models import build_model, resolve_hparams
-from linescribe.models.modelfile import TrainedModel, save_model
+from linescribe.modelfile import TrainedModel
+from linescribe.modelfile.weights import save_model
 from linescribe.models.ppocr import PPOCR, PPOCR_PREPROCESSING
 
 ONNX_NAME = "PP-OCRv6_rec_small.onnx"

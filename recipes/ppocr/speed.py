@@ -32,9 +32,9 @@ from linescribe.data.dataset import load_dataset  # noqa: E402
 from linescribe.data.images import load_sample_image  # noqa: E402
 from linescribe.inference import load_recognizer  # noqa: E402
 from linescribe.models import build_model  # noqa: E402
-from linescribe.models.modelfile import read_model_document  # noqa: E402
-from linescribe.onnxmodel import is_onnx_file, load_onnx_model  # noqa: E402
-from linescribe.pretrained import resolve_model_path  # noqa: E402
+from linescribe.modelfile import read_model_document  # noqa: E402
+from linescribe.modelfile.onnx_runtime import is_onnx_file, load_onnx_model  # noqa: E402
+from linescribe.modelfile import resolve_model_path  # noqa: E402
 
 
 def inference_speed(model: str, images: list[np.ndarray]) -> float:

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from linescribe.cli import main
-from linescribe.models.modelfile import save_model
+from linescribe.modelfile.weights import save_model
 
 from generated import line_texts, random_model, write_gt_folder
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from linescribe.cli import main
-from linescribe.export import export_onnx
+from linescribe.modelfile.export import export_onnx
 
 from generated import line_texts, random_model, write_gt_folder
 

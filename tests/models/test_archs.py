@@ -7,7 +7,8 @@ import torch
 from linescribe.alphabet import Alphabet
 from linescribe.errors import ModelFileError
 from linescribe.models import ARCHITECTURES, build_model
-from linescribe.models.modelfile import TrainedModel, load_model_file, read_model_document, save_model
+from linescribe.modelfile import TrainedModel, read_model_document
+from linescribe.modelfile.weights import load_model_file, save_model
 
 
 def _tiny(arch: str, alphabet: Alphabet) -> TrainedModel:

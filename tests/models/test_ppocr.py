@@ -24,7 +24,8 @@ from onnx import TensorProto, helper, numpy_helper
 from linescribe.alphabet import Alphabet
 from linescribe.data.batching import pad_batch
 from linescribe.models import ARCHITECTURES, build_model, resolve_hparams
-from linescribe.models.modelfile import TrainedModel, load_model_file, save_model
+from linescribe.modelfile import TrainedModel
+from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models.ppocr import PPOCR, PPOCR_PREPROCESSING
 
 TINY = ARCHITECTURES["ppocr"].tiny

@@ -21,10 +21,10 @@ def export(model: str | None, output: Path | None, half: bool | None) -> None:
     metadata. The export is checked: a random batch of lines of random widths goes through PyTorch
     and onnxruntime, and the file is written only if their log-probs agree within 1e-3."""
     from linescribe.errors import ModelFileError
-    from linescribe.export import TOLERANCE, export_onnx
-    from linescribe.models.modelfile import load_model_file, read_model_document
-    from linescribe.onnxmodel import is_onnx_file
-    from linescribe.pretrained import resolve_model_path
+    from linescribe.modelfile import read_model_document, resolve_model_path
+    from linescribe.modelfile.export import TOLERANCE, export_onnx
+    from linescribe.modelfile.onnx_runtime import is_onnx_file
+    from linescribe.modelfile.weights import load_model_file
 
     path = resolve_model_path(model)
     if is_onnx_file(path):

@@ -22,15 +22,14 @@ def info(model: str | None, as_json: bool, archs: bool) -> None:
         for name, arch in ARCHITECTURES.items():
             click.echo(f"{name:8} {arch.description}")
         return
-    from linescribe.inference import torch_installed
-    from linescribe.onnxmodel import is_onnx_file, read_onnx_document
-    from linescribe.pretrained import onnx_twin, resolve_model_path
-    from linescribe.trained import read_safetensors_document
+    from linescribe.modelfile import read_model_document, resolve_model_path
+    from linescribe.modelfile.names import onnx_twin
+    from linescribe.modelfile.opening import torch_installed
 
     path = weights = resolve_model_path(model)
     if not torch_installed():
         path = onnx_twin(path) or path
-    document = read_onnx_document(path) if is_onnx_file(path) else read_safetensors_document(path)
+    document = read_model_document(path)
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
@@ -42,7 +41,7 @@ def parameter_count(path: Path) -> int | None:
     running statistics left out) or its initializers (ONNX, where batch norm is folded into the
     convolutions); None when the file cannot say."""
     from linescribe.errors import ModelFileError
-    from linescribe.trained import read_safetensors_header
+    from linescribe.modelfile.document import read_safetensors_header
 
     try:
         if path.suffix.lower() == ".onnx":

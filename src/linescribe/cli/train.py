@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from linescribe.data.preprocess import MAX_HEIGHT, MIN_HEIGHT
 from linescribe.errors import LinescribeError
+from linescribe.training.config import ACCELERATORS, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig
 
 
 LIGHTNING_NOISE = (
@@ -44,46 +49,61 @@ def _parse_hparams(values: tuple[str, ...]) -> dict:
     return hparams
 
 
+def config_option(name: str, help: str, **settings: Any) -> Callable[[Callable], Callable]:
+    """The ``--flag`` of TrainConfig field ``name``, with the config's default (shown in --help),
+    so that the command line and the Python API cannot drift apart."""
+    default = TRAIN_DEFAULTS[name]
+    flag = "--" + name.replace("_", "-")
+    if default is True:
+        flag = f"{flag}/--no-{name.replace('_', '-')}"
+    elif default is False:
+        settings["is_flag"] = True
+    return click.option(flag, name, default=default, show_default=default is not None and default is not False, help=help, **settings)
+
+
+TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+
+
 @click.command()
 @click.argument("datasets", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Run folder: model, checkpoints, logs.")
 @click.option("--val", "val", multiple=True, help="Validation dataset (repeatable). Default: split off --val-fraction by document.")
-@click.option("--train-ids", type=click.Path(path_type=Path), help="Split list: line or form ids to train on (e.g. IAM trainset.txt).")
-@click.option("--val-ids", type=click.Path(path_type=Path), help="Split list: line or form ids to validate on.")
-@click.option("--val-fraction", default=0.1, show_default=True, help="Share of documents held out when no validation set is given.")
-@click.option("--arch", default="crnn", show_default=True, help="Architecture name (see `linescribe info --archs`).")
+@config_option("train_ids", "Split list: line or form ids to train on (e.g. IAM trainset.txt).", type=click.Path(path_type=Path))
+@config_option("val_ids", "Split list: line or form ids to validate on.", type=click.Path(path_type=Path))
+@config_option("val_fraction", "Share of documents held out when no validation set is given.", type=click.FloatRange(0, 1, max_open=True))
+@config_option("arch", "Architecture name (see `linescribe info --archs`).")
 @click.option("--hparam", multiple=True, help="Architecture hyper-parameter NAME=JSON (repeatable).")
-@click.option("--alphabet", type=click.Path(path_type=Path), help="Alphabet file (one character per line). Default: from the training texts.")
+@config_option("line_height", "Scale lines to this height in pixels (default: the architecture's, or the --init model's).",
+               type=click.IntRange(MIN_HEIGHT, MAX_HEIGHT))
+@config_option("alphabet", "Alphabet file (one character per line). Default: from the training texts.", type=click.Path(path_type=Path))
 @click.option("--text-rules", default="", help="Transcription rules for the labels, comma-separated: cremma, quotes, long-s.")
-@click.option("--init", type=click.Path(path_type=Path), help="Start from this model file's weights (fine-tuning).")
-@click.option("--batch-size", default=16, show_default=True)
-@click.option("--max-epochs", default=50, show_default=True)
-@click.option("--max-steps", default=-1, show_default=True)
-@click.option("--max-time", help="Wall-clock budget DD:HH:MM:SS; the best model so far is kept.")
-@click.option("--optimizer", type=click.Choice(["adamw", "rmsprop"]), default="adamw", show_default=True)
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--weight-decay", default=1e-4, show_default=True)
-@click.option("--scheduler", type=click.Choice(["onecycle", "cosine", "plateau", "constant"]), default="onecycle", show_default=True)
-@click.option("--gradient-clip", default=5.0, show_default=True, help="Clip the gradient norm (0 = off).")
-@click.option("--patience", default=10, show_default=True, help="Early stopping: validations without a better CER.")
-@click.option("--augment/--no-augment", default=True, show_default=True)
-@click.option("--synth-ratio", default=0.0, show_default=True, help="Share of training lines rendered on the fly by `synth` (0-0.9).")
-@click.option("--synth-fonts", type=click.Path(path_type=Path, file_okay=False), help="Fonts for --synth-ratio (default: the bundled ones).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--workers", default=1, show_default=True, help="Data loading processes.")
-@click.option("--threads", default=0, help="Torch threads (0 = torch's default).")
-@click.option("--accelerator", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
-@click.option("--devices", default="auto", show_default=True, help="Number of devices, or auto.")
-@click.option("--num-nodes", default=1, show_default=True)
-@click.option("--precision", default="auto", show_default=True, help="Lightning precision; auto = bf16-mixed on GPU, 32 on CPU.")
-@click.option("--val-every", default=1.0, show_default=True, help="Validate every N epochs, or a fraction of an epoch below 1.")
-@click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry instead of skipping it.")
-@click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
+@config_option("init", "Start from this model file's weights (fine-tuning).", type=click.Path(path_type=Path))
+@config_option("batch_size", "Lines per training step.", type=click.IntRange(min=1))
+@config_option("max_epochs", "Stop after this many epochs.", type=click.IntRange(min=1))
+@config_option("max_steps", "Stop after this many steps (-1: no limit).", type=click.IntRange(min=-1))
+@config_option("max_time", "Wall-clock budget DD:HH:MM:SS; the best model so far is kept.", type=str)
+@config_option("optimizer", "Optimiser.", type=click.Choice(OPTIMIZERS))
+@config_option("lr", "Learning rate (the peak, under onecycle).", type=click.FloatRange(min=0, min_open=True))
+@config_option("weight_decay", "AdamW weight decay.", type=click.FloatRange(min=0))
+@config_option("scheduler", "Learning-rate schedule.", type=click.Choice(SCHEDULERS))
+@config_option("gradient_clip", "Clip the gradient norm (0 = off).", type=click.FloatRange(min=0))
+@config_option("patience", "Early stopping: validations without a better CER.", type=click.IntRange(min=1))
+@config_option("augment", "Random distortions of the training lines.")
+@config_option("synth_ratio", "Share of training lines rendered on the fly by `synth`.", type=click.FloatRange(0, 1, max_open=True))
+@config_option("synth_fonts", "Fonts for --synth-ratio (default: the bundled ones).", type=click.Path(path_type=Path, file_okay=False))
+@config_option("seed", "Random seed: data order, augmentation, initial weights.")
+@config_option("workers", "Data loading processes.", type=click.IntRange(min=0))
+@config_option("threads", "Torch threads (0 = torch's default).", type=click.IntRange(min=0))
+@config_option("accelerator", "Where to train.", type=click.Choice(ACCELERATORS))
+@config_option("devices", "Number of devices, or auto.")
+@config_option("num_nodes", "Machines in a distributed run.", type=click.IntRange(min=1))
+@config_option("precision", "Lightning precision; auto = bf16-mixed on GPU, 32-true on CPU.", type=click.Choice(PRECISIONS))
+@config_option("val_every", "Validate every N epochs, or a fraction of an epoch below 1.", type=click.FloatRange(min=0, min_open=True))
+@config_option("strict", "Stop at the first bad dataset entry instead of skipping it.")
+@config_option("resume", "Continue the run in --output from its last checkpoint.")
 def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **options) -> None:
     """Train a recognizer on DATASETS ([FORMAT:]PATH[@WEIGHT], formats: iam, gt, tsv, page, alto)."""
-    from linescribe.training.config import TrainConfig
     from linescribe.training.run import train as run_training
-
 
     quiet_lightning()
     config = TrainConfig(

@@ -15,6 +15,10 @@ import numpy as np
 from linescribe.errors import ModelFileError
 
 
+MIN_HEIGHT, MAX_HEIGHT = 8, 512
+"""The line heights a model may read at (``train --line-height``)."""
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """Grayscale uint8 (ink dark) -> float32 (height, width) with ink near 1 and paper at 0.
@@ -31,6 +35,12 @@ class Preprocessing:
     max_width: int = 4096
     ink_percentile: float = 2.0
     paper_percentile: float = 90.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.height, int) or not MIN_HEIGHT <= self.height <= MAX_HEIGHT:
+            raise ValueError(f"line height {self.height!r} is not a whole number of pixels in [{MIN_HEIGHT}, {MAX_HEIGHT}]")
+        if self.width is not None and (not isinstance(self.width, int) or self.width < self.min_width):
+            raise ValueError(f"fixed width {self.width!r} is not a whole number of pixels of at least {self.min_width}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,5 +1,8 @@
 """Architecture registry: one name -> factory, its default hyper-parameters and preprocessing.
 
+The network is built from the model's preprocessing (its line height sets the feature size), so
+the height a model reads at has one source: ``Preprocessing``, stored in the model file.
+
 A new architecture is a module here plus one entry in ARCHITECTURES; it then appears in
 ``linescribe train --arch`` and in the tests that loop over the registry.
 """
@@ -68,7 +71,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 def resolve_hparams(arch: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The architecture's defaults updated with ``overrides``; unknown names are refused."""
     spec = get_architecture(arch)
-    unknown = set(overrides or {}) - set(spec.defaults) - {"input_height"}
+    unknown = set(overrides or {}) - set(spec.defaults)
+    if "input_height" in unknown:
+        raise ModelFileError("the line height is not a hyper-parameter: use --line-height (train) or Preprocessing.height")
     if unknown:
         raise ModelFileError(f"architecture {arch!r} has no hyper-parameters {sorted(unknown)}; it has {sorted(spec.defaults)}")
     return {**spec.defaults, **(overrides or {})}
@@ -81,10 +86,13 @@ def get_architecture(name: str) -> Architecture:
         raise ModelFileError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None
 
 
-def build_model(arch: str, num_classes: int, hparams: dict[str, Any] | None = None) -> LineNet:
-    """A freshly initialised network of the named architecture."""
+def build_model(
+    arch: str, num_classes: int, hparams: dict[str, Any] | None = None, preprocessing: Preprocessing | None = None
+) -> LineNet:
+    """A freshly initialised network of the named architecture for lines preprocessed by
+    ``preprocessing`` (default: the architecture's)."""
     spec = get_architecture(arch)
     try:
-        return spec.factory(num_classes, **resolve_hparams(arch, hparams))
+        return spec.factory(num_classes, preprocessing=preprocessing or spec.preprocessing, **resolve_hparams(arch, hparams))
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"architecture {arch!r}: bad hyper-parameters ({error})") from None

@@ -36,16 +36,16 @@ class CRNN(LineNet):
         lstm_hidden: int = 192,
         lstm_layers: int = 2,
         dropout: float = 0.25,
-        input_height: int = CRNN_PREPROCESSING.height,
+        preprocessing: Preprocessing = CRNN_PREPROCESSING,
     ) -> None:
         if len(channels) != len(pools):
             raise ValueError(f"crnn: {len(channels)} channel sizes but {len(pools)} pools")
-        height, stride = input_height, 1
+        height, stride = preprocessing.height, 1
         for pool_h, pool_w in pools:
             height //= pool_h
             stride *= pool_w
         if height < 1:
-            raise ValueError(f"crnn: pools reduce an input height of {input_height} to nothing")
+            raise ValueError(f"crnn: pools reduce a line height of {preprocessing.height} to nothing")
         super().__init__(num_classes, channels[-1] * height, lstm_hidden, lstm_layers, dropout)
         self.horizontal_stride = stride
         self.blocks = nn.ModuleList()

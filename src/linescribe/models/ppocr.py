@@ -187,6 +187,7 @@ class PPOCR(LineNet):
         neck_heads: int = PPOCR_DEFAULTS["neck_heads"],
         stretch: int = PPOCR_DEFAULTS["stretch"],
         dropout: float = PPOCR_DEFAULTS["dropout"],
+        preprocessing: Preprocessing = PPOCR_PREPROCESSING,
     ) -> None:
         if len(channels) != len(se):
             raise ValueError(f"ppocr: {len(channels)} stage widths but {len(se)} stages of squeeze-excite flags")
@@ -195,9 +196,9 @@ class PPOCR(LineNet):
         if neck_dim % neck_heads:
             raise ValueError(f"ppocr: neck_dim {neck_dim} is not a multiple of neck_heads {neck_heads}")
         halvings = 2 + len(channels) - 1  # the stem's two, then one per new stage
-        rows = PPOCR_PREPROCESSING.height >> halvings
-        if rows < 1 or rows << halvings != PPOCR_PREPROCESSING.height:
-            raise ValueError(f"ppocr: {len(channels)} stages do not divide {PPOCR_PREPROCESSING.height} rows evenly")
+        rows = preprocessing.height >> halvings
+        if rows < 1 or rows << halvings != preprocessing.height:
+            raise ValueError(f"ppocr: {len(channels)} stages do not divide {preprocessing.height} rows evenly")
         # LineNet's own __init__ would build the BiLSTM that this network replaces with its neck
         nn.Module.__init__(self)
         self.num_classes = num_classes

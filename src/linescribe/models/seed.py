@@ -31,7 +31,19 @@ class SeedNet(LineNet):
 
     horizontal_stride = 8
 
-    def __init__(self, num_classes: int, lstm_hidden: int = 512, lstm_layers: int = 2, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        lstm_hidden: int = 512,
+        lstm_layers: int = 2,
+        dropout: float = 0.0,
+        preprocessing: Preprocessing = SEED_PREPROCESSING,
+    ) -> None:
+        if (preprocessing.height, preprocessing.width) != (SEED_PREPROCESSING.height, SEED_PREPROCESSING.width):
+            raise ValueError(
+                f"seed: reads {SEED_PREPROCESSING.height}x{SEED_PREPROCESSING.width} canvases only, "
+                f"not lines {preprocessing.height} px high and {preprocessing.width or 'variable'} wide"
+            )
         super().__init__(num_classes, SEED_LAYERS[-1][0], lstm_hidden, lstm_layers, dropout)
         layers: list[nn.Module] = []
         channels = 1

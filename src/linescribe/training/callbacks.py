@@ -12,7 +12,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
-from linescribe.models.modelfile import save_model
+from linescribe.modelfile.weights import save_model
 from linescribe.training.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linescribe.data.preprocess import MAX_HEIGHT, MIN_HEIGHT
 from linescribe.data.text import parse_rules
 from linescribe.errors import LinescribeError
 
@@ -20,6 +21,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     arch: str = "crnn"
     hparams: dict[str, Any] = field(default_factory=dict)
+    line_height: int | None = None
+    """Height in pixels the lines are scaled to (default: the architecture's, or the --init model's)."""
     alphabet: Path | None = None
     text_rules: list[str] = field(default_factory=list)
     """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]."""
@@ -66,6 +69,8 @@ class TrainConfig:
             raise LinescribeError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not self.train:
             raise LinescribeError("no training data: give at least one dataset")
+        if self.line_height is not None and not MIN_HEIGHT <= self.line_height <= MAX_HEIGHT:
+            raise LinescribeError(f"--line-height must be in [{MIN_HEIGHT}, {MAX_HEIGHT}] pixels, not {self.line_height}")
         if self.batch_size < 1:
             raise LinescribeError(f"--batch-size must be at least 1, not {self.batch_size}")
         if not 0.0 <= self.synth_ratio < 1.0:
@@ -75,6 +80,8 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise LinescribeError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         self.text_rules = parse_rules(self.text_rules)
+        if self.accelerator not in ACCELERATORS:
+            raise LinescribeError(f"--accelerator {self.accelerator!r}: choose one of {', '.join(ACCELERATORS)}")
         if self.scheduler not in SCHEDULERS:
             raise LinescribeError(f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
 
@@ -83,6 +90,7 @@ class TrainConfig:
         return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
 
 
+ACCELERATORS = ("auto", "cpu", "gpu")
 OPTIMIZERS = ("adamw", "rmsprop")
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "64-true")
 RESUME_OVERRIDES = ("max_epochs", "max_steps", "max_time", "patience", "workers", "threads", "accelerator", "devices", "num_nodes", "progress", "log_every", "resume")

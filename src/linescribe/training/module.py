@@ -16,7 +16,7 @@ from linescribe.data.preprocess import Preprocessing
 from linescribe.decoding import greedy_decode
 from linescribe.metrics import ErrorRates
 from linescribe.models import build_model
-from linescribe.models.modelfile import TrainedModel
+from linescribe.modelfile import TrainedModel
 from linescribe.training.datamodule import Batch
 
 
@@ -37,7 +37,7 @@ class LineRecognitionModule(L.LightningModule):
         self.save_hyperparameters(ignore=["val_texts"])
         self.alphabet = Alphabet(alphabet)
         self.preprocessing = Preprocessing.from_dict(preprocess)
-        self.net = build_model(arch, self.alphabet.num_classes, hparams)
+        self.net = build_model(arch, self.alphabet.num_classes, hparams, self.preprocessing)
         self.net.to(memory_format=torch.channels_last)  # ~20 % faster convolutions on CPU
         self.val_texts = val_texts or []
         self._val_rates = ErrorRates()
@@ -102,7 +102,7 @@ class LineRecognitionModule(L.LightningModule):
 
     def trained_model(self, training: dict[str, Any], metrics: dict[str, Any]) -> TrainedModel:
         """The network as a self-describing model, ready for ``save_model``."""
-        net = build_model(self.hparams.arch, self.alphabet.num_classes, self.hparams.hparams)
+        net = build_model(self.hparams.arch, self.alphabet.num_classes, self.hparams.hparams, self.preprocessing)
         net.load_state_dict({name: t.contiguous() for name, t in self.net.state_dict().items()})
         net.eval()
         return TrainedModel(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from linescribe.data.splits import filter_by_ids, read_split_file, split_by_grou
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
 from linescribe.files import check_writable, write_atomically
-from linescribe.models.modelfile import load_model_file
+from linescribe.modelfile.document import model_from_document, read_safetensors_document
+from linescribe.modelfile.weights import load_model_file
 from linescribe.training.callbacks import (
     AtomicCheckpointIO,
     CheckpointOnInterrupt,
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.safetensors"
 
 
-@dataclass
+@dataclasses.dataclass
 class TrainResult:
     model_path: Path
     best_val_cer: float
@@ -61,7 +62,7 @@ class TrainResult:
     """False in the other processes of a distributed run, which should stay quiet."""
 
 
-@dataclass
+@dataclasses.dataclass
 class PreparedLines:
     samples: list[Sample]
     widths: list[int]
@@ -153,6 +154,18 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
     return train_sets, val_sets
 
 
+def _preprocessing(config: TrainConfig) -> Preprocessing:
+    """The run's preprocessing: the --init model's (a fine-tuned model reads as it learned to),
+    else the architecture's; --line-height sets the height of either."""
+    if config.init:
+        preprocessing = model_from_document(read_safetensors_document(config.init), None, config.init).preprocessing
+    else:
+        preprocessing = get_architecture(config.arch).preprocessing
+    if config.line_height:
+        preprocessing = dataclasses.replace(preprocessing, height=config.line_height)
+    return preprocessing
+
+
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
     """Copy a trained model's weights into the new network. The output rows of characters that
     both alphabets share are copied too, so a model can be fine-tuned on a new alphabet."""
@@ -161,6 +174,11 @@ def initialise_from(module: LineRecognitionModule, path: Path) -> None:
         raise LinescribeError(
             f"{path}: --init needs the same architecture; it is {source.arch} {source.hparams}, "
             f"this run is {module.hparams.arch} {module.hparams.hparams}"
+        )
+    if source.preprocessing.height != module.preprocessing.height:
+        raise LinescribeError(
+            f"{path}: --init needs the same line height; it reads lines {source.preprocessing.height} px high, "
+            f"this run {module.preprocessing.height} px (--line-height)"
         )
     old_state, new_state = source.net.state_dict(), module.net.state_dict()
     old_ids = {char: index + 1 for index, char in enumerate(source.alphabet.chars)}
@@ -307,11 +325,8 @@ def train(
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
 
-    arch = get_architecture(config.arch)
     hparams = resolve_hparams(config.arch, config.hparams)
-    preprocessing = arch.preprocessing
-    if "input_height" in hparams:
-        preprocessing = Preprocessing(**{**preprocessing.to_dict(), "height": hparams["input_height"]})
+    preprocessing = _preprocessing(config)
     train_sets, val_sets = _select(config)
     if config.resume:
         alphabet = saved_alphabet
@@ -319,7 +334,7 @@ def train(
         alphabet = Alphabet.from_file(str(config.alphabet))
     else:
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
-    stride = build_model(config.arch, alphabet.num_classes, hparams).horizontal_stride
+    stride = build_model(config.arch, alphabet.num_classes, hparams, preprocessing).horizontal_stride
     train_lines = prepare_lines(train_sets, alphabet, preprocessing, stride, config.strict)
     val_lines = prepare_lines(val_sets, alphabet, preprocessing, stride, config.strict, role="val")
     if not train_lines.samples:

@@ -1,0 +1,72 @@
+"""The ``.safetensors`` model file with PyTorch: the weights, and in the header the model's JSON
+document (see ``document``). Loading reads JSON and raw tensors only, so a model file from
+anyone cannot run code when it is loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from linescribe.errors import LinescribeError, ModelFileError
+from linescribe.files import write_atomically
+from linescribe.models import build_model, get_architecture
+from linescribe.modelfile.document import METADATA_KEY, TrainedModel, model_from_document, read_safetensors_document
+
+
+def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Path:
+    """Write ``model`` to ``path`` (``.safetensors``); ``half`` stores float weights as fp16."""
+    path = Path(path)
+    tensors = {}
+    for name, tensor in model.net.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if half and tensor.is_floating_point():
+            tensor = tensor.half()
+        tensors[name] = tensor
+    document = model.describe()
+    document["storage"] = "float16" if half else "float32"
+    data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(document, ensure_ascii=False)})
+    try:
+        write_atomically(path, data)
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot write the model ({error.strerror or error}); the previous file is intact") from None
+    return path
+
+
+def load_model_file(path: str | Path) -> TrainedModel:
+    """Rebuild the network named in the file and fill in its weights (no unpickling anywhere)."""
+    path = Path(path)
+    model = model_from_document(read_safetensors_document(path), None, path)
+    arch = model.arch
+    try:
+        get_architecture(arch)
+        net = build_model(arch, model.alphabet.num_classes, model.hparams, model.preprocessing)
+    except LinescribeError as error:
+        raise ModelFileError(f"{path}: {error}") from None
+    state: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():
+                state[name] = handle.get_tensor(name)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelFileError(f"{path}: damaged weights ({error})") from None
+    expected = net.state_dict()
+    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{path}: weights do not match architecture {arch!r} "
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelFileError(
+                f"{path}: weight {name} has shape {tuple(tensor.shape)}, architecture {arch!r} with "
+                f"{model.alphabet.num_classes} classes expects {tuple(expected[name].shape)} (alphabet mismatch?)"
+            )
+        state[name] = tensor.to(expected[name].dtype)
+    net.load_state_dict(state)
+    model.net = net.eval()
+    return model

@@ -1,0 +1,90 @@
+"""The line height has one owner, the model's preprocessing: set by --line-height, built into the
+network, stored in the file, inherited by fine-tuning, and checked when a file is loaded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from generated import line_texts, random_model, tiny_train_config, write_gt_folder
+from linescribe.cli import main
+from linescribe.data.preprocess import Preprocessing
+from linescribe.errors import LinescribeError, ModelFileError
+from linescribe.inference import load_recognizer
+from linescribe.modelfile import read_model_document
+from linescribe.modelfile.document import METADATA_KEY, model_from_document
+from linescribe.modelfile.weights import load_model_file, save_model
+from linescribe.models import build_model
+from linescribe.training.run import train
+
+
+def test_a_model_trained_at_another_height_reads_at_that_height(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    result = train(tiny_train_config(data, tmp_path / "run", line_height=32, max_steps=2))
+    document = read_model_document(result.model_path)
+    assert document["preprocess"]["height"] == 32 and "input_height" not in document["hparams"]
+    recognizer = load_recognizer(result.model_path, backend="torch")
+    assert recognizer.model.preprocessing.height == 32
+    assert recognizer.predict(sorted(data.glob("*.png"))[0]).ok
+
+    # fine-tuning inherits the height; asking for another one is refused before any training
+    tuned = train(tiny_train_config(data, tmp_path / "tuned", init=result.model_path, max_steps=1))
+    assert read_model_document(tuned.model_path)["preprocess"]["height"] == 32
+    with pytest.raises(LinescribeError, match="same line height"):
+        train(tiny_train_config(data, tmp_path / "other", init=result.model_path, line_height=48, max_steps=1))
+
+
+def test_the_network_is_built_for_its_preprocessing():
+    tall, short = (build_model("crnn", 5, {}, Preprocessing(height=h)) for h in (64, 32))
+    assert tall.rnn.input_size == 2 * short.rnn.input_size
+    with pytest.raises(ModelFileError, match="reads 64x800 canvases only"):
+        build_model("seed", 5, {}, Preprocessing(height=48))
+    with pytest.raises(ModelFileError, match="--line-height"):
+        build_model("crnn", 5, {"input_height": 64})
+
+
+def _rewrite_document(path, change) -> None:
+    """Edit the JSON document in a .safetensors header in place (same length is not needed: the
+    header is rewritten whole)."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    document = json.loads(header["__metadata__"][METADATA_KEY])
+    change(document)
+    header["__metadata__"][METADATA_KEY] = json.dumps(document)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + data[8 + size :])
+
+
+def test_files_that_state_the_height_twice_load_when_the_two_agree(tmp_path):
+    path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
+    _rewrite_document(path, lambda d: d["hparams"].update(input_height=d["preprocess"]["height"]))
+    model = load_model_file(path)
+    assert "input_height" not in model.hparams and model.preprocessing.height == 48
+
+    _rewrite_document(path, lambda d: d["hparams"].update(input_height=64))
+    with pytest.raises(ModelFileError, match=r"m\.safetensors: .*input_height 64 disagrees with preprocess\.height 48"):
+        load_model_file(path)
+
+
+@pytest.mark.parametrize("height", [0, 4, 48.5, "48", 10_000])
+def test_a_file_with_an_impossible_height_is_refused_by_name(height):
+    document = {"arch": "crnn", "alphabet": list("ab"), "preprocess": {"height": height}}
+    with pytest.raises(ModelFileError, match=r"x\.safetensors: damaged model description \(line height"):
+        model_from_document(document, None, "x.safetensors")
+
+
+def test_every_train_option_defaults_to_the_configs_value():
+    from linescribe.cli.train import TRAIN_DEFAULTS, train as train_command
+
+    fields = {param.name: param.default for param in train_command.params if param.name in TRAIN_DEFAULTS}
+    assert len(fields) >= 25
+    assert fields == {name: TRAIN_DEFAULTS[name] for name in fields}
+
+
+def test_line_height_out_of_range_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--line-height", "4"])
+    assert result.exit_code == 2 and "--line-height" in result.output
