@@ -24,7 +24,7 @@ import argparse
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -33,8 +33,8 @@ from linescribe.data.batching import pad_batch, width_sorted_batches
 from linescribe.data.dataset import load_datasets
 from linescribe.data.images import load_sample_image
 from linescribe.data.text import parse_rules
-from linescribe.decoding import build_decoder
-from linescribe.decoding.spell import SpellCorrected, Speller
+from linescribe.decoding import DecodingOptions, build_decoder
+from linescribe.decoding.spell import Speller
 from linescribe.metrics import ErrorRates
 from linescribe.models.modelfile import load_model_file
 from linescribe.pretrained import resolve_model_path
@@ -42,16 +42,15 @@ from linescribe.pretrained import resolve_model_path
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lines"
 SPLITS = ["hooker/test", "copiste/test", "poilus/test"]
 
-# name -> (decoder name, options, speller backend or None)
-DECODER_CONFIGS: dict[str, tuple[str, dict, str | None]] = {
-    "greedy": ("greedy", {}, None),
-    "greedy + spell": ("greedy", {}, "symspell"),
-    "greedy + spell (fr)": ("greedy", {}, "symspell-fr"),
-    "beam (16)": ("beam", {"beam_width": 16}, None),
-    "beam (16) + spell (fr)": ("beam", {"beam_width": 16}, "symspell-fr"),
-    "beam_lm (16, english)": ("beam_lm", {"beam_width": 16}, None),
-    "beam_lm + spell": ("beam_lm", {"beam_width": 16}, "symspell"),
-    "beam_lm (16, french)": ("beam_lm", {"beam_width": 16, "lm": "french", "lm_weight": 0.2}, None),
+DECODER_CONFIGS: dict[str, DecodingOptions] = {
+    "greedy": DecodingOptions(),
+    "greedy + spell": DecodingOptions(speller="symspell"),
+    "greedy + spell (fr)": DecodingOptions(speller="symspell-fr"),
+    "beam (16)": DecodingOptions("beam", beam_width=16),
+    "beam (16) + spell (fr)": DecodingOptions("beam", beam_width=16, speller="symspell-fr"),
+    "beam_lm (16, english)": DecodingOptions("beam_lm", beam_width=16),
+    "beam_lm + spell": DecodingOptions("beam_lm", beam_width=16, speller="symspell"),
+    "beam_lm (16, french)": DecodingOptions("beam_lm", beam_width=16, lm="french", lm_weight=0.2),
 }
 
 
@@ -91,11 +90,6 @@ def score(output: NetworkOutput, decoder: Callable, alphabet) -> tuple[ErrorRate
     return rates, seconds
 
 
-def make_decoder(name: str, options: dict, speller: str | None, alphabet):
-    decoder = build_decoder(name, **options)
-    return SpellCorrected(decoder, Speller(speller, alphabet=alphabet)) if speller else decoder
-
-
 def decoder_table(args) -> None:
     model = load_model_file(resolve_model_path(args.model))
     print(f"model {model.name or args.model}; {args.threads} torch threads; limit {args.limit or 'none'}")
@@ -104,12 +98,16 @@ def decoder_table(args) -> None:
     for split in args.splits:
         output = run_network(model, split, args.limit)
         lines = len(output.references)
-        for label, (name, options, speller) in DECODER_CONFIGS.items():
+        for label, options in DECODER_CONFIGS.items():
             if args.decoders and label.split(" ")[0] not in args.decoders:
                 continue
-            if name == "beam_lm":  # a configuration's own values win (the French LM's weight)
-                options = {"lm_weight": args.lm_weight, "word_bonus": args.word_bonus, **options}
-            rates, seconds = score(output, make_decoder(name, options, speller, model.alphabet), model.alphabet)
+            if options.decoder == "beam_lm":  # a configuration's own values win (the French LM's weight)
+                options = replace(
+                    options,
+                    lm_weight=args.lm_weight if options.lm_weight is None else options.lm_weight,
+                    word_bonus=args.word_bonus if options.word_bonus is None else options.word_bonus,
+                )
+            rates, seconds = score(output, options.build(model.alphabet), model.alphabet)
             speed = lines / (output.seconds + seconds)
             print(f"| {split} ({lines}) | {label} | {rates.cer:.2%} | {rates.wer:.2%} | {speed:.1f} |", flush=True)
 

@@ -8,8 +8,9 @@ from PIL import Image, ImageFont
 
 import linescribe
 from generated import OVERFIT_TEXTS, PAGE_TEXTS, render_line
-from linescribe.large_jobs import json_record
 from linescribe.data.preprocess import Preprocessing
+from linescribe.decoding import DecodingOptions
+from linescribe.large_jobs import json_record
 from linescribe.inference import pixel_ranges
 
 
@@ -94,7 +95,7 @@ def test_the_stride_is_measured_once_per_network_whatever_the_recognizers_and_th
     model = random_model()
     passes = []
     model.net.register_forward_hook(lambda *_: passes.append(1))
-    recognizers = [Recognizer(model), Recognizer(model, decoder="beam"), Recognizer(model, batch_size=2)]
+    recognizers = [Recognizer(model), Recognizer(model, DecodingOptions("beam")), Recognizer(model, batch_size=2)]
     with ThreadPoolExecutor(len(recognizers)) as pool:
         strides = list(pool.map(lambda recognizer: recognizer.horizontal_stride, recognizers * 2))
     assert strides == [model.net.horizontal_stride] * len(strides) and passes == [1]

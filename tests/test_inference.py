@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import linescribe
+from linescribe.decoding import DecodingOptions
 from linescribe.errors import ImageError, ModelFileError
 
 
@@ -114,7 +115,7 @@ def test_building_a_recognizer_does_not_disturb_one_reading_in_another_thread():
         thread.start()
     building.set()
     while any(thread.is_alive() for thread in readers):
-        Recognizer(model, decoder="beam")
+        Recognizer(model, DecodingOptions("beam"))
         time.sleep(0.001)  # let the readers have the GIL too
     for thread in readers:
         thread.join()

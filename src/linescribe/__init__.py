@@ -15,6 +15,7 @@ which writes the text back into the file's own tree (``reading.to_xml()``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from linescribe.errors import LinescribeError
 
@@ -28,7 +29,8 @@ def load_model(
     device: str = "cpu",
     backend: str = "auto",
     threads: int | None = None,
-    **decoding,
+    spell: bool | str = False,
+    **decoding: Any,
 ):
     """A ``Recognizer`` for a model file (``.safetensors`` or exported ``.onnx``), a bundled
     model name, or (None) the default model.
@@ -36,14 +38,18 @@ def load_model(
     ``backend``: ``onnx`` (onnxruntime; a ``.safetensors`` model is exported once and cached),
     ``torch`` (PyTorch) or ``auto`` (onnx on the CPU, torch on another ``device``).
     ``threads``: the network's CPU threads (default: every core for onnx, 1 for torch).
-    ``decoding``: the Recognizer's decoder options (``beam_width``, ``lm``, ``lm_weight``,
-    ``word_bonus``, ``lexicon``, ``spell``), e.g. ``load_model(decoder="beam_lm", lm="english")``.
+    ``decoder`` and ``decoding``: a decoder and its options (``beam_width``, ``lm``,
+    ``lm_weight``, ``word_bonus``, ``lexicon``; see ``linescribe.decoding.DecodingOptions``),
+    e.g. ``load_model(decoder="beam_lm", lm="english")``; an option the decoder does not take is
+    a LinescribeError. ``spell``: True (the default speller) or a speller's name to correct the
+    spelling of the decoded words.
     """
+    from linescribe.decoding import DecodingOptions
+    from linescribe.decoding.spell import DEFAULT_SPELLER
     from linescribe.inference import load_recognizer
 
-    return load_recognizer(
-        path_or_name, backend=backend, threads=threads, decoder=decoder, batch_size=batch_size, device=device, **decoding
-    )
+    options = DecodingOptions(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
+    return load_recognizer(path_or_name, backend, threads, options, batch_size, device)
 
 
 __all__ = ["LinescribeError", "load_model", "__version__"]

@@ -29,7 +29,7 @@ from PIL import Image
 
 from linescribe.data.batching import WIDTH_MULTIPLE, pad_lines, width_sorted_batches
 from linescribe.data.images import ImageInput, describe, load_gray
-from linescribe.decoding import Alternative, Decoder, Hypothesis, build_decoder
+from linescribe.decoding import Alternative, Decoder, DecodingOptions, Hypothesis
 from linescribe.errors import ImageError, LinescribeError, ModelFileError
 from linescribe.onnxmodel import OnnxNet, available_cores, is_onnx_file, load_onnx_model
 from linescribe.trained import TrainedModel
@@ -84,6 +84,22 @@ class Prediction:
     @property
     def ok(self) -> bool:
         return not self.error
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reading as JSON data, the one form of a line in every JSON output (the API's
+        ``Line`` schema, ``predict``'s records, page JSON): confidences and scores rounded to 4
+        places, pairs as lists."""
+        return {
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "char_confidences": [round(value, 4) for value in self.char_confidences],
+            "char_positions": [list(position) for position in self.char_positions],
+            "words": [{"text": word, "confidence": round(value, 4)} for word, value in self.word_confidences],
+            "alternatives": [
+                {"text": other.text, "probability": round(other.probability, 4), "score": round(other.score, 4)}
+                for other in self.alternatives
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -151,36 +167,17 @@ class Recognizer:
     def __init__(
         self,
         model: TrainedModel,
-        decoder: str = "greedy",
+        decoding: DecodingOptions | None = None,
         batch_size: int = 16,
         device: str = "cpu",
-        beam_width: int | None = None,
-        lm: str | Path | None = None,
-        lm_weight: float | None = None,
-        word_bonus: float | None = None,
-        lexicon: str | Path | None = None,
-        spell: bool | str = False,
         decode_threads: int | None = None,
     ) -> None:
-        """``decoder``: a name from ``linescribe.decoding.DECODERS`` (greedy, beam,
-        beam_lm). ``beam_width``, ``lm`` (ARPA file or bundled name, default ``english``),
-        ``lm_weight``, ``word_bonus`` and ``lexicon`` go to the decoder (None: its default), which
-        refuses the ones it does not take. ``spell``: True or a backend name (``symspell``,
-        ``autocorrect``) to correct the spelling of the decoded words. ``decode_threads``: threads
-        that decode and preprocess images ahead of the network (default: the cores, at most 4)."""
+        """``decoding``: the decoder and spelling correction (default: greedy, no correction).
+        ``decode_threads``: threads that decode and preprocess images ahead of the network
+        (default: the cores, at most 4)."""
         self.model = model
-        options = {"beam_width": beam_width, "lm": lm, "lm_weight": lm_weight, "word_bonus": word_bonus, "lexicon": lexicon}
-        self.decoder: Decoder = build_decoder(decoder, **{k: v for k, v in options.items() if v is not None})
-        self.decoder_name = decoder
-        if spell:
-            from linescribe.decoding.spell import (
-                DEFAULT_SPELLER,
-                SpellCorrected,
-                Speller,
-            )
-
-            backend = DEFAULT_SPELLER if spell is True else str(spell)
-            self.decoder = SpellCorrected(self.decoder, Speller(backend, alphabet=model.alphabet))
+        self.decoding = decoding or DecodingOptions()
+        self.decoder: Decoder = self.decoding.build(model.alphabet)
         self.batch_size = batch_size
         self.device = device
         self.decode_threads = decode_threads or min(available_cores(), 4)
@@ -411,7 +408,13 @@ def set_torch_threads_for_reading() -> None:
 
 
 def load_recognizer(
-    path_or_name: str | Path | None = None, backend: str = "auto", threads: int | None = None, **options: Any
+    path_or_name: str | Path | None = None,
+    backend: str = "auto",
+    threads: int | None = None,
+    decoding: DecodingOptions | None = None,
+    batch_size: int = 16,
+    device: str = "cpu",
+    decode_threads: int | None = None,
 ) -> Recognizer:
     """A Recognizer for a model file path, a bundled model's name, or the default model."""
-    return Recognizer(load_trained_model(path_or_name, backend, threads, options.get("device", "cpu")), **options)
+    return Recognizer(load_trained_model(path_or_name, backend, threads, device), decoding, batch_size, device, decode_threads)

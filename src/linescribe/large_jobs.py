@@ -24,23 +24,21 @@ from linescribe.inference import Prediction, Recognizer, load_recognizer
 
 
 def json_record(prediction: Prediction) -> dict[str, Any]:
-    """The JSON form of a prediction: text, confidences, each character's ``[start, end)`` pixel
-    columns, n-best; ``error`` null when read."""
-    record: dict[str, Any] = {
+    """``predict``'s record of an image: its file, the reading (``Prediction.to_dict``) and
+    ``error``, null when read. An unreadable image's record stops at its error, and one read
+    without alternatives (greedy decoding) leaves the key out."""
+    reading = prediction.to_dict()
+    record = {
         "file": prediction.source,
-        "text": prediction.text,
-        "confidence": round(prediction.confidence, 4),
+        "text": reading.pop("text"),
+        "confidence": reading.pop("confidence"),
         "error": prediction.error or None,
     }
-    if prediction.ok:
-        record["char_confidences"] = [round(c, 4) for c in prediction.char_confidences]
-        record["char_positions"] = [list(position) for position in prediction.char_positions]
-        record["words"] = [{"text": word, "confidence": round(c, 4)} for word, c in prediction.word_confidences]
-        if prediction.alternatives:
-            record["alternatives"] = [
-                {"text": a.text, "probability": round(a.probability, 4), "score": round(a.score, 4)} for a in prediction.alternatives
-            ]
-    return record
+    if not prediction.ok:
+        return record
+    if not prediction.alternatives:
+        del reading["alternatives"]
+    return {**record, **reading}
 
 
 class JsonlResults:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linescribe.alphabet import Alphabet
-from linescribe.decoding import DECODERS, build_decoder, greedy_decode
+from linescribe.decoding import DECODERS, OptionNotTaken, build_decoder, greedy_decode
 from linescribe.decoding.alignment import align, align_chars
 from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder
 from linescribe.errors import LinescribeError
@@ -111,7 +111,7 @@ def test_registry_and_option_errors():
     assert isinstance(build_decoder("beam", beam_width=3), BeamDecoder)
     with pytest.raises(LinescribeError, match="unknown decoder 'beem'.*greedy"):
         build_decoder("beem")
-    with pytest.raises(LinescribeError, match="'greedy' does not take beam_width"):
+    with pytest.raises(OptionNotTaken, match="^beam_width needs decoder beam or beam_lm \\(got decoder greedy\\)$"):
         build_decoder("greedy", beam_width=3)
     with pytest.raises(LinescribeError, match="does not take lm_wieght.*lm_weight"):
         build_decoder("beam_lm", lm_wieght=0.3)

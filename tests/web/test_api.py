@@ -1,5 +1,5 @@
 """The HTTP API through Flask's test client: answers, options, every kind of refused upload, the
-health check, security headers and the OpenAPI description."""
+health check and security headers (the OpenAPI description: test_records.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import werkzeug.formparser
 from PIL import Image
 
 from linescribe.metrics import char_distance
-from linescribe.web.options import FORM_OPTIONS
 
 RECOGNIZE = "/api/v1/recognize"
 
@@ -266,52 +265,6 @@ def test_security_headers_on_every_answer(client, path):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["Content-Security-Policy"].startswith("default-src 'self'")
-
-
-def _resolve(document: dict, schema: dict) -> dict:
-    if "$ref" in schema:
-        return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-def _assert_matches(document: dict, schema: dict, value, where: str = "answer") -> None:
-    """Checks the value's JSON types and required properties against the schema, recursively."""
-    schema = _resolve(document, schema)
-    kind = schema.get("type")
-    python_types = {
-        "object": dict,
-        "array": list,
-        "string": str,
-        "integer": int,
-        "number": (int, float),
-        "boolean": bool,
-    }
-    if kind:
-        assert isinstance(value, python_types[kind]), f"{where}: {value!r} is not {kind}"
-    if kind == "object":
-        missing = set(schema.get("required", [])) - set(value)
-        assert not missing, f"{where}: missing {missing}"
-        for name, sub in schema.get("properties", {}).items():
-            if name in value:
-                _assert_matches(document, sub, value[name], f"{where}.{name}")
-    if kind == "array":
-        for index, item in enumerate(value):
-            _assert_matches(document, schema["items"], item, f"{where}[{index}]")
-
-
-def test_openapi_describes_what_the_server_does(client, png):
-    document = client.get("/api/v1/openapi.json").get_json()
-    assert document["openapi"].startswith("3.")
-    operation = document["paths"]["/api/v1/recognize"]["post"]
-    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(form["properties"]) == {"image"} | {option.name for option in FORM_OPTIONS}
-    assert form["properties"]["decoder"]["enum"] == ["greedy", "beam", "beam_lm"]
-    assert {"200", "400", "405", "413", "415", "422", "500"} <= set(operation["responses"])
-    answer = post(client, (png(), "a.png"), decoder="beam").get_json()
-    _assert_matches(document, operation["responses"]["200"]["content"]["application/json"]["schema"], answer)
-    health = document["paths"]["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-    _assert_matches(document, health, client.get("/healthz").get_json())
-    _assert_matches(document, {"$ref": "#/components/schemas/Error"}, client.get("/nope").get_json())
 
 
 def test_page_layout_answers_each_line_in_reading_order_with_its_polygon(client):

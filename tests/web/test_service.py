@@ -10,6 +10,7 @@ import pytest
 from generated import line_texts, render_line
 from PIL import Image
 
+from linescribe.decoding import DecodingOptions
 from linescribe.web.errors import RequestError
 from linescribe.web.service import LAYOUTS, ModelService
 
@@ -20,36 +21,37 @@ def model(service):
 
 
 def test_server_defaults_apply_only_where_the_chosen_decoder_takes_them(model):
-    service = ModelService(model, defaults={"decoder": "beam", "beam_width": 4})
-    assert service.decoding({}) == {"decoder": "beam", "beam_width": 4}
-    assert service.decoding({"decoder": "greedy"}) == {"decoder": "greedy"}
-    assert service.decoding({"beam_width": 2}) == {"decoder": "beam", "beam_width": 2}
-    assert service.decoding({"decoder": "beam_lm", "lm_weight": 0.3})["lm_weight"] == 0.3
+    service = ModelService(model, defaults=DecodingOptions("beam", beam_width=4))
+    assert service.decoding({}) == DecodingOptions("beam", beam_width=4)
+    assert service.decoding({"decoder": "greedy"}) == DecodingOptions()
+    assert service.decoding({"beam_width": 2}) == DecodingOptions("beam", beam_width=2)
+    assert service.decoding({"decoder": "beam_lm", "lm_weight": 0.3}) == DecodingOptions("beam_lm", beam_width=4, lm_weight=0.3)
 
 
 def test_a_requested_option_the_decoder_does_not_take_is_refused(model):
     service = ModelService(model)
-    with pytest.raises(RequestError, match="lm_weight needs decoder beam_lm ") as refused:
+    with pytest.raises(RequestError, match="^lm_weight needs decoder beam_lm \\(got decoder beam\\)$") as refused:
         service.decoding({"decoder": "beam", "lm_weight": 1.0})
     assert refused.value.status == 400
 
 
 def test_spell_follows_the_request_then_the_server(model):
-    assert "spell" not in ModelService(model).decoding({})
-    assert ModelService(model).decoding({"spell": True})["spell"] == "symspell"
-    server_spells = ModelService(model, spell=True)
-    assert server_spells.decoding({})["spell"] == "symspell"
-    assert "spell" not in server_spells.decoding({"spell": False})
+    assert ModelService(model).decoding({}).speller is None
+    assert ModelService(model).decoding({"spell": True}).speller == "symspell"
+    assert ModelService(model, speller="symspell-fr").decoding({"spell": True}).speller == "symspell-fr"
+    server_spells = ModelService(model, DecodingOptions(speller="symspell-fr"))
+    assert server_spells.decoding({}).speller == "symspell-fr"
+    assert server_spells.decoding({"spell": False}).speller is None
 
 
 def test_recognizers_are_cached_per_options_and_bounded(model):
     service = ModelService(model, cache_size=2)
-    greedy = service.recognizer({"decoder": "greedy"})
-    assert service.recognizer({"decoder": "greedy"}) is greedy
+    greedy = service.recognizer(DecodingOptions())
+    assert service.recognizer(DecodingOptions()) is greedy
     for width in (2, 3, 4):
-        service.recognizer({"decoder": "beam", "beam_width": width})
+        service.recognizer(DecodingOptions("beam", beam_width=width))
     assert len(service._recognizers) == 2
-    assert service.recognizer({"decoder": "greedy"}) is not greedy
+    assert service.recognizer(DecodingOptions()) is not greedy
     assert all(recognizer.net is model.net for recognizer in service._recognizers.values())
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import backend_options, decoding_options, load_reader, recognizer_options, split_model_argument
+from linescribe.cli.predict import backend_options, chosen_decoding, decoding_options, load_reader, split_model_argument
 
 
 @click.command("eval")
@@ -51,7 +51,7 @@ def evaluate(
     from linescribe.evaluation import evaluate as run_evaluation
     from linescribe.files import write_atomically
     model, datasets = split_model_argument(datasets, model, "datasets")
-    recognizer = load_reader(model, backend, threads, batch_size=batch_size, **recognizer_options(**decoding))
+    recognizer = load_reader(model, backend, threads, batch_size=batch_size, decoding=chosen_decoding(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
@@ -70,7 +70,7 @@ def evaluate(
     if as_json:
         document = {
             "model": recognizer.name,
-            "decoder": recognizer.decoder_name,
+            "decoder": recognizer.decoding.decoder,
             "backend": recognizer.backend,
             "datasets": datasets,
             **result.summary(),

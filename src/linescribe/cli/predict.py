@@ -16,21 +16,21 @@ import click
 
 from linescribe.large_jobs import ModelSpec
 from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.decoding.spell import SPELLERS
+from linescribe.decoding import DECODERS, DecodingOptions, OptionNotTaken
+from linescribe.decoding.spell import DEFAULT_SPELLER, SPELLERS
 from linescribe.inference import BACKENDS, Prediction, Recognizer
 
 if TYPE_CHECKING:
     from linescribe.layout import PageResult
 
-DECODER_NAMES = ("greedy", "beam", "beam_lm")
 TSV_HEADER = "file\ttext\tconfidence\n"
-_DECODER_FLAGS = {"beam_width": "--beam-width", "lm": "--lm", "lm_weight": "--lm-weight", "word_bonus": "--word-bonus", "lexicon": "--lexicon"}
 
 
 def decoding_options(command):
-    """The decoder flags shared by ``predict`` and ``eval``; they arrive as one ``decoding`` dict."""
+    """The decoder flags shared by ``predict``, ``eval`` and ``serve``; they arrive as one
+    ``decoding`` dict, which ``chosen_decoding`` makes DecodingOptions of."""
     options = [
-        click.option("--decoder", type=click.Choice(DECODER_NAMES), default="greedy", show_default=True,
+        click.option("--decoder", type=click.Choice(list(DECODERS)), default="greedy", show_default=True,
                      help="greedy: best class per frame; beam: CTC prefix beam search; beam_lm: beam search with "
                      "a word n-gram LM."),
         click.option("--beam-width", type=click.IntRange(min=1), help="Beams kept per frame (beam decoders; default 16)."),
@@ -39,7 +39,7 @@ def decoding_options(command):
         click.option("--word-bonus", type=float, help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
         click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Word list (one per line): words outside it are <unk> for beam_lm."),
         click.option("--spell", is_flag=True, help="Correct the spelling of decoded words (numbers, punctuation, capitals and known words are kept)."),
-        click.option("--speller", type=click.Choice(list(SPELLERS)), default="symspell", show_default=True,
+        click.option("--speller", type=click.Choice(list(SPELLERS)), default=DEFAULT_SPELLER, show_default=True,
                      help="Spelling corrector used by --spell: symspell (English), symspell-fr (French), autocorrect (English)."),
     ]
     for option in reversed(options):
@@ -47,22 +47,13 @@ def decoding_options(command):
     return command
 
 
-def recognizer_options(decoder: str, spell: bool, speller: str, **given: Any) -> dict[str, Any]:
-    """Recognizer keyword arguments from the decoder flags; a flag the decoder cannot use is an error."""
-    from linescribe.decoding import decoder_options
-
-    accepted = decoder_options(decoder)
-    options: dict[str, Any] = {"decoder": decoder}
-    for name, value in given.items():
-        if value is None:
-            continue
-        if name not in accepted:
-            users = [d for d in DECODER_NAMES if name in decoder_options(d)]
-            raise click.UsageError(f"{_DECODER_FLAGS[name]} needs --decoder {' or '.join(users)} (got --decoder {decoder})")
-        options[name] = value
-    if spell:
-        options["spell"] = speller
-    return options
+def chosen_decoding(spell: bool, speller: str, **given: Any) -> DecodingOptions:
+    """The decoding the flags of ``decoding_options`` choose (``--speller`` counts with
+    ``--spell`` only); a flag the decoder cannot use is a usage error naming the flags."""
+    try:
+        return DecodingOptions(speller=speller if spell else None, **given)
+    except OptionNotTaken as error:
+        raise click.UsageError(error.describe(lambda name: "--" + name.replace("_", "-"))) from None
 
 
 def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
@@ -420,7 +411,7 @@ def predict(
         check_writable(output)  # now, not after reading every image
     elif output_dir:
         check_writable(output_dir, folder=True)
-    options = {"batch_size": batch_size, **recognizer_options(**decoding)}
+    options = {"batch_size": batch_size, "decoding": chosen_decoding(**decoding)}
     if documents:
         targets = _document_targets(documents, output, output_dir, in_place)
         if targets and output_format:

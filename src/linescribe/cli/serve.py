@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import decoding_options, recognizer_options
+from linescribe.cli.predict import chosen_decoding, decoding_options
 from linescribe.inference import BACKENDS
 
 
@@ -74,14 +74,11 @@ def serve(
     from linescribe.web import ModelService, create_app
     from linescribe.web.server import addresses, make_server, serve_until_stopped
 
-    options = recognizer_options(**decoding)
-    spell = options.pop("spell", None)
     service = ModelService.load(
         model,
         backend=backend,
         threads=threads,
-        defaults=options,
-        spell=spell is not None,
+        defaults=chosen_decoding(**decoding),
         speller=decoding["speller"],
         batch_size=batch_size,
     )

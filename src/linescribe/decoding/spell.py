@@ -39,6 +39,12 @@ MAX_CACHED_WORDS = 100_000
 """Corrections remembered per Speller; the cache starts over when full."""
 
 
+def check_speller(name: str) -> None:
+    """LinescribeError unless ``name`` is one of SPELLERS."""
+    if name not in SPELLERS:
+        raise LinescribeError(f"unknown speller {name!r}; known: {', '.join(SPELLERS)}")
+
+
 @lru_cache(maxsize=2)
 def _symspell(language: str = "en"):
     """A SymSpell corrector with the English (symspellpy's) or French (pyspellchecker's) word
@@ -88,8 +94,7 @@ class Speller:
         proper_nouns: bool = False,
         alphabet: Alphabet | None = None,
     ) -> None:
-        if backend not in SPELLERS:
-            raise LinescribeError(f"unknown speller {backend!r}; known: {', '.join(SPELLERS)}")
+        check_speller(backend)
         self.backend = backend
         self.min_length = min_length
         self.proper_nouns = proper_nouns

@@ -42,6 +42,29 @@ def to_text(page: PageResult) -> str:
     return page.text + "\n" if page.lines else ""
 
 
+def line_record(line: PageLine) -> dict:
+    """A page's line as JSON data (the API's ``Line`` in page layout): its reading
+    (``Prediction.to_dict``) with the characters' ``[start, end)`` page columns, then where it
+    is: polygon and baseline in page pixels, and its block."""
+    return {
+        **line.prediction.to_dict(),
+        "char_positions": [list(position) for position in line.char_positions],
+        "polygon": [list(point) for point in line.polygon],
+        "baseline": [list(point) for point in line.baseline],
+        "block": line.block,
+    }
+
+
+PAGE_JSON_LINE = ("text", "confidence", "block", "polygon", "baseline", "char_positions")
+"""What a line of page JSON keeps of its ``line_record``, in this order after its index (the
+character and word confidences and the alternatives are the API's only)."""
+
+
+def _page_json_line(line: PageLine) -> dict:
+    record = line_record(line)
+    return {"index": line.index, **{key: record[key] for key in PAGE_JSON_LINE}}
+
+
 def to_json(page: PageResult) -> dict:
     """The page as JSON-ready data: size, skew, text and every line with its geometry (and each
     character's ``[start, end)`` page columns)."""
@@ -51,18 +74,7 @@ def to_json(page: PageResult) -> dict:
         "height": page.height,
         "skew": round(page.skew, 2),
         "text": page.text,
-        "lines": [
-            {
-                "index": line.index,
-                "text": line.text,
-                "confidence": round(line.confidence, 4),
-                "block": line.block,
-                "polygon": [list(point) for point in line.polygon],
-                "baseline": [list(point) for point in line.baseline],
-                "char_positions": [list(position) for position in line.char_positions],
-            }
-            for line in page.lines
-        ],
+        "lines": [_page_json_line(line) for line in page.lines],
     }
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from linescribe import __version__
 from linescribe.inference import Prediction
 from linescribe.layout import PageLine
+from linescribe.layout.outputs import line_record
 from linescribe.web.errors import RequestError
 from linescribe.web.openapi import openapi_document
 from linescribe.web.options import parse_options
@@ -86,36 +87,10 @@ def _image_record(upload: Upload, lines: list[Prediction] | list[PageLine]) -> d
         "height": upload.height,
         "text": "\n".join(line.text for line in lines),
         "confidence": round(sum(line.confidence for line in lines) / len(lines), 4) if lines else 0.0,
-        "lines": [_line_record(line) for line in lines],
+        "lines": [line.to_dict() if isinstance(line, Prediction) else line_record(line) for line in lines],
     }
 
 
 def _prediction(line: Prediction | PageLine) -> Prediction:
     return line.prediction if isinstance(line, PageLine) else line
 
-
-def _line_record(found: Prediction | PageLine) -> dict[str, Any]:
-    """A line's reading; in page layout also where it is (polygon and baseline in page pixels).
-    Character positions are columns of the uploaded image: the line's, or in page layout the page's."""
-    line = _prediction(found)
-    place = {} if isinstance(found, Prediction) else {
-        "polygon": [[round(x), round(y)] for x, y in found.polygon],
-        "baseline": [[round(x), round(y)] for x, y in found.baseline],
-        "block": found.block,
-    }
-    return {
-        "text": line.text,
-        "confidence": round(line.confidence, 4),
-        "char_confidences": [round(value, 4) for value in line.char_confidences],
-        "char_positions": [list(position) for position in found.char_positions],
-        "words": [{"text": word, "confidence": round(value, 4)} for word, value in line.word_confidences],
-        "alternatives": [
-            {
-                "text": alternative.text,
-                "probability": round(alternative.probability, 4),
-                "score": round(alternative.score, 4),
-            }
-            for alternative in line.alternatives
-        ],
-        **place,
-    }

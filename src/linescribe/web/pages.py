@@ -25,8 +25,8 @@ def index() -> str:
         model=service.name,
         alphabet_size=service.alphabet_size,
         decoders=[(name, DECODER_LABELS.get(name, name)) for name in DECODERS],
-        default_decoder=service.defaults["decoder"],
-        spell=service.spell,
+        default_decoder=service.defaults.decoder,
+        spell=service.defaults.speller is not None,
         max_upload_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         formats=ACCEPTED_FORMATS,
     )

@@ -23,13 +23,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from linescribe.decoding import DECODERS, decoder_options
+from linescribe.decoding import DecodingOptions
 from linescribe.decoding.spell import DEFAULT_SPELLER
 from linescribe.errors import LinescribeError
 from linescribe.inference import Prediction, Recognizer
@@ -94,22 +94,20 @@ class ModelService:
     def __init__(
         self,
         model: TrainedModel,
-        defaults: Mapping[str, Any] | None = None,
-        spell: bool = False,
-        speller: str = DEFAULT_SPELLER,
+        defaults: DecodingOptions | None = None,
+        speller: str | None = None,
         batch_size: int = 16,
         cache_size: int = 8,
     ) -> None:
-        """``defaults``: Recognizer decoder options (``decoder``, ``beam_width``, ``lm``,
-        ``lm_weight``, ``word_bonus``, ``lexicon``) used where a request says nothing.
-        ``spell``: correct spelling unless a request says otherwise, with ``speller``."""
+        """``defaults``: the decoding where a request says nothing (its ``speller`` set: requests
+        are spelling-corrected unless they say otherwise). ``speller``: the corrector a request's
+        ``spell=true`` turns on (default: the defaults' own, else DEFAULT_SPELLER)."""
         self.model = model
-        self.defaults = {"decoder": "greedy", **(defaults or {})}
-        self.spell = spell
-        self.speller = speller
+        self.defaults = defaults or DecodingOptions()
+        self.speller = speller or self.defaults.speller or DEFAULT_SPELLER
         self.batch_size = batch_size
         self.cache_size = cache_size
-        self._recognizers: OrderedDict[tuple, Recognizer] = OrderedDict()
+        self._recognizers: OrderedDict[DecodingOptions, Recognizer] = OrderedDict()
         self._lock = threading.Lock()
         self.recognizer(self.decoding({}))
         self._preload()
@@ -145,37 +143,29 @@ class ModelService:
     def alphabet_size(self) -> int:
         return len(self.model.alphabet)
 
-    def decoding(self, requested: Mapping[str, Any]) -> dict[str, Any]:
-        """Recognizer options for a request: its ``decoder``, ``spell`` and REQUEST_DECODER_OPTIONS
-        over the server's defaults. The defaults apply only where the chosen decoder takes them;
-        a requested option that it does not take is a RequestError."""
-        decoder = requested.get("decoder") or self.defaults["decoder"]
-        accepted = decoder_options(decoder)
-        options = {"decoder": decoder}
-        options.update({name: value for name, value in self.defaults.items() if name in accepted})
-        for name in REQUEST_DECODER_OPTIONS:
-            if requested.get(name) is None:
-                continue
-            if name not in accepted:
-                takers = [other for other in DECODERS if name in decoder_options(other)]
-                raise RequestError(400, f"{name} needs decoder {' or '.join(takers)} (got decoder {decoder})")
-            options[name] = requested[name]
-        if requested.get("spell", self.spell):
-            options["spell"] = self.speller
-        return options
+    def decoding(self, requested: Mapping[str, Any]) -> DecodingOptions:
+        """The decoding for a request: its ``decoder``, ``spell`` and REQUEST_DECODER_OPTIONS over
+        the server's defaults. The defaults apply only where the chosen decoder takes them; a
+        requested option that it does not take is a RequestError 400."""
+        options = self.defaults.with_decoder(requested.get("decoder") or self.defaults.decoder)
+        spell = requested.get("spell", self.defaults.speller is not None)
+        asked = {name: requested[name] for name in REQUEST_DECODER_OPTIONS if requested.get(name) is not None}
+        try:
+            return replace(options, speller=self.speller if spell else None, **asked)
+        except LinescribeError as error:
+            raise RequestError(400, str(error)) from None
 
-    def recognizer(self, decoding: Mapping[str, Any]) -> Recognizer:
+    def recognizer(self, decoding: DecodingOptions) -> Recognizer:
         """The Recognizer for these options, from the cache or built (outside the lock, so a
         slow build never holds up requests whose Recognizer is ready)."""
-        key = tuple(sorted((name, str(value)) for name, value in decoding.items()))
         with self._lock:
-            if key in self._recognizers:
-                self._recognizers.move_to_end(key)
-                return self._recognizers[key]
-        built = Recognizer(self.model, batch_size=self.batch_size, **decoding)
+            if decoding in self._recognizers:
+                self._recognizers.move_to_end(decoding)
+                return self._recognizers[decoding]
+        built = Recognizer(self.model, decoding, self.batch_size)
         with self._lock:
-            recognizer = self._recognizers.setdefault(key, built)
-            self._recognizers.move_to_end(key)
+            recognizer = self._recognizers.setdefault(decoding, built)
+            self._recognizers.move_to_end(decoding)
             while len(self._recognizers) > self.cache_size:
                 self._recognizers.popitem(last=False)
         return recognizer
@@ -200,5 +190,5 @@ class ModelService:
         decoding = self.decoding(requested)
         recognizer = self.recognizer(decoding)
         lines = LAYOUTS[layout](recognizer, images, lambda line_images: self._check_work(line_images, recognizer))
-        shown = {name: value for name, value in decoding.items() if name in ("decoder", *REQUEST_DECODER_OPTIONS)}
-        return Reading(lines, {**shown, "spell": "spell" in decoding, "layout": layout})
+        shown = {name: getattr(decoding, name) for name in REQUEST_DECODER_OPTIONS if getattr(decoding, name) is not None}
+        return Reading(lines, {"decoder": decoding.decoder, **shown, "spell": decoding.speller is not None, "layout": layout})
