@@ -36,8 +36,8 @@ from linescribe.data.text import parse_rules
 from linescribe.decoding import DecodingOptions, build_decoder
 from linescribe.decoding.spell import Speller
 from linescribe.metrics import ErrorRates
-from linescribe.models.modelfile import load_model_file
-from linescribe.pretrained import resolve_model_path
+from linescribe.modelfile import resolve_model_path
+from linescribe.modelfile.weights import load_model_file
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lines"
 SPLITS = ["hooker/test", "copiste/test", "poilus/test"]

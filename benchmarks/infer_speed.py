@@ -109,11 +109,10 @@ def prepare(folder: Path) -> None:
 
     logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice to pre-process first
 
+    from linescribe.modelfile import TrainedModel, resolve_model_path
     from linescribe.modelfile.export import export_onnx
+    from linescribe.modelfile.weights import load_model_file, save_model
     from linescribe.models import ARCHITECTURES, build_model
-    from linescribe.modelfile import TrainedModel
-from linescribe.modelfile.weights import load_model_file, save_model
-    from linescribe.modelfile import resolve_model_path
 
     default = load_model_file(resolve_model_path(None))
     shutil.copy(resolve_model_path(None), folder / "default.safetensors")

@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 def load_model(
     path_or_name: str | Path | None = None,
     decoder: str = "greedy",
-    batch_size: int = 16,
+    batch_size: int | None = None,
     device: str = "cpu",
     backend: str = "auto",
     threads: int | None = None,
@@ -38,6 +38,7 @@ def load_model(
     ``backend``: ``onnx`` (onnxruntime; a ``.safetensors`` model is exported once and cached),
     ``torch`` (PyTorch) or ``auto`` (onnx on the CPU, torch on another ``device``).
     ``threads``: the network's CPU threads (default: every core for onnx, 1 for torch).
+    ``batch_size``: lines per forward pass (default: ``inference.DEFAULT_BATCH_SIZE``).
     ``decoder`` and ``decoding``: a decoder and its options (``beam_width``, ``lm``,
     ``lm_weight``, ``word_bonus``, ``lexicon``; see ``linescribe.decoding.DecodingOptions``),
     e.g. ``load_model(decoder="beam_lm", lm="english")``; an option the decoder does not take is
@@ -46,10 +47,10 @@ def load_model(
     """
     from linescribe.decoding import DecodingOptions
     from linescribe.decoding.spell import DEFAULT_SPELLER
-    from linescribe.inference import load_recognizer
+    from linescribe.inference import DEFAULT_BATCH_SIZE, load_recognizer
 
     options = DecodingOptions(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
-    return load_recognizer(path_or_name, backend, threads, options, batch_size, device)
+    return load_recognizer(path_or_name, backend, threads, options, batch_size or DEFAULT_BATCH_SIZE, device)
 
 
 __all__ = ["LinescribeError", "load_model", "__version__"]

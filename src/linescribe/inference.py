@@ -12,8 +12,6 @@ model is loaded, so an install without torch reads ONNX models.
 from __future__ import annotations
 
 import copy
-import importlib.util
-import logging
 import threading
 import weakref
 from collections import deque
@@ -30,18 +28,16 @@ from PIL import Image
 from linescribe.data.batching import WIDTH_MULTIPLE, pad_lines, width_sorted_batches
 from linescribe.data.images import ImageInput, describe, load_gray
 from linescribe.decoding import Alternative, Decoder, DecodingOptions, Hypothesis
-from linescribe.errors import ImageError, LinescribeError, ModelFileError
-from linescribe.onnxmodel import OnnxNet, available_cores, is_onnx_file, load_onnx_model
-from linescribe.trained import TrainedModel
+from linescribe.errors import ImageError, LinescribeError
+from linescribe.modelfile import TrainedModel, open_model
+from linescribe.modelfile.onnx_runtime import available_cores
 
 if TYPE_CHECKING:
     from linescribe.layout import PageResult, SegmentOptions
 
-BACKENDS = ("auto", "torch", "onnx")
-"""``auto``: onnxruntime on the CPU (a ``.safetensors`` model is exported once, then cached),
-PyTorch on another device."""
-
-logger = logging.getLogger(__name__)
+DEFAULT_BATCH_SIZE = 16
+"""Lines per forward pass: on 2 CPU cores batches of 16-32 read 3-4x faster than lines one by one
+(``benchmarks/infer_speed.py``), and the padding of wider batches starts to cost."""
 
 TORCH_INFERENCE_THREADS = 1
 """PyTorch's default CPU threads for reading lines. More threads spin-wait for each other, and
@@ -168,7 +164,7 @@ class Recognizer:
         self,
         model: TrainedModel,
         decoding: DecodingOptions | None = None,
-        batch_size: int = 16,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         device: str = "cpu",
         decode_threads: int | None = None,
     ) -> None:
@@ -181,14 +177,13 @@ class Recognizer:
         self.batch_size = batch_size
         self.device = device
         self.decode_threads = decode_threads or min(available_cores(), 4)
-        if isinstance(model.net, OnnxNet):
+        self.backend = model.backend
+        if self.backend == "onnx":
             if device != "cpu":
                 raise LinescribeError(f"the onnx backend runs on the CPU; device {device!r} needs the torch backend")
-            self.backend = "onnx"
             self.net: Any = model.net
             self._forward: Forward = model.net
         else:
-            self.backend = "torch"
             self.net, self._forward = _torch_forward(model.net, device)
 
     @property
@@ -310,95 +305,6 @@ class Recognizer:
         return self.decoder(log_probs, lengths, self.model.alphabet)
 
 
-def torch_installed() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def load_trained_model(
-    path_or_name: str | Path | None = None, backend: str = "auto", threads: int | None = None, device: str = "cpu"
-) -> TrainedModel:
-    """The model in a ``.safetensors`` or ``.onnx`` file (or a bundled model, or the default
-    model), with its network on ``backend`` (see BACKENDS).
-
-    On the onnx backend a ``.safetensors`` model is exported once and read from the export cache
-    after that (see ``onnxmodel.export_cache_entry``); bundled models ship their export. ``auto``
-    picks onnx on the CPU, and falls back to PyTorch (with a warning) for a model whose export
-    does not pass its check. ``threads``: the network's CPU threads (torch: process-wide).
-    """
-    from linescribe.pretrained import onnx_twin, resolve_model_path
-
-    if backend not in BACKENDS:
-        raise LinescribeError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    path = resolve_model_path(path_or_name)
-    chosen = backend
-    if backend == "auto":
-        chosen = "onnx" if device == "cpu" or is_onnx_file(path) or not torch_installed() else "torch"
-    twin = onnx_twin(path)
-    if chosen == "onnx" and twin is not None:
-        path = twin  # a bundled model's shipped export: nothing to export
-    if is_onnx_file(path):
-        if chosen == "torch":
-            raise ModelFileError(f"{path}: an ONNX model runs on the onnx backend, not torch (use --backend onnx or auto)")
-        return load_onnx_model(path, threads)
-    if not torch_installed():
-        raise ModelFileError(
-            f"{path}: a .safetensors model needs torch, which is not installed (pip install 'linescribe[train]'); "
-            "or read an ONNX export of it (`linescribe export MODEL -o model.onnx`, where torch is installed)"
-        )
-    if chosen == "onnx":
-        exported = _cached_export(path, threads, fall_back=backend == "auto")
-        if exported is not None:
-            return exported
-    from linescribe.models.modelfile import load_model_file
-
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    return load_model_file(path)
-
-
-def _cached_export(path: Path, threads: int | None, fall_back: bool) -> TrainedModel | None:
-    """The onnx-backend model of a ``.safetensors`` file from the export cache, exporting it on
-    first use. A cache that cannot be read or written costs only the export. None (after a
-    warning) when the export cannot be made or fails its check and ``fall_back`` allows PyTorch."""
-    from linescribe.onnxmodel import export_cache_entry
-    from linescribe.trained import read_safetensors_document
-
-    entry = export_cache_entry(path)
-    name = read_safetensors_document(path).get("name") or path.stem  # as load_model_file names it
-    try:
-        model = load_onnx_model(entry.read_bytes(), threads, origin=str(path))
-    except (OSError, ModelFileError):  # not cached yet, a damaged entry, or a cache we may not read
-        model = None
-    if model is None:
-        if importlib.util.find_spec("onnx") is None:  # torch is there, the [train] extra is not
-            if not fall_back:
-                raise ModelFileError(f"{path}: exporting it for onnxruntime needs the onnx package (pip install 'linescribe[train]')")
-            logger.debug("%s: no onnx package to export it with; reading it with PyTorch", path)
-            return None
-        from linescribe.export import export_to_cache
-        from linescribe.models.modelfile import load_model_file
-
-        try:
-            data = export_to_cache(load_model_file(path), entry)
-        except Exception as error:  # noqa: BLE001 (the check's ExportError, or an exporter that cannot run)
-            failure = error if isinstance(error, LinescribeError) else ModelFileError(
-                f"{path}: cannot export to ONNX ({type(error).__name__}: {error})"
-            )
-            if not fall_back:
-                raise failure from None
-            logger.warning("%s; reading it with PyTorch instead (slower)", failure)
-            return None
-        model = load_onnx_model(data, threads, origin=str(path))
-    model.name = name
-    return model
-
-
 def set_torch_threads_for_reading() -> None:
     """PyTorch on TORCH_INFERENCE_THREADS: for a process that reads lines and nothing else (the
     command line), where no caller's thread setting is there to keep."""
@@ -412,9 +318,9 @@ def load_recognizer(
     backend: str = "auto",
     threads: int | None = None,
     decoding: DecodingOptions | None = None,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "cpu",
     decode_threads: int | None = None,
 ) -> Recognizer:
     """A Recognizer for a model file path, a bundled model's name, or the default model."""
-    return Recognizer(load_trained_model(path_or_name, backend, threads, device), decoding, batch_size, device, decode_threads)
+    return Recognizer(open_model(path_or_name, backend, threads, device), decoding, batch_size, device, decode_threads)

@@ -10,20 +10,28 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import backend_options, chosen_decoding, decoding_options, load_reader, split_model_argument
+from linescribe.cli.options import (
+    batch_size_option,
+    chosen_decoding,
+    decoding_options,
+    load_reader,
+    model_option,
+    reading_options,
+    split_model_argument,
+)
 
 
 @click.command("eval")
 @click.argument("datasets", nargs=-1, required=True, metavar="[MODEL] DATASETS...")
-@click.option("-m", "--model", help="Model file (.safetensors or .onnx) or bundled model name (default: the bundled default model).")
+@model_option
 @click.option("--report", type=click.Path(path_type=Path), help="Per-line TSV: id, reference, prediction, edit distance, confidence.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--confusions", default=10, show_default=True, help="Show the N most frequent character confusions.")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@batch_size_option()
 @click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
 @click.option("--text-rules", default=None, help="Transcription rules for the references (default: those the model was trained with).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
-@backend_options
+@reading_options
 @decoding_options
 def evaluate(
     datasets: tuple[str, ...],

@@ -14,46 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from linescribe.large_jobs import ModelSpec
+from linescribe.cli.options import (
+    batch_size_option,
+    chosen_decoding,
+    decoding_options,
+    load_reader,
+    model_option,
+    reading_options,
+    split_model_argument,
+)
 from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.decoding import DECODERS, DecodingOptions, OptionNotTaken
-from linescribe.decoding.spell import DEFAULT_SPELLER, SPELLERS
-from linescribe.inference import BACKENDS, Prediction, Recognizer
+from linescribe.inference import Prediction, Recognizer
+from linescribe.large_jobs import ModelSpec
 
 if TYPE_CHECKING:
     from linescribe.layout import PageResult
 
 TSV_HEADER = "file\ttext\tconfidence\n"
-
-
-def decoding_options(command):
-    """The decoder flags shared by ``predict``, ``eval`` and ``serve``; they arrive as one
-    ``decoding`` dict, which ``chosen_decoding`` makes DecodingOptions of."""
-    options = [
-        click.option("--decoder", type=click.Choice(list(DECODERS)), default="greedy", show_default=True,
-                     help="greedy: best class per frame; beam: CTC prefix beam search; beam_lm: beam search with "
-                     "a word n-gram LM."),
-        click.option("--beam-width", type=click.IntRange(min=1), help="Beams kept per frame (beam decoders; default 16)."),
-        click.option("--lm", help="Word n-gram LM: an ARPA file (.arpa/.arpa.gz) or a bundled name: english (default) or french."),
-        click.option("--lm-weight", type=float, help="Weight of the LM log-probability (alpha; default: tuned for the bundled LM, 0.3 english, 0.2 french; 0.3 for your own)."),
-        click.option("--word-bonus", type=float, help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
-        click.option("--lexicon", type=click.Path(exists=True, dir_okay=False), help="Word list (one per line): words outside it are <unk> for beam_lm."),
-        click.option("--spell", is_flag=True, help="Correct the spelling of decoded words (numbers, punctuation, capitals and known words are kept)."),
-        click.option("--speller", type=click.Choice(list(SPELLERS)), default=DEFAULT_SPELLER, show_default=True,
-                     help="Spelling corrector used by --spell: symspell (English), symspell-fr (French), autocorrect (English)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def chosen_decoding(spell: bool, speller: str, **given: Any) -> DecodingOptions:
-    """The decoding the flags of ``decoding_options`` choose (``--speller`` counts with
-    ``--spell`` only); a flag the decoder cannot use is a usage error naming the flags."""
-    try:
-        return DecodingOptions(speller=speller if spell else None, **given)
-    except OptionNotTaken as error:
-        raise click.UsageError(error.describe(lambda name: "--" + name.replace("_", "-"))) from None
 
 
 def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
@@ -94,42 +71,6 @@ def _inside(path: Path, folder: Path | None) -> bool:
     return folder is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
-def backend_options(command):
-    """``--backend`` and ``--threads``, shared by ``predict`` and ``eval``."""
-    options = [
-        click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-                     help="onnx (onnxruntime; a .safetensors model is exported once and cached), torch (PyTorch) "
-                     "or auto: onnx on the CPU, torch on a GPU."),
-        click.option("--threads", type=click.IntRange(min=0), default=0,
-                     help="CPU threads of the network (0: every core for onnx, 1 for torch)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _names_a_model(item: str) -> bool:
-    """A model file, a run folder holding one, or the name of a bundled model (not a path)."""
-    from linescribe.pretrained import bundled_models
-
-    path = Path(item)
-    if path.suffix in (".safetensors", ".onnx") or (path.is_dir() and (path / "model.safetensors").is_file()):
-        return True
-    return item in bundled_models() and not path.exists()
-
-
-def split_model_argument(items: tuple[str, ...], model: str | None, what: str) -> tuple[str | None, list[str]]:
-    """``[MODEL] ITEMS...`` of ``predict`` and ``eval``: the model given by ``--model``, or the
-    first argument when it names a model and something follows it, or None (the default
-    model); and the remaining arguments (``what`` names them in the error when none remain)."""
-    rest = list(items)
-    if model is None and rest and _names_a_model(rest[0]):
-        if len(rest) == 1:
-            raise click.UsageError(f"{rest[0]} is a model: give the {what} to read after it")
-        model = rest.pop(0)
-    return model, rest
-
-
 def _rows(predictions: list[Prediction], output_format: str, single: bool) -> str:
     """Text or TSV rows (no header) for the readable predictions."""
     readable = [p for p in predictions if p.ok]
@@ -149,25 +90,12 @@ def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int,
     would export to ONNX be exported once, into the cache they then read, and reports a bad
     model before any worker starts; the workers get the backend it chose (PyTorch after an
     export that failed its check, so they do not try again)."""
-    from linescribe.inference import load_trained_model
-    from linescribe.onnxmodel import OnnxNet, available_cores
-    from linescribe.pretrained import resolve_model_path
+    from linescribe.modelfile import open_model, resolve_model_path
+    from linescribe.modelfile.onnx_runtime import available_cores
 
     threads = threads or max(1, available_cores() // jobs)
     path = resolve_model_path(model)
-    chosen = "onnx" if isinstance(load_trained_model(path, backend, threads).net, OnnxNet) else "torch"
-    return ModelSpec(str(path), chosen, threads, {**options, "decode_threads": threads})
-
-
-def load_reader(model: str | None, backend: str, threads: int, **options: Any) -> Recognizer:
-    """``load_recognizer`` for a command: PyTorch on TORCH_INFERENCE_THREADS unless ``--threads``
-    says otherwise, since no caller's torch settings share the process."""
-    from linescribe.inference import load_recognizer, set_torch_threads_for_reading
-
-    recognizer = load_recognizer(model, backend, threads or None, **options)
-    if recognizer.backend == "torch" and not threads:
-        set_torch_threads_for_reading()
-    return recognizer
+    return ModelSpec(str(path), open_model(path, backend, threads).backend, threads, {**options, "decode_threads": threads})
 
 
 def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output: Path | None, documents: bool) -> None:
@@ -331,7 +259,7 @@ def _check_document_options(output_format: str | None, jsonl: bool, layout: str,
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] IMAGES_OR_XML...")
-@click.option("-m", "--model", help="Model file (.safetensors or .onnx) or bundled model name (default: the bundled default model).")
+@model_option
 @click.option("-f", "--format", "output_format", type=click.Choice(["text", "json", "tsv"]), help="Output format (default: text; JSON records for a .jsonl --output).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the results here instead of stdout. A .jsonl file gets one JSON record per image as they are "
@@ -340,7 +268,7 @@ def _check_document_options(output_format: str | None, jsonl: bool, layout: str,
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write one .txt per image in this folder as they are read; a rerun skips images whose .txt exists. "
               "PAGE/ALTO files: a copy of each with its text filled in, under its own name.")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@batch_size_option()
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes, each with its own copy of the model and a share of the cores.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
@@ -353,7 +281,7 @@ def _check_document_options(output_format: str | None, jsonl: bool, layout: str,
 @click.option("--in-place", is_flag=True,
               help="PAGE/ALTO inputs: write the recognised text into the files themselves (each replaced atomically, "
               "through symbolic links, keeping its permissions; read-only files are refused).")
-@backend_options
+@reading_options
 @decoding_options
 def predict(
     inputs: tuple[str, ...],

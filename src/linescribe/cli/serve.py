@@ -6,12 +6,11 @@ from typing import Any
 
 import click
 
-from linescribe.cli.predict import chosen_decoding, decoding_options
-from linescribe.inference import BACKENDS
+from linescribe.cli.options import backend_option, batch_size_option, chosen_decoding, decoding_options, model_option
 
 
 @click.command()
-@click.option("-m", "--model", help="Model file or bundled model name (default: the bundled default model).")
+@model_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -40,20 +39,8 @@ from linescribe.inference import BACKENDS
     show_default=True,
     help="Largest request body (all its images together), in MB.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="Lines per forward pass when a request holds several images.",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(BACKENDS),
-    default="auto",
-    show_default=True,
-    help="torch, onnx (onnxruntime; needs no torch) or auto: onnx for .onnx models and where torch is absent.",
-)
+@batch_size_option("Lines per forward pass when a request holds several images.")
+@backend_option
 @decoding_options
 def serve(
     model: str | None,

@@ -26,6 +26,15 @@ def onnx_twin(model_path: Path) -> Path | None:
     return twin
 
 
+def names_a_model(item: str) -> bool:
+    """Whether a command-line argument is a model rather than something to read: a model file, a
+    run folder holding one, or a bundled model's name (where no file or folder has that name)."""
+    path = Path(item)
+    if path.suffix in (".safetensors", ".onnx") or (path.is_dir() and (path / "model.safetensors").is_file()):
+        return True
+    return item in bundled_models() and not path.exists()
+
+
 def resolve_model_path(path_or_name: str | Path | None) -> Path:
     """A path to a model file (``.safetensors`` or ``.onnx``) from a path, a bundled model name, or
     None for the default model."""

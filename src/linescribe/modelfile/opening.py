@@ -23,6 +23,8 @@ from linescribe.modelfile.onnx_runtime import is_onnx_file, load_onnx_model, rea
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx")
+"""``auto``: onnxruntime on the CPU (a ``.safetensors`` model is exported once, then cached),
+PyTorch on another device."""
 
 
 def torch_installed() -> bool:

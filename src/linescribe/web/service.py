@@ -32,11 +32,11 @@ import numpy as np
 from linescribe.decoding import DecodingOptions
 from linescribe.decoding.spell import DEFAULT_SPELLER
 from linescribe.errors import LinescribeError
-from linescribe.inference import Prediction, Recognizer
+from linescribe.inference import DEFAULT_BATCH_SIZE, Prediction, Recognizer
 from linescribe.layout import PageLine
 from linescribe.layout.page import read_segmentation
 from linescribe.layout.segment import segment_page
-from linescribe.trained import TrainedModel
+from linescribe.modelfile import TrainedModel, open_model
 from linescribe.web.errors import RequestError
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class ModelService:
         model: TrainedModel,
         defaults: DecodingOptions | None = None,
         speller: str | None = None,
-        batch_size: int = 16,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         cache_size: int = 8,
     ) -> None:
         """``defaults``: the decoding where a request says nothing (its ``speller`` set: requests
@@ -131,9 +131,8 @@ class ModelService:
     ) -> ModelService:
         """A service for a model file, a bundled model's name, or (None) the default model, on
         ``backend`` (torch or onnx) with ``threads`` threads per forward pass."""
-        from linescribe.inference import load_trained_model
 
-        return cls(load_trained_model(path_or_name, backend=backend, threads=threads), **options)
+        return cls(open_model(path_or_name, backend=backend, threads=threads), **options)
 
     @property
     def name(self) -> str:
