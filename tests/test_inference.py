@@ -8,7 +8,7 @@ from PIL import Image
 
 import linescribe
 from linescribe.decoding import DecodingOptions
-from linescribe.errors import ImageError, ModelFileError
+from linescribe.errors import ImageError, LinescribeError, ModelFileError
 
 
 def test_predict_accepts_paths_pil_arrays_and_bytes(overfit_model, overfit_lines):
@@ -136,3 +136,12 @@ def test_a_recognizer_for_another_device_leaves_the_shared_network_where_it_is()
     assert next(elsewhere.net.parameters()).device.type == "meta"
     assert next(model.net.parameters()).device.type == "cpu"
     assert on_cpu.predict(image).text == before
+
+
+def test_decoding_given_the_old_way_is_a_clear_error():
+    from generated import random_model
+
+    from linescribe.inference import Recognizer
+
+    with pytest.raises(LinescribeError, match="decoding must be a DecodingOptions"):
+        Recognizer(random_model(), "beam")

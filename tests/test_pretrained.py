@@ -81,3 +81,17 @@ def test_a_folder_or_file_named_like_a_bundled_model_does_not_hide_it(tmp_path, 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "model.safetensors").write_bytes(b"x")
     assert resolve_model_path("run").resolve() == tmp_path / "run" / "model.safetensors"
+
+
+def test_model_files_and_the_onnx_backend_need_no_torch():
+    """The core install reads models with onnxruntime: opening one must not import torch."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from linescribe.modelfile import open_model, read_model_document\n"
+        "model = open_model('default', backend='onnx')\n"
+        "assert model.backend == 'onnx' and read_model_document('default')['arch'] == model.arch\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

@@ -30,11 +30,11 @@ import torch.nn.functional as F  # noqa: E402
 from linescribe.data.batching import pad_batch  # noqa: E402
 from linescribe.data.dataset import load_dataset  # noqa: E402
 from linescribe.data.images import load_sample_image  # noqa: E402
+from linescribe.data.preprocess import Preprocessing  # noqa: E402
 from linescribe.inference import load_recognizer  # noqa: E402
-from linescribe.models import build_model  # noqa: E402
-from linescribe.modelfile import read_model_document  # noqa: E402
+from linescribe.modelfile import read_model_document, resolve_model_path  # noqa: E402
 from linescribe.modelfile.onnx_runtime import is_onnx_file, load_onnx_model  # noqa: E402
-from linescribe.modelfile import resolve_model_path  # noqa: E402
+from linescribe.models import build_model  # noqa: E402
 
 
 def inference_speed(model: str, images: list[np.ndarray]) -> float:
@@ -53,10 +53,11 @@ def training_step_seconds(model: str, steps: int) -> float:
     path = resolve_model_path(model)
     document = load_onnx_model(path, threads=1).describe() if is_onnx_file(path) else read_model_document(path)
     classes = len(document["alphabet"]) + 1
-    net = build_model(document["arch"], classes, document["hparams"]).train().to(memory_format=torch.channels_last)
+    preprocessing = Preprocessing.from_dict(document["preprocess"])
+    net = build_model(document["arch"], classes, document["hparams"], preprocessing).train().to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
     rng = np.random.default_rng(0)
-    images, widths = pad_batch([rng.random((48, int(w)), dtype=np.float32) for w in rng.integers(760, 801, 16)])
+    images, widths = pad_batch([rng.random((preprocessing.height, int(w)), dtype=np.float32) for w in rng.integers(760, 801, 16)])
     images = images.contiguous(memory_format=torch.channels_last)
     targets = torch.from_numpy(rng.integers(1, classes, 16 * 60))
     target_lengths = torch.full((16,), 60)

@@ -30,6 +30,7 @@ def load_model(
     backend: str = "auto",
     threads: int | None = None,
     spell: bool | str = False,
+    decode_threads: int | None = None,
     **decoding: Any,
 ):
     """A ``Recognizer`` for a model file (``.safetensors`` or exported ``.onnx``), a bundled
@@ -43,14 +44,15 @@ def load_model(
     ``lm_weight``, ``word_bonus``, ``lexicon``; see ``linescribe.decoding.DecodingOptions``),
     e.g. ``load_model(decoder="beam_lm", lm="english")``; an option the decoder does not take is
     a LinescribeError. ``spell``: True (the default speller) or a speller's name to correct the
-    spelling of the decoded words.
+    spelling of the decoded words. ``decode_threads``: threads that decode and preprocess images
+    ahead of the network (default: the cores, at most 4).
     """
     from linescribe.decoding import DecodingOptions
     from linescribe.decoding.spell import DEFAULT_SPELLER
     from linescribe.inference import DEFAULT_BATCH_SIZE, load_recognizer
 
     options = DecodingOptions(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
-    return load_recognizer(path_or_name, backend, threads, options, batch_size or DEFAULT_BATCH_SIZE, device)
+    return load_recognizer(path_or_name, backend, threads, options, batch_size or DEFAULT_BATCH_SIZE, device, decode_threads)
 
 
 __all__ = ["LinescribeError", "load_model", "__version__"]

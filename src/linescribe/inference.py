@@ -171,6 +171,8 @@ class Recognizer:
         """``decoding``: the decoder and spelling correction (default: greedy, no correction).
         ``decode_threads``: threads that decode and preprocess images ahead of the network
         (default: the cores, at most 4)."""
+        if decoding is not None and not isinstance(decoding, DecodingOptions):
+            raise LinescribeError(f"decoding must be a DecodingOptions, e.g. DecodingOptions('beam'), not {decoding!r}")
         self.model = model
         self.decoding = decoding or DecodingOptions()
         self.decoder: Decoder = self.decoding.build(model.alphabet)

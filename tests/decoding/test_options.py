@@ -80,3 +80,9 @@ def test_the_decoder_choices_of_the_command_line_are_the_registry():
         assert list(option.type.choices) == list(DECODERS)
     refused = CliRunner().invoke(main, ["predict", "--decoder", "beam", "--lexicon", __file__, "x.png"])
     assert refused.exit_code == 2 and "--lexicon needs --decoder beam_lm (got --decoder beam)" in refused.output
+
+
+def test_a_decoder_without_options_says_so():
+    from linescribe.decoding import decoder_options
+
+    assert decoder_options("greedy") == []

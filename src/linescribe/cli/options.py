@@ -39,8 +39,8 @@ model_option = click.option(
 
 backend_option = click.option(
     "--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
-    help="onnx (onnxruntime; a .safetensors model is exported once and cached), torch (PyTorch) or auto: onnx on the "
-    "CPU, torch on a GPU.",
+    help="onnx (onnxruntime; a .safetensors model is exported once and cached), torch (PyTorch) or auto: onnx, "
+    "and torch for a model whose export fails its check.",
 )
 
 

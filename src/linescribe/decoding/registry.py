@@ -37,7 +37,8 @@ DECODERS: dict[str, type] = {
 
 def decoder_options(name: str) -> list[str]:
     """The keyword options that decoder ``name`` accepts."""
-    return [p for p in inspect.signature(DECODERS[name].__init__).parameters if p != "self"]
+    parameters = inspect.signature(DECODERS[name].__init__).parameters.values()
+    return [p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 class OptionNotTaken(LinescribeError):

@@ -16,7 +16,7 @@ from typing import Any
 
 from linescribe.errors import LinescribeError, ModelFileError
 from linescribe.modelfile.cache import export_cache_entry
-from linescribe.modelfile.document import TrainedModel, read_safetensors_document
+from linescribe.modelfile.document import TrainedModel, model_from_document, read_safetensors_document
 from linescribe.modelfile.names import onnx_twin, resolve_model_path
 from linescribe.modelfile.onnx_runtime import is_onnx_file, load_onnx_model, read_onnx_document
 
@@ -36,9 +36,12 @@ def torch_installed() -> bool:
 
 
 def read_model_document(path_or_name: str | Path | None) -> dict[str, Any]:
-    """The JSON document of a model (file, bundled name or run folder), without loading its network."""
+    """The JSON document of a model (file, bundled name or run folder), without loading its
+    network; checked as loading checks it, so a file that would not load is refused here too."""
     path = resolve_model_path(path_or_name)
-    return read_onnx_document(path) if is_onnx_file(path) else read_safetensors_document(path)
+    document = read_onnx_document(path) if is_onnx_file(path) else read_safetensors_document(path)
+    model_from_document(document, None, path)
+    return document
 
 
 def open_model(

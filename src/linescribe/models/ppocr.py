@@ -235,7 +235,7 @@ class PPOCR(LineNet):
         return images, widths * self.stretch
 
     def features(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        """(N,1,48,W) ink 1 -> (N, channels[-1], 1, frames), padding ignored."""
+        """(N,1,H,W) ink 1, H the line height -> (N, channels[-1], 1, frames), padding ignored."""
         if self.stretch != 1:
             images, widths = self._stretched(images, widths)
         x = _mask(1.0 - 2.0 * images, widths)  # PaddleOCR's normalised pixels; its padding is 0
@@ -245,7 +245,7 @@ class PPOCR(LineNet):
         return F.avg_pool2d(x, (self.pool_rows, 2), (self.pool_rows, 2))
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (N,1,48,W) float, ink = 1, padded with 0; widths (N,) -> log-probs (T,N,C), lengths (N,)."""
+        """images (N,1,H,W) float, ink = 1, padded with 0; widths (N,) -> log-probs (T,N,C), lengths (N,)."""
         x = self.features(images, widths)
         frames = x.shape[-1]
         lengths = self.output_lengths(widths).clamp(max=frames)

@@ -130,7 +130,7 @@ class ModelService:
         cls, path_or_name: str | Path | None = None, backend: str = "auto", threads: int = 1, **options: Any
     ) -> ModelService:
         """A service for a model file, a bundled model's name, or (None) the default model, on
-        ``backend`` (torch or onnx) with ``threads`` threads per forward pass."""
+        ``backend`` (auto, torch or onnx; see ``modelfile.BACKENDS``) with ``threads`` threads per forward pass."""
 
         return cls(open_model(path_or_name, backend=backend, threads=threads), **options)
 
