@@ -54,6 +54,7 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
+    from linescribe.cli import adapt as adapt_verb
     from linescribe.cli import eval as eval_verb
     from linescribe.cli import export as export_verb
     from linescribe.cli import info, predict, synth, train
@@ -61,6 +62,7 @@ def _register() -> None:
     from linescribe.cli import serve
 
     main.add_command(train.train)
+    main.add_command(adapt_verb.adapt)
     main.add_command(eval_verb.evaluate)
     main.add_command(export_verb.export)
     main.add_command(predict.predict)

@@ -49,10 +49,11 @@ def _parse_hparams(values: tuple[str, ...]) -> dict:
     return hparams
 
 
-def config_option(name: str, help: str, **settings: Any) -> Callable[[Callable], Callable]:
-    """The ``--flag`` of TrainConfig field ``name``, with the config's default (shown in --help),
-    so that the command line and the Python API cannot drift apart."""
-    default = TRAIN_DEFAULTS[name]
+def config_option(name: str, help: str, defaults: dict[str, Any] | None = None, **settings: Any) -> Callable[[Callable], Callable]:
+    """The ``--flag`` of config field ``name`` (TrainConfig, or the dataclass whose ``defaults``
+    are given), with the config's default (shown in --help), so that the command line and the
+    Python API cannot drift apart."""
+    default = (TRAIN_DEFAULTS if defaults is None else defaults)[name]
     flag = "--" + name.replace("_", "-")
     if default is True:
         flag = f"{flag}/--no-{name.replace('_', '-')}"
@@ -61,7 +62,12 @@ def config_option(name: str, help: str, **settings: Any) -> Callable[[Callable],
     return click.option(flag, name, default=default, show_default=default is not None and default is not False, help=help, **settings)
 
 
-TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+def config_defaults(config: type) -> dict[str, Any]:
+    """The defaults of a config dataclass's fields, by field name."""
+    return {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
+
+
+TRAIN_DEFAULTS = config_defaults(TrainConfig)
 
 
 @click.command()
@@ -77,7 +83,7 @@ TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if 
                type=click.IntRange(MIN_HEIGHT, MAX_HEIGHT))
 @config_option("alphabet", "Alphabet file (one character per line). Default: from the training texts.", type=click.Path(path_type=Path))
 @click.option("--text-rules", default="", help="Transcription rules for the labels, comma-separated: cremma, quotes, long-s.")
-@config_option("init", "Start from this model file's weights (fine-tuning).", type=click.Path(path_type=Path))
+@config_option("init", "Start from this model's weights (fine-tuning): a .safetensors file, a run folder or a bundled model's name.")
 @config_option("batch_size", "Lines per training step.", type=click.IntRange(min=1))
 @config_option("max_epochs", "Stop after this many epochs.", type=click.IntRange(min=1))
 @config_option("max_steps", "Stop after this many steps (-1: no limit).", type=click.IntRange(min=-1))

@@ -1,4 +1,5 @@
-"""Training settings: one field per ``linescribe train`` flag (``--batch-size`` <-> ``batch_size``)."""
+"""Training settings: one field per flag of ``linescribe train`` (TrainConfig) and ``linescribe adapt``
+(AdaptConfig): ``--batch-size`` <-> ``batch_size``."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ class TrainConfig:
     text_rules: list[str] = field(default_factory=list)
     """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]."""
     init: Path | None = None
-    """Start from this model file's weights (fine-tuning); characters new to it start untrained."""
+    """Start from this model's weights (fine-tuning): a file, a run folder or a bundled model's name.
+    Without ``alphabet``, its alphabet is kept and grows by the characters of the training lines
+    that it lacks; those start untrained."""
     batch_size: int = 16
     max_epochs: int = 50
     max_steps: int = -1
@@ -88,6 +91,44 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+
+@dataclass
+class AdaptConfig:
+    """One field per ``linescribe adapt`` option; the defaults are the measured recipe."""
+
+    data: list[str]
+    output: Path
+    model: str = "default"
+    """The model to start from: a bundled name, a ``.safetensors`` file or a run folder."""
+    val: list[str] = field(default_factory=list)
+    """Lines to stop training and judge the result on (default: ``held_out`` of the lines)."""
+    held_out: float = 0.2
+    """Share of the lines held out when ``val`` is not given (at least 4 lines)."""
+    text_rules: list[str] | None = None
+    """Transcription rules for the labels (default: the ones the starting model was trained with)."""
+    lr: float = 1e-3
+    batch_size: int = 8
+    max_steps: int = 0
+    """Training steps (0: chosen from the number of lines, see ``step_budget``)."""
+    patience: int = 5
+    """Early stopping: validations (about every 20 steps) without a better held-out CER."""
+    augment: bool = True
+    seed: int = 0
+    workers: int = 1
+    threads: int = 0
+    max_time: str | None = None
+    strict: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.output = Path(self.output)
+        if not self.data:
+            raise LinescribeError("no lines to adapt to: give at least one dataset")
+        if not 0.0 < self.held_out < 1.0:
+            raise LinescribeError(f"--held-out must be between 0 and 1, not {self.held_out}")
+        if self.max_steps < 0:
+            raise LinescribeError(f"--max-steps must be 0 (automatic) or more, not {self.max_steps}")
 
 
 ACCELERATORS = ("auto", "cpu", "gpu")

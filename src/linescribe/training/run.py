@@ -6,7 +6,8 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
 from linescribe.files import check_writable, write_atomically
 from linescribe.modelfile.document import model_from_document, read_safetensors_document
+from linescribe.modelfile.names import resolve_model_path
+from linescribe.modelfile.onnx_runtime import is_onnx_file
 from linescribe.modelfile.weights import load_model_file
 from linescribe.training.callbacks import (
     AtomicCheckpointIO,
@@ -58,6 +61,8 @@ class TrainResult:
     lines_per_second: float
     train_lines: int
     val_lines: int
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Lines left out of training and validation, by reason (also logged per dataset)."""
     is_global_zero: bool = True
     """False in the other processes of a distributed run, which should stay quiet."""
 
@@ -154,6 +159,17 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
     return train_sets, val_sets
 
 
+def init_model_path(init: str | Path) -> Path:
+    """The model file that --init names: a file, a training run's folder or a bundled model's
+    name (``default``). An ONNX export is refused: it holds no weights PyTorch can train."""
+    path = resolve_model_path(init)
+    if is_onnx_file(path):
+        raise LinescribeError(
+            f"{path}: --init needs the .safetensors model the ONNX file was exported from (ONNX cannot be trained further)"
+        )
+    return path
+
+
 def _preprocessing(config: TrainConfig) -> Preprocessing:
     """The run's preprocessing: the --init model's (a fine-tuned model reads as it learned to),
     else the architecture's; --line-height sets the height of either."""
@@ -164,6 +180,15 @@ def _preprocessing(config: TrainConfig) -> Preprocessing:
     if config.line_height:
         preprocessing = dataclasses.replace(preprocessing, height=config.line_height)
     return preprocessing
+
+
+def extended_alphabet(init: Path, texts: Iterable[str]) -> Alphabet:
+    """The --init model's alphabet, then the characters of ``texts`` it lacks: fine-tuning on a
+    few lines neither forgets the characters they happen not to contain nor drops a line for a
+    character the model never learned (it starts untrained, see ``initialise_from``)."""
+    known = Alphabet(read_safetensors_document(init)["alphabet"])
+    new = Alphabet.from_texts(texts).chars
+    return Alphabet(known.chars + [char for char in new if char not in known])
 
 
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
@@ -321,6 +346,8 @@ def train(
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if first_process:
         check_writable(output, folder=True)  # now, not after minutes of reading the data
+    if config.init:
+        config = dataclasses.replace(config, init=init_model_path(config.init))
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -332,6 +359,8 @@ def train(
         alphabet = saved_alphabet
     elif config.alphabet:
         alphabet = Alphabet.from_file(str(config.alphabet))
+    elif config.init:
+        alphabet = extended_alphabet(config.init, (s.text for d in train_sets for s in d.samples))
     else:
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
     stride = build_model(config.arch, alphabet.num_classes, hparams, preprocessing).horizontal_stride
@@ -424,5 +453,6 @@ def train(
         lines_per_second=throughput.lines_per_second,
         train_lines=len(train_lines.samples),
         val_lines=len(val_lines.samples),
+        skipped=dict(sum((dataset.skipped for dataset in train_sets + val_sets), Counter())),
         is_global_zero=trainer.is_global_zero,
     )

@@ -1,0 +1,124 @@
+"""`adapt`: fine-tuning a model on a few corrected lines, with a held-out check against the original."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from generated import OVERFIT_TEXTS, line_texts, write_gt_folder
+from linescribe.cli import main
+from linescribe.errors import LinescribeError
+from linescribe.inference import load_recognizer
+from linescribe.modelfile import read_model_document
+from linescribe.training.adapt import HELD_OUT_FILE, REJECTED_FILE, adapt, step_budget, validation_interval
+from linescribe.training.config import AdaptConfig
+from linescribe.training.run import init_model_path
+
+TINY = dict(lr=0.003, batch_size=4, augment=False, workers=0, progress=False, patience=1000)
+"""The tiny test model learns at a higher rate than a real one, and faster without distortions."""
+
+
+def _texts(folder):
+    return [path.read_text(encoding="utf-8").strip() for path in sorted(folder.glob("*.gt.txt"))]
+
+
+def test_adapting_lowers_the_cer_on_held_out_lines_from_the_command_line(tmp_path, overfit_model):
+    # the model knows 6 lines by heart; other sentences of the same words are its "new hand"
+    data = write_gt_folder(tmp_path / "lines", line_texts(24, seed=5))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        ["adapt", str(overfit_model.parent), str(data), "-o", str(run), "--max-steps", "300", "--lr", "0.003",
+         "--batch-size", "4", "--no-augment", "--workers", "0", "--no-progress", "--patience", "1000"],
+    )
+    assert result.exit_code == 0, result.output
+    before, after = (float(value.rstrip("%")) for value in result.output.split("held-out CER: ")[1].split(" ")[0:3:2])
+    assert after < before / 2, result.output
+    assert "19 lines trained on, 5 held out" in result.output
+    held_out = (run / HELD_OUT_FILE).read_text(encoding="utf-8").split()
+    assert len(held_out) == 5
+    document = read_model_document(run)
+    assert document["training"]["adaptation"]["kept"] == "adapted"
+    assert document["training"]["config"]["init"] == str(overfit_model)
+    assert not (run / REJECTED_FILE).exists()
+
+
+def test_the_guard_keeps_the_original_when_the_lines_are_mislabelled(tmp_path, overfit_model, overfit_lines):
+    texts = OVERFIT_TEXTS * 2
+    shifted = texts[1:] + texts[:1]  # each image with the next line's text: a misaligned export
+    data = write_gt_folder(tmp_path / "lines", texts)
+    for label, text in zip(sorted(data.glob("*.gt.txt")), shifted):
+        label.write_text(text + "\n", encoding="utf-8")
+    result = adapt(AdaptConfig(data=[str(data)], val=[str(overfit_lines)], output=tmp_path / "run", model=str(overfit_model),
+                               max_steps=60, **TINY))
+    assert not result.adapted and result.cer_before == 0.0 < result.cer_adapted
+    assert result.cer_after == 0.0
+    # the run's model file is the original: it reads the correct lines exactly again
+    recognizer = load_recognizer(result.model_path, backend="torch")
+    images = sorted(overfit_lines.glob("*.png"))
+    assert [p.text for p in recognizer.predict(images)] == _texts(overfit_lines)
+    assert read_model_document(result.model_path)["training"]["adaptation"]["kept"] == "original"
+    assert (tmp_path / "run" / REJECTED_FILE).is_file()
+
+
+def test_new_characters_are_added_and_read(tmp_path, overfit_model):
+    rng = random.Random(0)
+    texts = [f"{text}{rng.choice('!?')}" for text in line_texts(16, seed=7)]
+    data = write_gt_folder(tmp_path / "lines", texts)
+    result = adapt(AdaptConfig(data=[str(data)], output=tmp_path / "run", model=str(overfit_model), max_steps=250, **TINY))
+    assert result.new_characters == "!?"
+    assert result.adapted and result.cer_adapted < result.cer_before
+    model = load_recognizer(result.model_path, backend="torch")
+    assert set("!?") < set(model.model.alphabet.chars) and set(load_recognizer(overfit_model).model.alphabet.chars) < set(model.model.alphabet.chars)
+    held_out = set((tmp_path / "run" / HELD_OUT_FILE).read_text(encoding="utf-8").split())
+    trained = [path for path in sorted(data.glob("*.png")) if path.stem not in held_out]
+    predictions = [p.text for p in model.predict(trained)]
+    assert predictions == [path.with_suffix("").with_suffix(".gt.txt").read_text(encoding="utf-8").strip() for path in trained]
+
+
+def test_lines_that_cannot_be_used_are_counted(tmp_path, overfit_model):
+    data = write_gt_folder(tmp_path / "lines", line_texts(12, seed=2))
+    (data / "doc000_l0000.gt.txt").write_text("\n", encoding="utf-8")  # empty label
+    (data / "doc000_l0001.png").write_bytes(b"not an image")  # unreadable image
+    result = adapt(AdaptConfig(data=[str(data)], output=tmp_path / "run", model=str(overfit_model), max_steps=2, **TINY))
+    assert result.skipped == {"empty transcription": 1, "unreadable image": 1}
+    assert result.train_lines + result.held_out_lines == 10  # of 12, on whichever side the unreadable one fell
+
+
+def test_too_few_lines_is_a_clear_error(tmp_path, overfit_model):
+    data = write_gt_folder(tmp_path / "lines", line_texts(5))
+    with pytest.raises(LinescribeError, match="only 5 usable lines: adapting needs at least 8"):
+        adapt(AdaptConfig(data=[str(data)], output=tmp_path / "run", model=str(overfit_model), **TINY))
+
+
+def test_init_names_a_bundled_model_a_file_or_a_run_folder(tmp_path, overfit_model):
+    assert init_model_path("default").name == "default.safetensors"
+    assert init_model_path(overfit_model.parent) == overfit_model
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"onnx")
+    with pytest.raises(LinescribeError, match="model.onnx: --init needs the .safetensors model"):
+        init_model_path(onnx)
+    with pytest.raises(LinescribeError, match="nosuch: no such model file"):
+        init_model_path("nosuch")
+
+
+def test_train_init_default_keeps_its_alphabet_and_adds_new_characters(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", ["the cat ß", "a dog ran", "on the mat", "home away"])
+    run = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        ["train", str(data), "--val", str(data), "--init", "default", "-o", str(run), "--max-steps", "1",
+         "--workers", "0", "--threads", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    alphabet = json.loads((run / "run.json").read_text(encoding="utf-8"))["alphabet"]
+    default = read_model_document("default")["alphabet"]
+    assert alphabet == default + ["ß"]
+
+
+def test_the_budget_grows_with_the_lines():
+    assert step_budget(8, 8) < step_budget(400, 8) <= step_budget(10_000, 8)
+    assert validation_interval(40, 8) >= 1 and validation_interval(4000, 8) < 1
