@@ -41,7 +41,7 @@ def test_adapting_lowers_the_cer_on_held_out_lines_from_the_command_line(tmp_pat
     held_out = (run / HELD_OUT_FILE).read_text(encoding="utf-8").split()
     assert len(held_out) == 5
     document = read_model_document(run)
-    assert document["training"]["adaptation"]["kept"] == "adapted"
+    assert document["training"]["adaptation"]["kept"] == "adapted" and document["name"] == "run"
     assert document["training"]["config"]["init"] == str(overfit_model)
     assert not (run / REJECTED_FILE).exists()
 

@@ -171,6 +171,7 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         "new_characters": new_characters,
     }
     if keep:
+        adapted.name = output.resolve().name  # "my-hand" in messages, rather than the file's stem
         adapted.training = {**adapted.training, "adaptation": record}
         save_model(adapted, trained.model_path)
     else:

@@ -29,8 +29,8 @@ class TrainConfig:
     """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]."""
     init: Path | None = None
     """Start from this model's weights (fine-tuning): a file, a run folder or a bundled model's name.
-    Without ``alphabet``, its alphabet is kept and grows by the characters of the training lines
-    that it lacks; those start untrained."""
+    Without ``alphabet``, its alphabet is kept and grows by the characters of the training and
+    validation lines that it lacks; those start untrained."""
     batch_size: int = 16
     max_epochs: int = 50
     max_steps: int = -1

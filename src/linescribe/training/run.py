@@ -183,9 +183,10 @@ def _preprocessing(config: TrainConfig) -> Preprocessing:
 
 
 def extended_alphabet(init: Path, texts: Iterable[str]) -> Alphabet:
-    """The --init model's alphabet, then the characters of ``texts`` it lacks: fine-tuning on a
-    few lines neither forgets the characters they happen not to contain nor drops a line for a
-    character the model never learned (it starts untrained, see ``initialise_from``)."""
+    """The --init model's alphabet, then the characters of ``texts`` (training and validation
+    lines) it lacks: fine-tuning on a few lines neither forgets the characters they happen not to
+    contain nor drops a line for a character the model never learned (it starts untrained, see
+    ``initialise_from``; one seen only in validation lines is never learnt, and counts as an error)."""
     known = Alphabet(read_safetensors_document(init)["alphabet"])
     new = Alphabet.from_texts(texts).chars
     return Alphabet(known.chars + [char for char in new if char not in known])
@@ -360,7 +361,7 @@ def train(
     elif config.alphabet:
         alphabet = Alphabet.from_file(str(config.alphabet))
     elif config.init:
-        alphabet = extended_alphabet(config.init, (s.text for d in train_sets for s in d.samples))
+        alphabet = extended_alphabet(config.init, (s.text for d in train_sets + val_sets for s in d.samples))
     else:
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
     stride = build_model(config.arch, alphabet.num_classes, hparams, preprocessing).horizontal_stride
