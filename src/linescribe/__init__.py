@@ -55,4 +55,18 @@ def load_model(
     return load_recognizer(path_or_name, backend, threads, options, batch_size or DEFAULT_BATCH_SIZE, device, decode_threads)
 
 
-__all__ = ["LinescribeError", "load_model", "__version__"]
+def adapt(data: str | Path | list[str | Path], output: str | Path, model: str | Path = "default", **options: Any):
+    """Adapt ``model`` (a bundled name, a ``.safetensors`` file or a run folder) to the corrected
+    lines in ``data`` (datasets as ``linescribe adapt`` takes them, e.g. ``"page:corrected/"``),
+    writing the run to ``output``; ``options`` are the fields of
+    ``linescribe.training.config.AdaptConfig``. Returns an ``AdaptResult`` (CER before and after,
+    whether the adapted model was kept, the characters added, the model's path). Needs the
+    ``[train]`` extra."""
+    from linescribe.training.adapt import adapt as run_adaptation
+    from linescribe.training.config import AdaptConfig
+
+    datasets = [str(item) for item in data] if isinstance(data, list) else [str(data)]
+    return run_adaptation(AdaptConfig(data=datasets, output=Path(output), model=str(model), **options))
+
+
+__all__ = ["LinescribeError", "adapt", "load_model", "__version__"]

@@ -88,3 +88,31 @@ def test_every_train_option_defaults_to_the_configs_value():
 def test_line_height_out_of_range_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["train", str(tmp_path), "-o", str(tmp_path / "run"), "--line-height", "4"])
     assert result.exit_code == 2 and "--line-height" in result.output
+
+
+def test_a_height_the_architecture_cannot_read_is_refused_before_the_data_is_read(tmp_path):
+    missing = tmp_path / "not-read-yet"
+    with pytest.raises(ModelFileError, match="seed: reads 64x800 canvases only"):
+        train(tiny_train_config(missing, tmp_path / "run", arch="seed", hparams={}, line_height=48))
+
+
+def test_resuming_needs_neither_the_init_file_nor_the_new_option(tmp_path):
+    """A fine-tune resumes from its checkpoint alone, and a run whose run.json states the height
+    the old way (as the hyper-parameter input_height) resumes with that height."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    base = train(tiny_train_config(data, tmp_path / "base", line_height=32, max_steps=2)).model_path
+    tuned = tiny_train_config(data, tmp_path / "tuned", init=base, max_steps=2, scheduler="constant")
+    train(tuned)
+    base.unlink()
+    run_file = tmp_path / "tuned" / "run.json"
+    document = json.loads(run_file.read_text())
+    document["config"].pop("line_height")
+    document["config"]["hparams"]["input_height"] = 32
+    run_file.write_text(json.dumps(document))
+    resumed = train(tiny_train_config(data, tmp_path / "tuned", init=base, max_steps=2, resume=True))
+    assert read_model_document(resumed.model_path)["preprocess"]["height"] == 32
+
+
+def test_a_line_height_must_be_a_whole_number_of_pixels(tmp_path):
+    with pytest.raises(LinescribeError, match="--line-height must be a whole number"):
+        tiny_train_config(tmp_path, tmp_path / "run", line_height=48.5)

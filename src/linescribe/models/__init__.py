@@ -95,4 +95,4 @@ def build_model(
     try:
         return spec.factory(num_classes, preprocessing=preprocessing or spec.preprocessing, **resolve_hparams(arch, hparams))
     except (TypeError, ValueError) as error:
-        raise ModelFileError(f"architecture {arch!r}: bad hyper-parameters ({error})") from None
+        raise ModelFileError(f"architecture {arch!r} cannot be built with these settings ({error})") from None

@@ -72,8 +72,21 @@ class TrainConfig:
             raise LinescribeError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not self.train:
             raise LinescribeError("no training data: give at least one dataset")
-        if self.line_height is not None and not MIN_HEIGHT <= self.line_height <= MAX_HEIGHT:
-            raise LinescribeError(f"--line-height must be in [{MIN_HEIGHT}, {MAX_HEIGHT}] pixels, not {self.line_height}")
+        if "input_height" in self.hparams:  # how runs started before --line-height stated it
+            self.hparams = dict(self.hparams)
+            stated = self.hparams.pop("input_height")
+            if self.line_height not in (None, stated):
+                raise LinescribeError(f"--hparam input_height={stated} and --line-height {self.line_height} disagree")
+            self.line_height = stated
+        if self.line_height is not None and (
+            not isinstance(self.line_height, int) or isinstance(self.line_height, bool)
+            or not MIN_HEIGHT <= self.line_height <= MAX_HEIGHT
+        ):
+            raise LinescribeError(f"--line-height must be a whole number of pixels in [{MIN_HEIGHT}, {MAX_HEIGHT}], not {self.line_height!r}")
+        if self.max_epochs == 0 or self.max_epochs < -1:
+            raise LinescribeError(f"--max-epochs must be at least 1, or -1 for no limit, not {self.max_epochs}")
+        if self.patience < 0:
+            raise LinescribeError(f"--patience must be at least 0, not {self.patience}")
         if self.batch_size < 1:
             raise LinescribeError(f"--batch-size must be at least 1, not {self.batch_size}")
         if not 0.0 <= self.synth_ratio < 1.0:

@@ -41,7 +41,7 @@ from linescribe.training.callbacks import (
     LineThroughput,
     TrainingProgress,
 )
-from linescribe.training.checkpoints import checkpoint_payload
+from linescribe.training.checkpoints import checkpoint_payload, read_checkpoint
 from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
 from linescribe.training.datamodule import LineDataModule, LineDataset
 from linescribe.training.module import LineRecognitionModule
@@ -170,15 +170,25 @@ def init_model_path(init: str | Path) -> Path:
     return path
 
 
-def _preprocessing(config: TrainConfig) -> Preprocessing:
-    """The run's preprocessing: the --init model's (a fine-tuned model reads as it learned to),
-    else the architecture's; --line-height sets the height of either."""
+def _preprocessing(config: TrainConfig, resumed_checkpoint: Path | None) -> Preprocessing:
+    """The run's preprocessing: a resumed run's own (from its checkpoint, so the --init file is
+    not needed again), else the --init model's (a fine-tuned model reads as it learned to), else
+    the architecture's; --line-height sets the height of a new run. Checked against the
+    architecture and the --init model here, before any data is read."""
+    if resumed_checkpoint is not None:
+        return Preprocessing.from_dict(read_checkpoint(resumed_checkpoint)["hyper_parameters"]["preprocess"])
     if config.init:
         preprocessing = model_from_document(read_safetensors_document(config.init), None, config.init).preprocessing
+        if config.line_height and config.line_height != preprocessing.height:
+            raise LinescribeError(
+                f"{config.init}: --init needs the same line height; it reads lines {preprocessing.height} px high, "
+                f"not {config.line_height} (--line-height)"
+            )
     else:
         preprocessing = get_architecture(config.arch).preprocessing
     if config.line_height:
         preprocessing = dataclasses.replace(preprocessing, height=config.line_height)
+    build_model(config.arch, 2, config.hparams, preprocessing)  # e.g. a height the architecture cannot read
     return preprocessing
 
 
@@ -347,14 +357,14 @@ def train(
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if first_process:
         check_writable(output, folder=True)  # now, not after minutes of reading the data
-    if config.init:
+    if config.init and not config.resume:  # a resumed run needs its --init file no more
         config = dataclasses.replace(config, init=init_model_path(config.init))
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    L.seed_everything(config.seed, workers=True, verbose=False)
+    preprocessing = _preprocessing(config, last_checkpoint if config.resume else None)
+    L.seed_everything(config.seed, workers=True, verbose=False)  # after _preprocessing's probe network
 
     hparams = resolve_hparams(config.arch, config.hparams)
-    preprocessing = _preprocessing(config)
     train_sets, val_sets = _select(config)
     if config.resume:
         alphabet = saved_alphabet
