@@ -1,6 +1,8 @@
 """The adaptation curve: CER on a hand's other lines after `linescribe adapt` on N of its lines.
 
     python benchmarks/adapt.py [--hand mss20-tessier --hand poilus-unseen] [--n 0,25,50,100,200]
+    git show d380b40:src/linescribe/pretrained/default.safetensors > runs/v2.safetensors
+    python benchmarks/adapt.py --model runs/v2.safetensors --hand peraire     # one hand, up to 200 lines
 
 For each hand (lines the default model never trained on), a seeded random part of its lines is
 set aside as "other lines" and never used for adapting; the N adaptation lines are the first N of
@@ -49,6 +51,9 @@ HANDS = {
     "mss20-tessier": Hand(("mss20/test",), 48, "one writer, a 1921 letter (CREMMA-MSS-20 test: unseen)"),
     "mss20-badinter": Hand(("mss20/val",), 54, "one writer, 1981 drafts in pale ink (mss20 val: the default "
                                                "model's checkpoint was chosen on it, never trained on it)"),
+    "peraire": Hand(("peraire/test", "peraire/val"), 100, "one writer, 1928-1990 notebooks (CREMMA peraire test and "
+                                                         "val); unseen only by a model trained without peraire, "
+                                                         "e.g. default model v2: --model runs/v2.safetensors"),
     "poilus-unseen": Hand(("poilus/test", "poilus/val"), 130, "17 soldiers' wills, one writer each, none in training "
                                                               "(val: used only to choose the checkpoint)"),
 }

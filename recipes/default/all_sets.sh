@@ -3,6 +3,10 @@
 #   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
 # As run in session 4 (2 CPU cores, beside other work, 1 thread):
 #   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
+# and in session 5 from that model (v3) again, with the 129 fonts of ../shared/fonts for 10 % synthetic lines and
+# bf16 autocast (1.2x faster on this CPU), stopped by its time budget:
+#   recipes/default/all_sets.sh runs/v3b src/linescribe/pretrained/default.safetensors --lr 0.0007 --max-steps 6000 \
+#     --max-time 00:02:18:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 5
 # then ship.py RUN_DIR. timeus (7.7k lines of two court registers) is drawn at half weight so the
 # registers do not crowd out the letters; mss20 has no train split (val and test only).
 set -euo pipefail
