@@ -39,6 +39,7 @@ def adapt(model: str, datasets: tuple[str, ...], output: Path, val: tuple[str, .
     few corrected lines of one hand or collection: DATASETS ([FORMAT:]PATH, e.g. a PAGE or ALTO
     export, a gt folder or a TSV). Ends with the CER of both models on the held-out lines; the
     adapted model is kept only if it is not worse."""
+    from linescribe.training.adapt import REJECTED_FILE
     from linescribe.training.adapt import adapt as run_adaptation
 
     quiet_lightning()
@@ -67,5 +68,5 @@ def adapt(model: str, datasets: tuple[str, ...], output: Path, val: tuple[str, .
     else:
         click.echo(
             f"the adapted model is worse on the held-out lines: kept the original as {result.model_path} "
-            f"(the adapted one is {result.model_path.parent / 'rejected.safetensors'})"
+            f"(the adapted one is {result.model_path.parent / REJECTED_FILE})"
         )

@@ -26,11 +26,22 @@ def onnx_twin(model_path: Path) -> Path | None:
     return twin
 
 
+MODEL_SUFFIXES = (".safetensors", ".onnx")
+RUN_MODEL_FILE = "model.safetensors"
+"""The model a training run's folder holds (its best so far)."""
+
+
+def _run_folder_model(path: Path) -> Path | None:
+    """The model file of a training run's folder, or None when ``path`` is not one."""
+    model = path / RUN_MODEL_FILE
+    return model if path.is_dir() and model.is_file() else None
+
+
 def names_a_model(item: str) -> bool:
     """Whether a command-line argument is a model rather than something to read: a model file, a
     run folder holding one, or a bundled model's name (where no file or folder has that name)."""
     path = Path(item)
-    if path.suffix in (".safetensors", ".onnx") or (path.is_dir() and (path / "model.safetensors").is_file()):
+    if path.suffix in MODEL_SUFFIXES or _run_folder_model(path):
         return True
     return item in bundled_models() and not path.exists()
 
@@ -42,11 +53,11 @@ def resolve_model_path(path_or_name: str | Path | None) -> Path:
     if path_or_name is None:
         return models[DEFAULT_MODEL]
     path = Path(path_or_name)
-    if path.is_dir() and (path / "model.safetensors").is_file():
-        return path / "model.safetensors"
-    if path.suffix not in (".safetensors", ".onnx") and str(path_or_name) in models:
+    if run_model := _run_folder_model(path):
+        return run_model
+    if path.suffix not in MODEL_SUFFIXES and str(path_or_name) in models:
         return models[str(path_or_name)]  # a bundled name, even where a folder or file has that name
-    if path.suffix in (".safetensors", ".onnx") or path.exists():
+    if path.suffix in MODEL_SUFFIXES or path.exists():
         if not path.is_file():
             raise ModelFileError(f"{path}: model file not found")
         return path

@@ -30,7 +30,7 @@ from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import build_model, get_architecture, resolve_hparams
 from linescribe.files import check_writable, write_atomically
 from linescribe.modelfile.document import model_from_document, read_safetensors_document
-from linescribe.modelfile.names import resolve_model_path
+from linescribe.modelfile.names import RUN_MODEL_FILE, resolve_model_path
 from linescribe.modelfile.onnx_runtime import is_onnx_file
 from linescribe.modelfile.weights import load_model_file
 from linescribe.training.callbacks import (
@@ -41,14 +41,12 @@ from linescribe.training.callbacks import (
     LineThroughput,
     TrainingProgress,
 )
-from linescribe.training.checkpoints import checkpoint_payload, read_checkpoint
+from linescribe.training.checkpoints import read_checkpoint
 from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
 from linescribe.training.datamodule import LineDataModule, LineDataset
 from linescribe.training.module import LineRecognitionModule
 
 log = logging.getLogger(__name__)
-
-MODEL_FILE = "model.safetensors"
 
 
 @dataclasses.dataclass
@@ -170,13 +168,13 @@ def init_model_path(init: str | Path) -> Path:
     return path
 
 
-def _preprocessing(config: TrainConfig, resumed_checkpoint: Path | None) -> Preprocessing:
-    """The run's preprocessing: a resumed run's own (from its checkpoint, so the --init file is
-    not needed again), else the --init model's (a fine-tuned model reads as it learned to), else
-    the architecture's; --line-height sets the height of a new run. Checked against the
-    architecture and the --init model here, before any data is read."""
-    if resumed_checkpoint is not None:
-        return Preprocessing.from_dict(read_checkpoint(resumed_checkpoint)["hyper_parameters"]["preprocess"])
+def _preprocessing(config: TrainConfig, resumed: dict[str, Any] | None) -> Preprocessing:
+    """The run's preprocessing: a resumed run's own (``resumed``, from its checkpoint, so the
+    --init file is not needed again), else the --init model's (a fine-tuned model reads as it
+    learned to), else the architecture's; --line-height sets the height of a new run, which must
+    be the --init model's."""
+    if resumed is not None:
+        return Preprocessing.from_dict(resumed)
     if config.init:
         preprocessing = model_from_document(read_safetensors_document(config.init), None, config.init).preprocessing
         if config.line_height and config.line_height != preprocessing.height:
@@ -188,7 +186,6 @@ def _preprocessing(config: TrainConfig, resumed_checkpoint: Path | None) -> Prep
         preprocessing = get_architecture(config.arch).preprocessing
     if config.line_height:
         preprocessing = dataclasses.replace(preprocessing, height=config.line_height)
-    build_model(config.arch, 2, config.hparams, preprocessing)  # e.g. a height the architecture cannot read
     return preprocessing
 
 
@@ -210,11 +207,6 @@ def initialise_from(module: LineRecognitionModule, path: Path) -> None:
         raise LinescribeError(
             f"{path}: --init needs the same architecture; it is {source.arch} {source.hparams}, "
             f"this run is {module.hparams.arch} {module.hparams.hparams}"
-        )
-    if source.preprocessing.height != module.preprocessing.height:
-        raise LinescribeError(
-            f"{path}: --init needs the same line height; it reads lines {source.preprocessing.height} px high, "
-            f"this run {module.preprocessing.height} px (--line-height)"
         )
     old_state, new_state = source.net.state_dict(), module.net.state_dict()
     old_ids = {char: index + 1 for index, char in enumerate(source.alphabet.chars)}
@@ -344,10 +336,12 @@ def train(
     # torchrun, srun and Lightning's own launcher run this function in every process of a
     # distributed run; only the first one owns the run folder's files
     first_process = rank_zero_only.rank == 0
+    resumed_preprocess: dict[str, Any] | None = None
     if config.resume:
         if not last_checkpoint.exists():
             raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
-        checkpoint_payload(last_checkpoint)  # a damaged checkpoint is refused before any work
+        # a damaged checkpoint is refused before any work; its preprocessing is the run's
+        resumed_preprocess = read_checkpoint(last_checkpoint)["hyper_parameters"]["preprocess"]
         if first_process:
             for stale in output.glob("**/.*.tmp"):  # left by a write that was killed half-way
                 stale.unlink()
@@ -361,8 +355,11 @@ def train(
         config = dataclasses.replace(config, init=init_model_path(config.init))
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    preprocessing = _preprocessing(config, last_checkpoint if config.resume else None)
-    L.seed_everything(config.seed, workers=True, verbose=False)  # after _preprocessing's probe network
+    preprocessing = _preprocessing(config, resumed_preprocess)
+    # built before any data is read, so that a line height the architecture cannot read is refused
+    # at once, and before seeding, so that it draws nothing from the run's random streams
+    stride = build_model(config.arch, 2, config.hparams, preprocessing).horizontal_stride
+    L.seed_everything(config.seed, workers=True, verbose=False)
 
     hparams = resolve_hparams(config.arch, config.hparams)
     train_sets, val_sets = _select(config)
@@ -374,7 +371,6 @@ def train(
         alphabet = extended_alphabet(config.init, (s.text for d in train_sets + val_sets for s in d.samples))
     else:
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
-    stride = build_model(config.arch, alphabet.num_classes, hparams, preprocessing).horizontal_stride
     train_lines = prepare_lines(train_sets, alphabet, preprocessing, stride, config.strict)
     val_lines = prepare_lines(val_sets, alphabet, preprocessing, stride, config.strict, role="val")
     if not train_lines.samples:
@@ -431,7 +427,7 @@ def train(
         f" + {len(synth_texts)} synthetic" if synth_texts else "", len(val_lines.samples), config.batch_size,
     )
     throughput = LineThroughput()
-    exporter = ExportBestModel(output / MODEL_FILE, training_info)
+    exporter = ExportBestModel(output / RUN_MODEL_FILE, training_info)
     all_callbacks: list[L.Callback] = [
         ModelCheckpoint(
             dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True, enable_version_counter=False
@@ -454,10 +450,10 @@ def train(
         # Lightning leaves the process group open; gloo's threads still alive at interpreter exit
         # abort the process ("terminate called without an active exception", seen in CI)
         torch.distributed.destroy_process_group()
-    if trainer.is_global_zero and not (output / MODEL_FILE).exists():  # the other ranks write no model
-        raise LinescribeError(f"training ended before the first validation: no model written to {output / MODEL_FILE}")
+    if trainer.is_global_zero and not (output / RUN_MODEL_FILE).exists():  # the other ranks write no model
+        raise LinescribeError(f"training ended before the first validation: no model written to {output / RUN_MODEL_FILE}")
     return TrainResult(
-        model_path=output / MODEL_FILE,
+        model_path=output / RUN_MODEL_FILE,
         best_val_cer=exporter.best_cer,
         epochs=trainer.global_step / trainer.num_training_batches if math.isfinite(trainer.num_training_batches) else float("nan"),
         steps=trainer.global_step,
