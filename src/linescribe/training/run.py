@@ -358,7 +358,7 @@ def train(
     preprocessing = _preprocessing(config, resumed_preprocess)
     # built before any data is read, so that a line height the architecture cannot read is refused
     # at once, and before seeding, so that it draws nothing from the run's random streams
-    stride = build_model(config.arch, 2, config.hparams, preprocessing).horizontal_stride
+    build_model(config.arch, 2, config.hparams, preprocessing)
     L.seed_everything(config.seed, workers=True, verbose=False)
 
     hparams = resolve_hparams(config.arch, config.hparams)
@@ -371,6 +371,7 @@ def train(
         alphabet = extended_alphabet(config.init, (s.text for d in train_sets + val_sets for s in d.samples))
     else:
         alphabet = Alphabet.from_texts(s.text for d in train_sets for s in d.samples)
+    stride = build_model(config.arch, alphabet.num_classes, hparams, preprocessing).horizontal_stride
     train_lines = prepare_lines(train_sets, alphabet, preprocessing, stride, config.strict)
     val_lines = prepare_lines(val_sets, alphabet, preprocessing, stride, config.strict, role="val")
     if not train_lines.samples:
