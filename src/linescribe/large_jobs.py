@@ -1,9 +1,12 @@
 """Reading large sets of images (``linescribe predict`` over folders): results written as they
-come, resumable after a crash or Ctrl-C, and several worker processes.
+come, resumable after a crash or Ctrl-C, and several worker processes (or a cluster's workers,
+``linescribe.cluster``).
 
-Two resumable outputs: a JSON Lines file (one record per image, appended and synced after every
-window of images; a torn last line left by a crash is cut off on the next run) and a folder of
-``.txt`` files (one per image, each written atomically). A rerun skips the images already there.
+Resumable outputs: a JSON Lines file (one record per image, appended and synced after every
+window of images; a torn last line left by a crash is cut off on the next run), a folder of
+``.txt`` files (one per line image, each written atomically), and for page images a folder of
+each page's files (text, JSON, PAGE, ALTO, overlay; each written atomically). A rerun skips the
+images already there.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,10 @@ from typing import Any
 from linescribe.errors import LinescribeError
 from linescribe.files import write_atomically
 from linescribe.inference import Prediction, Recognizer, load_recognizer
+
+PAGE_RECORD_KEYS = ("width", "height", "skew", "lines")
+"""What a page image's JSON Lines record holds beside ``file``, ``text`` and ``error``: the
+``-f json`` page fields (``linescribe.layout.to_json``)."""
 
 
 def json_record(prediction: Prediction) -> dict[str, Any]:
@@ -39,6 +46,50 @@ def json_record(prediction: Prediction) -> dict[str, Any]:
     if not prediction.alternatives:
         del reading["alternatives"]
     return {**record, **reading}
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """One page image read: its JSON Lines record and its rendered files (``{suffix: bytes}``),
+    or the error that stopped it. Made where the page was read, written by whoever keeps the
+    results (on a cluster, the workers read and the client writes)."""
+
+    source: str
+    record: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def read_page_outcomes(recognizer: Recognizer, paths: Iterable[str], formats: Sequence[str]) -> list[PageOutcome]:
+    """Find, order and read the lines of each page image and render its ``formats``; an image
+    that cannot be read gives an outcome with its error, and the others are read."""
+    from linescribe.layout import read_page, render_outputs, to_json
+
+    outcomes = []
+    for path in paths:
+        try:
+            page = read_page(recognizer, path)
+            files = render_outputs(page, formats)
+        except LinescribeError as error:
+            outcomes.append(PageOutcome(path, {"file": path, "text": "", "error": str(error)}, error=str(error)))
+            continue
+        reading = to_json(page)
+        record = {"file": path, "text": reading["text"], "error": None, **{key: reading[key] for key in PAGE_RECORD_KEYS}}
+        outcomes.append(PageOutcome(path, record, files))
+    return outcomes
+
+
+Outcome = Prediction | PageOutcome
+"""What the results writers take: a line image's Prediction or a page image's PageOutcome."""
+
+
+def result_record(outcome: Outcome) -> dict[str, Any]:
+    """The JSON Lines record of a line or page image."""
+    return outcome.record if isinstance(outcome, PageOutcome) else json_record(outcome)
 
 
 class JsonlResults:
@@ -78,8 +129,8 @@ class JsonlResults:
             if not error:
                 self.done.add(file)
 
-    def write(self, predictions: Sequence[Prediction]) -> None:
-        self._handle.write("".join(json.dumps(json_record(p), ensure_ascii=False) + "\n" for p in predictions))
+    def write(self, outcomes: Sequence[Outcome]) -> None:
+        self._handle.write("".join(json.dumps(result_record(o), ensure_ascii=False) + "\n" for o in outcomes))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -120,6 +171,27 @@ class TextFolderResults:
         for prediction in predictions:
             if prediction.ok:
                 write_atomically(self.targets[prediction.source], (prediction.text + "\n").encode("utf-8"), durable=False)
+
+    def close(self) -> None:
+        pass
+
+
+class PageFolderResults:
+    """Each page image's files (one per output format) in a folder, named after the image's path
+    relative to the folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``,
+    ``OUT/a/1.page.xml``...), each written atomically; an image is done when all of them exist."""
+
+    def __init__(self, folder: Path, paths: Sequence[str], formats: Sequence[str]) -> None:
+        from linescribe.layout.outputs import output_suffixes
+
+        self.stems = mirrored_paths(folder, paths, "")
+        suffixes = output_suffixes(formats)
+        self.done = {path for path, stem in self.stems.items() if all(Path(f"{stem}{suffix}").is_file() for suffix in suffixes)}
+
+    def write(self, outcomes: Sequence[PageOutcome]) -> None:
+        for outcome in outcomes:
+            for suffix, content in outcome.files.items():
+                write_atomically(Path(f"{self.stems[outcome.source]}{suffix}"), content, durable=False)
 
     def close(self) -> None:
         pass

@@ -8,7 +8,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +31,23 @@ if TYPE_CHECKING:
     from linescribe.layout import PageResult
 
 TSV_HEADER = "file\ttext\tconfidence\n"
+PAGES_PER_CHUNK = 4
+"""Page images per cluster task: a page takes about as long as a chunk of line images."""
+
+
+MANIFEST_SUFFIXES = (".tsv", ".csv", ".txt", ".lst")
+"""Files given as inputs that list images instead of being one (``data.readers.manifest.image_paths``)."""
 
 
 def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
     """Images, PAGE/ALTO files (documents), and the problems met: files as given (an ``.xml``
-    file is a document), globs expanded (also when quoted), folders searched recursively for
+    file is a document; a ``.tsv``, ``.csv``, ``.txt`` or ``.lst`` file is a manifest whose
+    image column, or first column, lists images relative to it), globs expanded (also when
+    quoted), folders searched recursively for
     documents (their root element says PAGE or ALTO; other XML is left out, and an .xml file
     that cannot be read as XML beside them is a problem) or, when they hold none, for images.
     ``exclude``: the output folder, never searched, so that a rerun does not read its outputs."""
+    from linescribe.data.readers.manifest import image_paths
     from linescribe.layout import find_documents
 
     images: list[str] = []
@@ -62,7 +71,10 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
         else:
             matches = [item]
         for match in matches:
-            (documents if match.lower().endswith(".xml") else images).append(match)
+            if match.lower().endswith(MANIFEST_SUFFIXES) and Path(match).is_file():
+                images += image_paths(Path(match))
+            else:
+                (documents if match.lower().endswith(".xml") else images).append(match)
     return images, documents, problems
 
 
@@ -85,15 +97,17 @@ def _rows(predictions: list[Prediction], output_format: str, single: bool) -> st
     return "".join(f"{p.source}\t{p.text}\n" for p in readable)
 
 
-def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int, options: dict[str, Any]) -> ModelSpec:
-    """How the worker processes load the model. Loading it here first makes a model the workers
-    would export to ONNX be exported once, into the cache they then read, and reports a bad
-    model before any worker starts; the workers get the backend it chose (PyTorch after an
-    export that failed its check, so they do not try again)."""
+def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int | None, options: dict[str, Any]) -> ModelSpec:
+    """How the worker processes (``jobs`` of them on this machine; None: a cluster's, each
+    reading with 1 thread per Dask worker thread unless ``threads`` says otherwise) load the
+    model. Loading it here first makes a model the workers would export to ONNX be exported
+    once, into the cache they then read, and reports a bad model before any worker starts; the
+    workers get the backend it chose (PyTorch after an export that failed its check, so they do
+    not try again)."""
     from linescribe.modelfile import open_model, resolve_model_path
     from linescribe.modelfile.onnx_runtime import available_cores
 
-    threads = threads or max(1, available_cores() // jobs)
+    threads = threads or (1 if jobs is None else max(1, available_cores() // jobs))
     path = resolve_model_path(model)
     return ModelSpec(str(path), open_model(path, backend, threads).backend, threads, {**options, "decode_threads": threads})
 
@@ -117,20 +131,12 @@ def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output:
         click.echo(text, nl=False)
 
 
-def _predict_pages(
-    recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None, output_dir: Path | None, formats: list[str]
-) -> None:
-    """``--layout page``: find, order and read the lines of each image; one bad image is reported
-    and the others are read (exit status 1)."""
-    from linescribe.large_jobs import TextFolderResults
+def _predict_pages(recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None) -> None:
+    """``--layout page`` to stdout or one ``-o`` file: find, order and read the lines of each
+    image; one bad image is reported and the others are read (exit status 1)."""
     from linescribe.errors import LinescribeError
-    from linescribe.layout import read_page, write_outputs
+    from linescribe.layout import read_page
 
-    if output_format == "tsv":
-        raise click.UsageError("--layout page writes text or json (or files with --output-dir --formats)")
-    # the same file names as line layout's .txt files (relative to the images' common folder),
-    # so that a/1.png and b/1.png do not overwrite each other
-    targets = TextFolderResults(output_dir, paths).targets if output_dir else {}
     pages, failures = [], 0
     for path in paths:
         try:
@@ -139,11 +145,8 @@ def _predict_pages(
             failures += 1
             click.echo(f"linescribe: error: {error}", err=True)
             continue
-        if output_dir:
-            write_outputs(page, targets[path].with_suffix(""), formats)
         pages.append((path, page))
-    if not output_dir:
-        _emit_pages(pages, output_format, output, documents=False)
+    _emit_pages(pages, output_format, output, documents=False)
     if failures:
         click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
         sys.exit(1)
@@ -271,6 +274,10 @@ def _check_document_options(output_format: str | None, jsonl: bool, layout: str,
 @batch_size_option()
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes, each with its own copy of the model and a share of the cores.")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Read on a Dask cluster: its scheduler's address (tcp://host:8786) or scheduler file (.json). Each "
+              "worker loads the model once and reads chunks of images by path (a file system all workers see); results "
+              "go to a resumable -o FILE.jsonl or --output-dir. Needs linescribe[cluster].")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--layout", type=click.Choice(["line", "page"]), default="line", show_default=True,
               help="line: each image is one text line; page: each image is a page or paragraph whose lines are found, "
@@ -291,6 +298,7 @@ def predict(
     output_dir: Path | None,
     batch_size: int,
     jobs: int,
+    cluster: str | None,
     progress: bool | None,
     layout: str,
     formats: str | None,
@@ -308,11 +316,12 @@ def predict(
 
     JSON output gives per-character and per-word confidences, each character's pixel columns
     and, for beam decoders, the n-best alternatives with their share of the beam's probability.
-    An unreadable image or line is reported and the others are read (exit status 1)."""
-    from tqdm import tqdm
+    An unreadable image or line is reported and the others are read (exit status 1).
 
-    from linescribe.large_jobs import JsonlResults, TextFolderResults, json_record, read_in_processes
-    from linescribe.files import check_writable, write_atomically
+    A .jsonl -o file or an --output-dir is resumable: results are written as images are read,
+    and the same command run again reads only the images they lack (with --layout page, an
+    image is done when each of its --formats files exists)."""
+    from linescribe.files import check_writable
 
     model, items = split_model_argument(inputs, model, "images")
     paths, documents, unreadable = expand_inputs(tuple(items), output_dir)
@@ -331,10 +340,16 @@ def predict(
         raise click.UsageError("--in-place rewrites PAGE/ALTO files; give some")
     elif jsonl and output_format not in (None, "json"):
         raise click.UsageError(f"{output} gets JSON records: leave out --format {output_format}, or write to another file")
-    elif jsonl and layout == "page":
-        raise click.UsageError("a .jsonl --output is resumable line-by-line output; with --layout page use -f json -o FILE.json or --output-dir")
     elif output_dir and layout == "line" and output_format not in (None, "text"):
         raise click.UsageError(f"--output-dir writes one .txt per image: leave out --format {output_format}, or use --output")
+    if layout == "page" and output_format == "tsv":
+        raise click.UsageError("--layout page writes text or json (or files with --output-dir --formats)")
+    if layout == "page" and jobs > 1:
+        raise click.UsageError("--jobs reads line images; --layout page reads in one process (or on a cluster: --cluster)")
+    if cluster and not (jsonl or output_dir):
+        raise click.UsageError("--cluster writes resumable results: give -o FILE.jsonl or --output-dir")
+    if cluster and (documents or jobs > 1):
+        raise click.UsageError("--cluster reads line or page images, with the cluster's workers instead of --jobs")
     if output:
         check_writable(output)  # now, not after reading every image
     elif output_dir:
@@ -349,59 +364,148 @@ def predict(
         _predict_documents(recognizer, documents, output_format or "text", output, targets, in_place, unreadable)
         return
     output_format = output_format or "text"
-    if layout == "page":
-        recognizer = load_reader(model, backend, threads, **options)
-        _predict_pages(recognizer, paths, output_format, output, output_dir, [f.strip() for f in (formats or "text").split(",") if f.strip()])
-        return
-    results = JsonlResults(output) if jsonl else TextFolderResults(output_dir, paths) if output_dir else None
-    todo = [path for path in paths if path not in results.done] if results else paths
+    page_formats = _page_formats(formats, layout, output_dir is not None)
+    if jsonl or output_dir:
+        _predict_resumable(paths, output if jsonl else None, output_dir, page_formats, cluster, jobs, progress,
+                           lambda: load_reader(model, backend, threads, **options),
+                           lambda workers: _model_spec(model, backend, threads or None, workers, options), 4 * batch_size)
+    elif layout == "page":
+        _predict_pages(load_reader(model, backend, threads, **options), paths, output_format, output)
+    else:
+        _predict_lines(paths, output_format, output, jobs, progress, lambda: load_reader(model, backend, threads, **options),
+                       lambda: _model_spec(model, backend, threads or None, jobs, options), 4 * batch_size)
+
+
+def _page_formats(formats: str | None, layout: str, to_folder: bool) -> tuple[str, ...] | None:
+    """The files to write per page image into an --output-dir (None for line images; none for
+    other outputs, which hold the page themselves), checked before any image is read."""
+    from linescribe.layout.outputs import output_suffixes
+
+    if formats and not (layout == "page" and to_folder):
+        raise click.UsageError("--formats is for --layout page with --output-dir")
+    if layout == "line":
+        return None
+    chosen = tuple(name.strip() for name in (formats or "text").split(",") if name.strip()) if to_folder else ()
+    try:
+        output_suffixes(chosen)
+    except KeyError as error:
+        raise click.UsageError(f"unknown --formats {error.args[0]!r} (valid: text, json, page, alto, overlay)") from None
+    return chosen
+
+
+def _progress_bar(total: int, done: int, progress: bool | None):  # noqa: ANN202 (a tqdm bar)
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="image", disable=not (sys.stderr.isatty() if progress is None else progress))
+
+
+def _predict_resumable(
+    paths: list[str],
+    jsonl: Path | None,
+    output_dir: Path | None,
+    page_formats: tuple[str, ...] | None,
+    cluster: str | None,
+    jobs: int,
+    progress: bool | None,
+    reader: Callable[[], Recognizer],
+    spec: Callable[[int | None], ModelSpec],
+    chunk_size: int,
+) -> None:
+    """Read into a resumable output (``jsonl`` or ``output_dir``), skipping the images it
+    already holds: on this machine (``jobs`` processes for line images) or on a Dask cluster."""
+    from linescribe.large_jobs import JsonlResults, PageFolderResults, TextFolderResults, read_in_processes, read_page_outcomes
+
+    if jsonl:
+        results: Any = JsonlResults(jsonl)
+    elif page_formats is None:
+        results = TextFolderResults(output_dir, paths)
+    else:
+        results = PageFolderResults(output_dir, paths, page_formats)
+    todo = [path for path in paths if path not in results.done]
+    failures = 0
+    client = None
+    bar = _progress_bar(len(paths), len(paths) - len(todo), progress)
+    try:
+        chunks: Iterable[list[Any]] = ()
+        if todo and cluster:
+            from linescribe.cluster import connect, read_on_cluster
+
+            client = connect(cluster)
+            size = chunk_size if page_formats is None else PAGES_PER_CHUNK
+            chunks = read_on_cluster(client, spec(None), todo, size, page_formats)
+        elif todo and page_formats is not None:
+            recognizer = reader()
+            chunks = (read_page_outcomes(recognizer, [path], page_formats) for path in todo)
+        elif todo and jobs > 1:
+            chunks = read_in_processes(spec(jobs), todo, jobs, chunk_size)
+        elif todo:
+            chunks = reader().predict_windows(todo)
+        for chunk in chunks:
+            for failure in (outcome for outcome in chunk if not outcome.ok):
+                failures += 1
+                bar.write(f"linescribe: error: {failure.error}", file=sys.stderr)
+            results.write(chunk)
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        click.echo("linescribe: interrupted; the same command continues where this run stopped", err=True)
+        sys.exit(130)
+    finally:
+        bar.close()
+        results.close()
+        if client is not None:
+            client.close()
+    click.echo(
+        f"{jsonl or output_dir}: {len(paths)} images, {len(todo) - failures} read now, {len(paths) - len(todo)} read before, "
+        f"{failures} unreadable",
+        err=True,
+    )
+    if failures:
+        sys.exit(1)
+
+
+def _predict_lines(
+    paths: list[str],
+    output_format: str,
+    output: Path | None,
+    jobs: int,
+    progress: bool | None,
+    reader: Callable[[], Recognizer],
+    spec: Callable[[], ModelSpec],
+    chunk_size: int,
+) -> None:
+    """Line images to stdout (as they are read) or to one ``-o`` file (written at the end)."""
+    from linescribe.files import write_atomically
+    from linescribe.large_jobs import json_record, read_in_processes
+
     single = len(paths) == 1 and output_format == "text"
     collected: list[Prediction] = []
     failures = 0
-    bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="image", disable=not (sys.stderr.isatty() if progress is None else progress))
+    bar = _progress_bar(len(paths), 0, progress)
     try:
-        chunks: Iterable[list[Prediction]] = ()
-        if todo and jobs > 1:
-            chunks = read_in_processes(_model_spec(model, backend, threads or None, jobs, options), todo, jobs, 4 * batch_size)
-        elif todo:
-            chunks = load_reader(model, backend, threads, **options).predict_windows(todo)
-        if output_format == "tsv" and not (output or results):
+        chunks = read_in_processes(spec(), paths, jobs, chunk_size) if jobs > 1 else reader().predict_windows(paths)
+        if output_format == "tsv" and not output:
             click.echo(TSV_HEADER, nl=False)
         for chunk in chunks:
             for failure in (p for p in chunk if not p.ok):
                 failures += 1
                 bar.write(f"linescribe: error: {failure.error}", file=sys.stderr)
-            if results:
-                results.write(chunk)
-            elif output or output_format == "json":
+            if output or output_format == "json":
                 collected += chunk
             else:
                 click.echo(_rows(chunk, output_format, single), nl=False)
             bar.update(len(chunk))
     except KeyboardInterrupt:
-        if results:
-            click.echo("linescribe: interrupted; the same command continues where this run stopped", err=True)
         sys.exit(130)
     finally:
         bar.close()
-        if results:
-            results.close()
-    if output_format == "json" and not results:
+    if output_format == "json":
         text = json.dumps([json_record(p) for p in collected], ensure_ascii=False, indent=2) + "\n"
     else:
         text = (TSV_HEADER if output_format == "tsv" else "") + _rows(collected, output_format, single)
-    if output and not results:
+    if output:
         write_atomically(output, text.encode("utf-8"))
-    elif output_format == "json" and not results:
+    elif output_format == "json":
         click.echo(text, nl=False)
-    if results:
-        where = output or output_dir
-        click.echo(
-            f"{where}: {len(paths)} images, {len(todo) - failures} read now, {len(paths) - len(todo)} read before, "
-            f"{failures} unreadable",
-            err=True,
-        )
-    elif failures:
-        click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
     if failures:
+        click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
         sys.exit(1)

@@ -308,24 +308,38 @@ FORMATS: dict[str, tuple[str, Callable[[PageResult], bytes]]] = {
 OVERLAY_SUFFIX = ".overlay.png"
 
 
-def write_outputs(page: PageResult, stem: Path, formats: Iterable[str], image: ImageInput | None = None) -> list[Path]:
-    """Write the page as ``<stem><suffix>`` for each format (names in FORMATS, or ``overlay``,
-    drawn on ``image``, by default the page's own file). Files are replaced atomically; returns them."""
+def render_outputs(page: PageResult, formats: Iterable[str], image: ImageInput | None = None) -> dict[str, bytes]:
+    """The page's files as ``{suffix: bytes}`` for each format (names in FORMATS, or ``overlay``,
+    drawn on ``image``, by default the page's own file): made where the page was read, written
+    wherever the caller keeps its outputs (a cluster worker renders, the client writes)."""
     formats = list(formats)
     unknown = [name for name in formats if name not in FORMATS and name != "overlay"]
     if unknown:
         raise LinescribeError(f"unknown page output format {unknown[0]!r} (valid: {', '.join([*FORMATS, 'overlay'])})")
-    written = []
+    files = {}
     for name in formats:
         if name == "overlay":
-            path = Path(f"{stem}{OVERLAY_SUFFIX}")
             ok, png = cv2.imencode(".png", draw_overlay(page, page.source if image is None else image))
             if not ok:
-                raise ImageError(f"{path}: could not encode the overlay as PNG")
-            write_atomically(path, png.tobytes(), durable=False)
+                raise ImageError(f"{page.source}: could not encode the overlay as PNG")
+            files[OVERLAY_SUFFIX] = png.tobytes()
         else:
             suffix, serialize = FORMATS[name]
-            path = Path(f"{stem}{suffix}")
-            write_atomically(path, serialize(page), durable=False)
+            files[suffix] = serialize(page)
+    return files
+
+
+def output_suffixes(formats: Iterable[str]) -> list[str]:
+    """The file suffixes that ``render_outputs`` gives for these formats."""
+    return [OVERLAY_SUFFIX if name == "overlay" else FORMATS[name][0] for name in formats]
+
+
+def write_outputs(page: PageResult, stem: Path, formats: Iterable[str], image: ImageInput | None = None) -> list[Path]:
+    """Write the page as ``<stem><suffix>`` for each format (see ``render_outputs``). Files are
+    replaced atomically; returns them."""
+    written = []
+    for suffix, content in render_outputs(page, formats, image).items():
+        path = Path(f"{stem}{suffix}")
+        write_atomically(path, content, durable=False)
         written.append(path)
     return written

@@ -83,6 +83,32 @@ def sniff(path: Path) -> bool:
         return "\t" in handle.readline()
 
 
+def image_paths(manifest: Path) -> list[str]:
+    """The images a manifest lists, for reading rather than training: its image column (by
+    header name) or else its first column, relative to the manifest's folder; texts are not
+    needed, and an image that is missing is left for the reader to report."""
+    try:
+        rows = list(_rows(manifest))
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{manifest}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise DatasetError(f"{manifest}: cannot read manifest ({error.strerror})") from None
+    if not rows:
+        raise DatasetError(f"{manifest}: manifest is empty")
+    header = [cell.strip().lower() for cell in rows[0][1]]
+    column = _column(header, IMAGE_COLUMNS)
+    if column is None:
+        column = 0
+    else:
+        rows = rows[1:]
+    paths = []
+    for number, row in rows:
+        if column >= len(row) or not row[column].strip():
+            raise DatasetError(f"{manifest}: row {number} names no image")
+        paths.append(str(manifest.parent / row[column].strip()))
+    return paths
+
+
 def read(manifest: Path, split: str | None = None) -> Iterator[Sample | Skipped]:
     """Every row as a sample (or, with ``split``, the rows whose ``split`` column has that value);
     rows with the wrong number of cells are Skipped as ``row N: ...``. A manifest that holds
