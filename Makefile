@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned, so pip never resolves a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[train,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[train,test,cluster]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -413,6 +413,7 @@ def _predict_resumable(
 ) -> None:
     """Read into a resumable output (``jsonl`` or ``output_dir``), skipping the images it
     already holds: on this machine (``jobs`` processes for line images) or on a Dask cluster."""
+    from linescribe.errors import LinescribeError
     from linescribe.large_jobs import JsonlResults, PageFolderResults, TextFolderResults, read_in_processes, read_page_outcomes
 
     if jsonl:
@@ -428,8 +429,10 @@ def _predict_resumable(
     try:
         chunks: Iterable[list[Any]] = ()
         if todo and cluster:
-            from linescribe.cluster import connect, read_on_cluster
-
+            try:
+                from linescribe.cluster import connect, read_on_cluster
+            except ModuleNotFoundError as error:
+                raise LinescribeError(f"--cluster needs Dask ({error.name} is not installed): pip install 'linescribe[cluster]'") from None
             client = connect(cluster)
             size = chunk_size if page_formats is None else PAGES_PER_CHUNK
             chunks = read_on_cluster(client, spec(None), todo, size, page_formats)
