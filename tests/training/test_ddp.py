@@ -1,4 +1,7 @@
-"""Distributed training: two CPU processes under torchrun, Lightning DDP with the gloo backend."""
+"""Distributed training across machines, as the README launches it: two CPU ranks on this
+machine, each started as a separate "node" (by torchrun with a c10d rendezvous, or by Lightning
+reading MASTER_ADDR / NODE_RANK), running the `linescribe train` command with Lightning DDP on
+the gloo backend."""
 
 from __future__ import annotations
 
@@ -6,28 +9,29 @@ import pytest
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from generated import line_texts, write_gt_folder
+from linescribe.models import ARCHITECTURES
 
 pytestmark = pytest.mark.slow  # servers, processes and minutes-long checks: left out of `make test-fast`
 
-TESTS = Path(__file__).resolve().parents[1]
-
 DRIVER = textwrap.dedent(
     """
+    # `linescribe train` (the command line itself), with a callback by which each rank records
+    # what it holds when training ends
     import hashlib, json, sys
     from pathlib import Path
 
     import lightning as L
     import torch.distributed
 
-    sys.path.insert(0, sys.argv[1])
-    from generated import tiny_train_config
-    from linescribe.training.run import train
+    import linescribe.training.run as run
+    from linescribe.cli import main
 
 
     def digest(tensors):
@@ -35,36 +39,66 @@ DRIVER = textwrap.dedent(
 
 
     class RecordWeights(L.Callback):
-        # each rank writes what it holds when training ends
         def on_train_end(self, trainer, module):
             record = {
                 "world_size": trainer.world_size,
+                "node_rank": trainer.node_rank,
                 "step": trainer.global_step,
                 "backend": torch.distributed.get_backend(),
                 "parameters": digest(module.net.named_parameters()),
             }
-            Path(sys.argv[3], f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+            Path(sys.argv[1], f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
 
 
-    config = tiny_train_config(
-        Path(sys.argv[2]), Path(sys.argv[3]) / "run", max_steps=5, batch_size=4, accelerator="cpu", devices="2", threads=1
-    )
-    train(config, callbacks=[RecordWeights()])
+    train = run.train
+    run.train = lambda config, callbacks=(), **more: train(config, [*callbacks, RecordWeights()], **more)
+    main(sys.argv[2:])
     """
 )
 
 
-def test_two_ranks_train_in_step_and_end_with_the_same_weights(tmp_path):
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _train_arguments(data: Path, run: Path) -> list[str]:
+    tiny = {**ARCHITECTURES["crnn"].tiny, "dropout": 0.0}
+    return [
+        "train", str(data), "--val", str(data), "-o", str(run), "--max-steps", "5", "--max-epochs", "1000",
+        "--batch-size", "4", "--lr", "0.003", "--scheduler", "constant", "--no-augment", "--val-every", "50",
+        "--patience", "1000", "--workers", "0", "--threads", "1", "--seed", "0",
+        "--accelerator", "cpu", "--devices", "1", "--num-nodes", "2",
+        *(item for name, value in tiny.items() for item in ("--hparam", f"{name}={json.dumps(value)}")),
+    ]
+
+
+@pytest.mark.parametrize("launch", ["torchrun", "environment"])
+def test_two_nodes_train_in_step_and_end_with_the_same_weights(tmp_path, launch):
     data = write_gt_folder(tmp_path / "lines", line_texts(24, seed=3))
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, encoding="utf-8")
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    port = _free_port()
+    command = [str(driver), str(tmp_path), *_train_arguments(data, tmp_path / "run")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        [*launch, str(driver), str(TESTS), str(data), str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    nodes = []
+    for node in (0, 1):
+        if launch == "torchrun":  # the README's multi-node torchrun line, both "machines" on 127.0.0.1
+            launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "linescribe-test"]
+            nodes.append(subprocess.Popen([*launcher, *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        else:  # Lightning's own variables, as a scheduler without torchrun would set them on each machine
+            node_env = {**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": str(node), "WORLD_SIZE": "2"}
+            nodes.append(subprocess.Popen([sys.executable, *command], env=node_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        outputs = [node.communicate(timeout=180) for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert all(node.returncode == 0 for node in nodes), "\n".join(err[-3000:] for _, err in outputs)
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert sorted(r["node_rank"] for r in ranks) == [0, 1]
     assert all(r["world_size"] == 2 and r["backend"] == "gloo" and r["step"] == 5 for r in ranks), ranks
     # the gradients were averaged at every step, so the weights are the same; BatchNorm's running
     # statistics are not weights: each rank's follow its own last batch (SyncBatchNorm needs a GPU),

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -321,6 +322,15 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
     )
 
 
+def _first_process() -> bool:
+    """Whether this process is the distributed run's rank 0, before Lightning knows: torchrun and
+    srun set RANK or SLURM_PROCID, which ``rank_zero_only`` reads; a run launched by Lightning's
+    own variables (MASTER_ADDR, NODE_RANK... on each machine) sets only NODE_RANK, and the
+    process started on each machine is its local rank 0."""
+    launched_by_variables = not any(key in os.environ for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
+    return rank_zero_only.rank == 0 and not (launched_by_variables and os.environ.get("NODE_RANK", "0") != "0")
+
+
 def train(
     config: TrainConfig, callbacks: Sequence[L.Callback] = (), resume_overrides: Collection[str] | None = None
 ) -> TrainResult:
@@ -335,7 +345,7 @@ def train(
     last_checkpoint = checkpoint_dir / "last.ckpt"
     # torchrun, srun and Lightning's own launcher run this function in every process of a
     # distributed run; only the first one owns the run folder's files
-    first_process = rank_zero_only.rank == 0
+    first_process = _first_process()
     resumed_preprocess: dict[str, Any] | None = None
     if config.resume:
         if not last_checkpoint.exists():
