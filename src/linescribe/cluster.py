@@ -6,24 +6,29 @@ to the cluster; each worker process loads the model once, with the first chunk i
 to each worker once, also to workers that join or restart later), and reads its chunks; the client
 writes each chunk's records as it arrives, with the same resumable writers as ``predict`` on one
 machine (``linescribe.large_jobs``). So a worker's death loses nothing written: Dask gives its
-chunks to other workers, a chunk that killed several workers is reported as unread, and a rerun
+chunks to other workers, a chunk whose workers kept dying is reported as unread, and a rerun
 of the same command reads only the images still missing.
 
-The workers read the images by path, so the images must be on a file system every worker sees
-at the same path (as on a cluster's shared storage); the model travels to the workers, so it
-need not. Needs ``pip install 'linescribe[cluster]'`` (Dask distributed).
+The workers read the images (and any LM or lexicon file) by absolute path, so these must be on a
+file system every worker sees at the same path (as on a cluster's shared storage); the model
+travels to the workers, so it need not. Needs ``pip install 'linescribe[cluster]'``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import dask
 from distributed import Client, Future, KilledWorker, as_completed, get_worker
 
 from linescribe.errors import LinescribeError
@@ -48,7 +53,7 @@ class ShippedModel:
     suffix: str
     backend: str
 
-    @property
+    @cached_property
     def digest(self) -> str:
         return hashlib.sha256(self.content).hexdigest()[:16]
 
@@ -56,8 +61,8 @@ class ShippedModel:
 def ship_model(spec: ModelSpec) -> ShippedModel:
     """The file a worker needs to read with ``spec``'s backend: the ONNX file onnxruntime reads
     (a bundled model's shipped export, or the client's cached export of a ``.safetensors``
-    model, so workers need neither torch nor an export of their own) or the ``.safetensors``
-    file for PyTorch."""
+    model, so workers need no torch) or the ``.safetensors`` file for PyTorch (``--backend
+    torch``, or a model whose export failed its check: then workers need linescribe[train])."""
     from linescribe.modelfile.cache import export_cache_entry
     from linescribe.modelfile.names import onnx_twin, resolve_model_path
     from linescribe.modelfile.onnx_runtime import is_onnx_file
@@ -69,6 +74,16 @@ def ship_model(spec: ModelSpec) -> ShippedModel:
             path = exported
     backend = "onnx" if is_onnx_file(path) else spec.backend
     return ShippedModel(path.read_bytes(), path.suffix, backend)
+
+
+def for_workers(spec: ModelSpec) -> ModelSpec:
+    """``spec`` with the LM and lexicon files it names made absolute, as the workers see them."""
+    decoding = spec.options.get("decoding")
+    if decoding is None:
+        return spec
+    files = {name: os.path.abspath(value) for name in ("lm", "lexicon")
+             if (value := getattr(decoding, name)) is not None and os.path.exists(value)}
+    return dataclasses.replace(spec, options={**spec.options, "decoding": dataclasses.replace(decoding, **files)})
 
 
 _loaded: dict[tuple[str, str], Recognizer] = {}
@@ -86,12 +101,13 @@ def _recognizer(model: ShippedModel, spec: ModelSpec) -> Recognizer:
             _loaded.clear()
             worker = get_worker()
             path = Path(worker.local_directory) / f"linescribe-model-{model.digest}{model.suffix}"
-            if not path.is_file():
-                write_atomically(path, model.content, durable=False)
             try:
+                if not path.is_file():
+                    write_atomically(path, model.content, durable=False)
                 _loaded[key] = load_recognizer(path, model.backend, spec.threads, **spec.options)
-            except LinescribeError as error:
-                raise LinescribeError(f"worker {worker.address} cannot load the model: {error}") from None
+            except Exception as error:  # noqa: BLE001 (onnxruntime's own errors, a missing package...)
+                reason = str(error) if isinstance(error, LinescribeError) else f"{type(error).__name__}: {error}"
+                raise LinescribeError(f"worker {worker.address} cannot load the model: {reason}") from None
             worker.log_event(MODEL_EVENT, {"worker": worker.address, "pid": os.getpid(), "backend": _loaded[key].backend})
         return _loaded[key]
 
@@ -116,10 +132,17 @@ def connect(address: str) -> Client:
     """A client of the scheduler at ``address`` (``tcp://host:8786``, or a ``scheduler.json``
     file as ``dask scheduler --scheduler-file`` writes it), given up after Dask's connect
     timeout (``distributed.comm.timeouts.connect``, 30 s unless configured)."""
+    if address.endswith(".json"):
+        try:
+            address = json.loads(Path(address).read_text(encoding="utf-8"))["address"]
+        except OSError as error:
+            raise LinescribeError(f"{address}: cannot read the scheduler file ({error.strerror})") from None
+        except (ValueError, KeyError, TypeError):
+            raise LinescribeError(f"{address}: not a Dask scheduler file (no JSON with an 'address')") from None
     try:
-        if address.endswith(".json"):
-            return Client(scheduler_file=address)
         return Client(address)
+    except ValueError as error:
+        raise LinescribeError(f"{address}: not a Dask scheduler address, e.g. tcp://host:8786 ({error})") from None
     except (OSError, TimeoutError) as error:
         raise LinescribeError(f"cannot reach the Dask scheduler at {address} ({error})") from None
 
@@ -132,44 +155,73 @@ def _unread(paths: Sequence[str], formats: tuple[str, ...] | None, reason: str) 
     return [PageOutcome(path, {"file": path, "text": "", "error": f"{path}: {reason}"}, error=f"{path}: {reason}") for path in paths]
 
 
+def _as_given(outcomes: list[Outcome], given: Sequence[str]) -> list[Outcome]:
+    """The outcomes of a chunk sent as absolute paths, named by the paths as the user gave them
+    (what the results files hold and a rerun compares)."""
+    named: list[Outcome] = []
+    for outcome, path in zip(outcomes, given, strict=True):
+        if isinstance(outcome, PageOutcome):
+            named.append(dataclasses.replace(outcome, source=path, record={**outcome.record, "file": path}))
+        else:
+            named.append(dataclasses.replace(outcome, source=path))
+    return named
+
+
+def _worker_threads(client: Client) -> int:
+    return sum(client.nthreads().values())
+
+
 def read_on_cluster(
     client: Client, spec: ModelSpec, paths: Sequence[str], chunk_size: int, formats: tuple[str, ...] | None = None
 ) -> Iterator[list[Outcome]]:
     """The outcomes of reading ``paths`` on the cluster, chunk by chunk as chunks finish (not in
     order): Predictions for line images, or PageOutcomes with ``formats`` rendered for page images
-    (``formats`` given). Chunks are sent a few per worker thread at a time, so the client holds
-    little however large the archive. A model that a worker cannot load stops the run with its
-    error."""
+    (``formats`` given). Chunks are sent a few per worker thread at a time (counted again as
+    chunks finish, so workers that join later get work), so the client holds little however
+    large the archive. A model that a worker cannot load, an error on a worker, or the lost
+    scheduler stops the run with a LinescribeError; what was yielded before stays written."""
+    spec = for_workers(spec)
+    shipped = ship_model(spec)
+    if not _worker_threads(client):
+        logger.warning("linescribe: no workers at the scheduler yet; waiting for some to join (Ctrl-C to stop)")
+        client.wait_for_workers(1)
     # the model is the result of one task that every chunk depends on: Dask sends it to each
     # worker once, with the worker's first chunk, and makes it again if the worker holding it dies
-    shipped = ship_model(spec)
-    model = client.submit(_the_model, shipped, pure=False, key=f"linescribe-model-{shipped.digest}-{os.urandom(4).hex()}")
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": f"{len(shipped.content) + 2**20}B"}):
+        model = client.submit(_the_model, shipped, pure=False, key=f"linescribe-model-{shipped.digest}-{os.urandom(4).hex()}")
     chunks = [list(paths[start : start + chunk_size]) for start in range(0, len(paths), chunk_size)]
-    threads = max(1, sum(client.nthreads().values()))
     task, extra = (read_lines_task, ()) if formats is None else (read_pages_task, (formats,))
-    model_and_spec = (model, spec)
-
     pending: dict[str, tuple[Future, list[str]]] = {}
 
     def submit(number: int) -> Future:
         # pure=False: a chunk sent again (a rerun) is read again, never taken from a cached result
-        future = client.submit(task, *model_and_spec, chunks[number], *extra, pure=False)
+        absolute = [os.path.abspath(path) for path in chunks[number]]
+        future = client.submit(task, model, spec, absolute, *extra, pure=False)
         pending[future.key] = (future, chunks[number])
         return future
 
-    sent = min(len(chunks), CHUNKS_PER_WORKER_THREAD * threads)
+    sent = min(len(chunks), CHUNKS_PER_WORKER_THREAD * max(1, _worker_threads(client)))
     running = as_completed([submit(number) for number in range(sent)])
     try:
         for future in running:
             chunk = pending.pop(future.key)[1]
             try:
-                yield future.result()
+                yield _as_given(future.result(), chunk)
             except KilledWorker as error:
-                logger.warning("linescribe: %s; its %d images are reported as unread", error, len(chunk))
-                yield _unread(chunk, formats, "not read: the workers that tried it died (see their logs)")
-            if sent < len(chunks):
+                logger.warning("linescribe: %s; its %d images are recorded as unread", error, len(chunk))
+                yield _unread(chunk, formats, "not read: the workers that tried it kept dying (see their logs)")
+            except LinescribeError:
+                raise
+            except (CancelledError, OSError) as error:  # the scheduler went away, or its connection
+                raise LinescribeError(f"lost the Dask scheduler ({type(error).__name__}: {error}); "
+                                      "the same command continues where this run stopped") from None
+            except Exception as error:  # noqa: BLE001 (raised on a worker: reported in one line)
+                raise LinescribeError(f"reading on the cluster failed ({type(error).__name__}: {error})") from None
+            wanted = CHUNKS_PER_WORKER_THREAD * max(1, _worker_threads(client))
+            while sent < len(chunks) and len(pending) < wanted:
                 running.add(submit(sent))
                 sent += 1
     finally:
         running.clear()
-        client.cancel([model, *(future for future, _ in pending.values())])
+        if client.status == "running":
+            client.cancel([model, *(future for future, _ in pending.values())])

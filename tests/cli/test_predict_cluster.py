@@ -33,17 +33,26 @@ CHUNK = 4  # --batch-size 1: chunks of 4 lines, 10 of them
 
 @dataclass
 class LocalCluster:
+    folder: Path
     scheduler_file: Path
     scheduler: subprocess.Popen
     workers: list[subprocess.Popen]
     started: list[subprocess.Popen] = field(default_factory=list)
 
     def predict(self, *arguments: str) -> subprocess.Popen:
-        """``linescribe predict --cluster`` in its own process (so that a test can kill it)."""
+        """``linescribe predict --cluster`` in its own process (so that a test can kill it),
+        run in the test's folder: relative paths there are not the workers' (they run elsewhere)."""
         command = [sys.executable, "-m", "linescribe", "predict", "--cluster", str(self.scheduler_file), *arguments]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=self.folder)
         self.started.append(process)
         return process
+
+    def holds_work(self, number: int) -> bool:
+        """Whether the scheduler has given worker ``number`` a task it has not finished."""
+        with distributed.Client(scheduler_file=str(self.scheduler_file), timeout=30) as client:
+            workers = client.scheduler_info()["workers"]
+            address = next(address for address, worker in workers.items() if worker["name"] == f"worker-{number}")
+            return bool(client.processing().get(address))
 
 
 def _env() -> dict[str, str]:
@@ -57,14 +66,15 @@ def cluster(tmp_path):
     scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
                                   "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)
     workers = []
-    running = LocalCluster(scheduler_file, scheduler, workers)
+    running = LocalCluster(tmp_path, scheduler_file, scheduler, workers)
     try:
         _wait_for(scheduler_file.is_file, "the scheduler")
         for number in range(2):
+            (tmp_path / f"worker-{number}").mkdir()
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
                  "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"worker-{number}",
-                 "--local-directory", str(tmp_path / f"worker-{number}")], **quiet))
+                 "--local-directory", str(tmp_path / f"worker-{number}")], cwd=tmp_path / f"worker-{number}", **quiet))
         with distributed.Client(scheduler_file=str(scheduler_file), timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
         yield running
@@ -107,7 +117,8 @@ def _wait_until_stalled(results: Path, process: subprocess.Popen, allow_none: bo
 
 @pytest.fixture
 def lines(tmp_path) -> tuple[list[str], dict[str, dict]]:
-    """Line images, listed in a manifest, and what `predict` on one machine reads in them."""
+    """Line images listed in a manifest, given by its path relative to the test's folder (where
+    `cluster.predict` runs), and what `predict` on one machine reads in them, by that path."""
     folder = tmp_path / "lines"
     folder.mkdir()
     for number, text in enumerate(line_texts(LINES, seed=11)):
@@ -116,7 +127,7 @@ def lines(tmp_path) -> tuple[list[str], dict[str, dict]]:
     reference = tmp_path / "reference.jsonl"
     done = CliRunner().invoke(main, ["predict", str(tmp_path / "lines.tsv"), "-o", str(reference), "--threads", "1"])
     assert done.exit_code == 0, done.output
-    return [str(tmp_path / "lines.tsv")], {record["file"]: record for record in _records(reference)}
+    return ["lines.tsv"], {os.path.relpath(record["file"], tmp_path): record for record in _records(reference)}
 
 
 def _assert_same_readings(results: Path, reference: dict[str, dict]) -> None:
@@ -149,7 +160,7 @@ def test_a_cluster_reads_as_one_machine_does_loading_the_model_once_per_worker(c
     local, remote = tmp_path / "local-pages", tmp_path / "cluster-pages"
     assert CliRunner().invoke(main, ["predict", "--layout", "page", str(pages), "--output-dir", str(local),
                                      "--formats", "text,page"]).exit_code == 0
-    run = cluster.predict("--layout", "page", str(pages), "--output-dir", str(remote), "--formats", "text,page")
+    run = cluster.predict("--layout", "page", "pages", "--output-dir", str(remote), "--formats", "text,page")
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 0, stderr
     assert sorted(p.name for p in remote.iterdir()) == ["page0.page.xml", "page0.txt", "page1.page.xml", "page1.txt"]
@@ -168,7 +179,9 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, lines, tmp_path):
     frozen.send_signal(signal.SIGSTOP)
     results = tmp_path / "cluster.jsonl"
     run = cluster.predict(*inputs, "-o", str(results), "--batch-size", "1")
+    _wait_for(lambda: cluster.holds_work(1), "a task for the frozen worker")
     assert _wait_until_stalled(results, run, allow_none=True) < LINES  # the frozen worker holds part of the run
+    assert cluster.holds_work(1)
     frozen.kill()
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 0, stderr
@@ -185,6 +198,7 @@ def test_a_crashed_run_resumes_reading_only_the_missing_images(cluster, lines, t
     frozen = cluster.workers[1]
     frozen.send_signal(signal.SIGSTOP)
     written = _wait_until_stalled(results, run)
+    assert cluster.holds_work(1)
     run.kill()  # the client dies: what it wrote stays
     run.wait(timeout=30)
     frozen.kill()

@@ -9,6 +9,7 @@ import pytest
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -84,19 +85,29 @@ def test_two_nodes_train_in_step_and_end_with_the_same_weights(tmp_path, launch)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     nodes = []
     for node in (0, 1):
+        log = open(tmp_path / f"node{node}.log", "w")  # a file, not a pipe: no node blocks on a full pipe
         if launch == "torchrun":  # the README's multi-node torchrun line, both "machines" on 127.0.0.1
             launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
                         "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "linescribe-test"]
-            nodes.append(subprocess.Popen([*launcher, *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            nodes.append(subprocess.Popen([*launcher, *command], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         else:  # Lightning's own variables, as a scheduler without torchrun would set them on each machine
             node_env = {**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "NODE_RANK": str(node), "WORLD_SIZE": "2"}
-            nodes.append(subprocess.Popen([sys.executable, *command], env=node_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            nodes.append(subprocess.Popen([sys.executable, *command], env=node_env, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        log.close()
     try:
-        outputs = [node.communicate(timeout=180) for node in nodes]
+        for node in nodes:
+            node.wait(timeout=180)
     finally:
         for node in nodes:
-            node.kill()
-    assert all(node.returncode == 0 for node in nodes), "\n".join(err[-3000:] for _, err in outputs)
+            if node.poll() is None:  # torchrun stops the worker it started on SIGTERM; then the whole group goes
+                os.killpg(node.pid, signal.SIGTERM)
+                try:
+                    node.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(node.pid, signal.SIGKILL)
+    logs = "\n".join((tmp_path / f"node{node}.log").read_text()[-3000:] for node in (0, 1))
+    assert all(node.returncode == 0 for node in nodes), logs
     ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert sorted(r["node_rank"] for r in ranks) == [0, 1]
     assert all(r["world_size"] == 2 and r["backend"] == "gloo" and r["step"] == 5 for r in ranks), ranks

@@ -41,8 +41,9 @@ MANIFEST_SUFFIXES = (".tsv", ".csv", ".txt", ".lst")
 
 def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[list[str], list[str], list[str]]:
     """Images, PAGE/ALTO files (documents), and the problems met: files as given (an ``.xml``
-    file is a document; a ``.tsv``, ``.csv``, ``.txt`` or ``.lst`` file is a manifest whose
-    image column, or first column, lists images relative to it), globs expanded (also when
+    file is a document; a ``.tsv``, ``.csv``, ``.txt`` or ``.lst`` file named as an input, not
+    matched by a glob, is a manifest whose image column, or first column, lists images relative
+    to it), globs expanded (also when
     quoted), folders searched recursively for
     documents (their root element says PAGE or ALTO; other XML is left out, and an .xml file
     that cannot be read as XML beside them is a problem) or, when they hold none, for images.
@@ -66,15 +67,15 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
                     if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
                 )
             continue
+        if item.lower().endswith(MANIFEST_SUFFIXES) and path.is_file():  # named itself, never by a glob
+            images += image_paths(path)
+            continue
         if any(c in item for c in "*?[") and not path.exists():
             matches = [match for match in sorted(glob.glob(item, recursive=True)) if not _inside(Path(match), exclude)]
         else:
             matches = [item]
         for match in matches:
-            if match.lower().endswith(MANIFEST_SUFFIXES) and Path(match).is_file():
-                images += image_paths(Path(match))
-            else:
-                (documents if match.lower().endswith(".xml") else images).append(match)
+            (documents if match.lower().endswith(".xml") else images).append(match)
     return images, documents, problems
 
 
@@ -386,6 +387,8 @@ def _page_formats(formats: str | None, layout: str, to_folder: bool) -> tuple[st
     if layout == "line":
         return None
     chosen = tuple(name.strip() for name in (formats or "text").split(",") if name.strip()) if to_folder else ()
+    if to_folder and not chosen:
+        raise click.UsageError(f"--formats {formats!r} names no format (text, json, page, alto, overlay)")
     try:
         output_suffixes(chosen)
     except KeyError as error:
@@ -456,6 +459,7 @@ def _predict_resumable(
         bar.close()
         results.close()
         if client is not None:
+            getattr(chunks, "close", lambda: None)()  # cancels what the cluster still reads, then disconnect
             client.close()
     click.echo(
         f"{jsonl or output_dir}: {len(paths)} images, {len(todo) - failures} read now, {len(paths) - len(todo)} read before, "

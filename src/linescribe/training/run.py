@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from lightning.pytorch.utilities import rank_zero_only
 
 from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
@@ -323,12 +322,17 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
 
 
 def _first_process() -> bool:
-    """Whether this process is the distributed run's rank 0, before Lightning knows: torchrun and
-    srun set RANK or SLURM_PROCID, which ``rank_zero_only`` reads; a run launched by Lightning's
-    own variables (MASTER_ADDR, NODE_RANK... on each machine) sets only NODE_RANK, and the
-    process started on each machine is its local rank 0."""
-    launched_by_variables = not any(key in os.environ for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"))
-    return rank_zero_only.rank == 0 and not (launched_by_variables and os.environ.get("NODE_RANK", "0") != "0")
+    """Whether this process is the distributed run's rank 0, before Lightning knows, from the
+    variables Lightning reads: RANK (torchrun); else LOCAL_RANK with NODE_RANK or GROUP_RANK (a
+    launch by Lightning's own variables on each machine, whose first process has no LOCAL_RANK
+    and starts the others); else SLURM_PROCID (srun); else this is the only process."""
+    env = os.environ
+    if "RANK" in env:
+        return int(env["RANK"]) == 0
+    if any(name in env for name in ("LOCAL_RANK", "NODE_RANK", "GROUP_RANK")):
+        node = int(env.get("NODE_RANK") or env.get("GROUP_RANK") or 0)
+        return node == 0 and int(env.get("LOCAL_RANK") or 0) == 0
+    return int(env.get("SLURM_PROCID") or 0) == 0
 
 
 def train(
