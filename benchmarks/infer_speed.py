@@ -13,7 +13,8 @@ fresh process, so its peak RSS is its own and an onnxruntime process never impor
   its speed is real, its CER would mean nothing and is not measured. Every line costs it the
   same (each is scaled into a 64x800 canvas), so it is timed on the first --seed-lines lines.
 - default path: ``linescribe.load_model()`` as a user calls it, backend and threads left to
-  linescribe (``--threads`` does not apply to it).
+  linescribe (``--threads`` does not apply to it); accurate model: ``load_model("accurate")``,
+  the second bundled model (PP-OCRv6 small fine-tuned), the same way.
 - ``--busy N``: N other processes spin on the cores while each configuration is measured (pure
   Python loops, started before the model loads, stopped after), as on a machine shared with
   other work; compare with a run without it on the same machine.
@@ -51,7 +52,8 @@ CER_SETS = {"hooker": (SHARED_LINES / "hooker" / "test", "eng"), "copiste": (SHA
 
 CONFIGS = {
     # name: (row label, arch, backend, model file made by prepare())
-    "default-path": ("default path, load_model()", "crnn", "auto", ""),
+    "default-path": ("default path, load_model()", "crnn", "auto", "default"),
+    "accurate-path": ("accurate model, load_model('accurate')", "ppocr", "auto", "accurate"),
     "crnn-torch": ("default", "crnn", "torch", "default.safetensors"),
     "crnn-onnx": ("default", "crnn", "onnx", "default.onnx"),
     "crnn-onnx-int8": ("default, int8 LSTM", "crnn", "onnx int8", "default-int8.onnx"),
@@ -171,8 +173,8 @@ def measure_model(path: Path, backend: str, count: int, threads: int, with_cer: 
     from linescribe.evaluation import evaluate
 
     images = speed_lines(count)
-    if backend == "auto":  # as a user gets it: the bundled default model, nothing chosen
-        recognizer = linescribe.load_model()
+    if backend == "auto":  # as a user gets a bundled model (named by the file field), nothing else chosen
+        recognizer = linescribe.load_model(None if path.name == "default" else path.name)
     else:
         recognizer = linescribe.load_model(path, backend="onnx" if backend.startswith("onnx") else "torch", threads=threads)
     figures = {"backend": recognizer.backend}
@@ -193,7 +195,7 @@ def measure_model(path: Path, backend: str, count: int, threads: int, with_cer: 
     figures["p50_ms"] = statistics.median(latencies)
     figures["peak_rss_mb"] = peak_rss_mb()
     figures["torch_imported"] = "torch" in sys.modules
-    if with_cer and recognizer.model.arch == "crnn":
+    if with_cer and recognizer.model.arch != "seed":  # the seed model has random weights
         rules = recognizer.model.training.get("config", {}).get("text_rules", [])
         recognizer.batch_size = 32
         for name in CER_SETS:

@@ -19,6 +19,7 @@ from linescribe.data.dataset import load_dataset
 from linescribe.evaluation import evaluate
 from linescribe.modelfile.export import export_onnx
 from linescribe.inference import Recognizer
+from linescribe.modelfile.document import read_safetensors_document
 from linescribe.modelfile.weights import load_model_file, save_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +61,17 @@ def without_local_paths(training: dict) -> dict:
     return {**training, "config": config, "data": data}
 
 
+def derived_from(training: dict) -> dict | None:
+    """The third-party weights a model started from (e.g. PP-OCRv6's, whose Apache-2.0 notice
+    must travel with every model made from them): the ``source`` that the converter wrote into
+    the --init model, or that model's own ``derived_from``, followed back through fine-tunings."""
+    init = training.get("config", {}).get("init")
+    if not init or not Path(init).is_file():
+        return None
+    earlier = read_safetensors_document(init).get("training", {})
+    return earlier.get("source") or earlier.get("derived_from")
+
+
 def score(model_path: Path, data: Path, rules: list[str]) -> dict[str, dict]:
     recognizer = Recognizer(load_model_file(model_path), batch_size=16)
     results = {}
@@ -84,8 +96,9 @@ def main() -> None:
         half = score(half_path, args.data, rules)
     use_half = all(half[s]["cer"] <= full[s]["cer"] + 0.0005 for s in SPLITS)
     chosen = half if use_half else full
-    model.name = "default"
-    model.training = {**without_local_paths(model.training), "license": LICENSE}
+    model.name = args.output.stem  # "default", or e.g. "accurate" beside it
+    lineage = derived_from(model.training)
+    model.training = {**without_local_paths(model.training), "license": LICENSE, **({"derived_from": lineage} if lineage else {})}
     model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
     save_model(model, args.output, half=use_half)
     export_onnx(load_model_file(args.output), args.output.with_suffix(".onnx"), half=use_half)  # for installs without torch

@@ -76,6 +76,14 @@ def test_short_budget_still_writes_a_validated_model(tmp_path):
     assert result.model_path.is_file() and 0.0 <= result.best_val_cer
 
 
+def test_steps_after_the_last_validation_are_validated_at_the_end(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    train(tiny_train_config(data, tmp_path / "run", max_steps=14, val_every=5))
+    with open(tmp_path / "run" / "logs" / "csv" / "metrics.csv", encoding="utf-8") as handle:
+        validated = [int(row["step"]) for row in csv.DictReader(handle) if row.get("val_cer")]
+    assert validated[-1] == 14 and len(validated) == len(set(validated))
+
+
 def test_split_by_document_when_no_validation_set(tmp_path):
     data = write_gt_folder(tmp_path / "lines", line_texts(24))  # 6 documents of 4 lines
     result = train(tiny_train_config(data, tmp_path / "run", val=[], val_fraction=0.34, max_steps=2))

@@ -68,10 +68,14 @@ class ExportBestModel(L.Callback):
         self.training_info = training_info
         self.half = half
         self.best_cer = float("inf")
+        self.validated_step = -1
+        """The training step of the latest validation: the run validates once more at its end
+        when steps came after it (a budget that ran out between validations)."""
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or "val_cer" not in trainer.callback_metrics:
             return
+        self.validated_step = trainer.global_step
         cer = float(trainer.callback_metrics["val_cer"])
         if cer >= self.best_cer:
             return
@@ -86,10 +90,11 @@ class ExportBestModel(L.Callback):
             save_model(pl_module.trained_model(self.training_info, metrics), self.path, half=self.half)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_cer": self.best_cer}
+        return {"best_cer": self.best_cer, "validated_step": self.validated_step}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best_cer = state_dict.get("best_cer", float("inf"))
+        self.validated_step = state_dict.get("validated_step", -1)
 
 
 class LineThroughput(L.Callback):

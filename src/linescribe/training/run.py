@@ -458,8 +458,9 @@ def train(
     trainer = _build_trainer(config, all_callbacks)
     group_was_ours = not torch.distributed.is_initialized()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
-    if exporter.best_cer == float("inf"):
-        # the budget (--max-steps, --max-time) ran out before any validation: validate once now
+    if exporter.validated_step != trainer.global_step:
+        # the budget (--max-steps, --max-time) ran out between validations: the last steps, the
+        # ones at the lowest learning rate of a one-cycle schedule, are judged too
         trainer.validate(module, datamodule=datamodule, verbose=False)
     if group_was_ours and torch.distributed.is_initialized():
         # Lightning leaves the process group open; gloo's threads still alive at interpreter exit
