@@ -82,6 +82,7 @@ def test_steps_after_the_last_validation_are_validated_at_the_end(tmp_path):
     with open(tmp_path / "run" / "logs" / "csv" / "metrics.csv", encoding="utf-8") as handle:
         validated = [int(row["step"]) for row in csv.DictReader(handle) if row.get("val_cer")]
     assert validated[-1] == 14 and len(validated) == len(set(validated))
+    assert read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 14  # --resume goes on from there
 
 
 def test_split_by_document_when_no_validation_set(tmp_path):

@@ -460,8 +460,10 @@ def train(
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
     if exporter.validated_step != trainer.global_step:
         # the budget (--max-steps, --max-time) ran out between validations: the last steps, the
-        # ones at the lowest learning rate of a one-cycle schedule, are judged too
+        # ones at the lowest learning rate of a one-cycle schedule, are judged too, and the
+        # resumable checkpoint (written at validations) gets the weights the run ended with
         trainer.validate(module, datamodule=datamodule, verbose=False)
+        trainer.save_checkpoint(last_checkpoint)
     if group_was_ours and torch.distributed.is_initialized():
         # Lightning leaves the process group open; gloo's threads still alive at interpreter exit
         # abort the process ("terminate called without an active exception", seen in CI)
