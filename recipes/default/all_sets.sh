@@ -7,6 +7,12 @@
 # bf16 autocast (1.2x faster on this CPU), stopped by its time budget:
 #   recipes/default/all_sets.sh runs/v3b src/linescribe/pretrained/default.safetensors --lr 0.0007 --max-steps 6000 \
 #     --max-time 00:02:18:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 5
+# and in session 6 from v4, the same way, shorter and gentler (v5):
+#   recipes/default/all_sets.sh runs/v5a src/linescribe/pretrained/default.safetensors --lr 0.0005 --max-steps 4500 \
+#     --max-time 00:01:55:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 7
+# and PP-OCRv6 small fine-tuned on the same data (docs/model-study.md; not shipped):
+#   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
+#     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
 # then ship.py RUN_DIR. timeus (7.7k lines of two court registers) is drawn at half weight so the
 # registers do not crowd out the letters; mss20 has no train split (val and test only).
 set -euo pipefail
