@@ -152,7 +152,7 @@ def _unread(paths: Sequence[str], formats: tuple[str, ...] | None, reason: str) 
     and a rerun tries these images again."""
     if formats is None:
         return [Prediction(path, "", 0.0, error=f"{path}: {reason}") for path in paths]
-    return [PageOutcome(path, {"file": path, "text": "", "error": f"{path}: {reason}"}, error=f"{path}: {reason}") for path in paths]
+    return [PageOutcome.failed(path, f"{path}: {reason}") for path in paths]
 
 
 def _as_given(outcomes: list[Outcome], given: Sequence[str]) -> list[Outcome]:

@@ -63,6 +63,11 @@ class PageOutcome:
     def ok(self) -> bool:
         return not self.error
 
+    @classmethod
+    def failed(cls, source: str, error: str) -> PageOutcome:
+        """A page image that could not be read: its record holds the error, and no files."""
+        return cls(source, {"file": source, "text": "", "error": error}, error=error)
+
 
 def read_page_outcomes(recognizer: Recognizer, paths: Iterable[str], formats: Sequence[str]) -> list[PageOutcome]:
     """Find, order and read the lines of each page image and render its ``formats``; an image
@@ -75,7 +80,7 @@ def read_page_outcomes(recognizer: Recognizer, paths: Iterable[str], formats: Se
             page = read_page(recognizer, path)
             files = render_outputs(page, formats)
         except LinescribeError as error:
-            outcomes.append(PageOutcome(path, {"file": path, "text": "", "error": str(error)}, error=str(error)))
+            outcomes.append(PageOutcome.failed(path, str(error)))
             continue
         reading = to_json(page)
         record = {"file": path, "text": reading["text"], "error": None, **{key: reading[key] for key in PAGE_RECORD_KEYS}}

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +44,7 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
     """Images, PAGE/ALTO files (documents), and the problems met: files as given (an ``.xml``
     file is a document; a ``.tsv``, ``.csv``, ``.txt`` or ``.lst`` file named as an input, not
     matched by a glob, is a manifest whose image column, or first column, lists images relative
-    to it), globs expanded (also when
-    quoted), folders searched recursively for
-    documents (their root element says PAGE or ALTO; other XML is left out, and an .xml file
+    to it), globs expanded (also when quoted), folders searched recursively for documents (their root element says PAGE or ALTO; other XML is left out, and an .xml file
     that cannot be read as XML beside them is a problem) or, when they hold none, for images.
     ``exclude``: the output folder, never searched, so that a rerun does not read its outputs."""
     from linescribe.data.readers.manifest import image_paths
@@ -366,37 +365,37 @@ def predict(
         return
     output_format = output_format or "text"
     page_formats = _page_formats(formats, layout, output_dir is not None)
+    reader = partial(load_reader, model, backend, threads, **options)
+    spec = partial(_model_spec, model, backend, threads or None, options=options)
     if jsonl or output_dir:
-        _predict_resumable(paths, output if jsonl else None, output_dir, page_formats, cluster, jobs, progress,
-                           lambda: load_reader(model, backend, threads, **options),
-                           lambda workers: _model_spec(model, backend, threads or None, workers, options), 4 * batch_size)
+        _predict_resumable(paths, output if jsonl else None, output_dir, page_formats, cluster, jobs, progress, reader, spec,
+                           4 * batch_size)
     elif layout == "page":
-        _predict_pages(load_reader(model, backend, threads, **options), paths, output_format, output)
+        _predict_pages(reader(), paths, output_format, output)
     else:
-        _predict_lines(paths, output_format, output, jobs, progress, lambda: load_reader(model, backend, threads, **options),
-                       lambda: _model_spec(model, backend, threads or None, jobs, options), 4 * batch_size)
+        _predict_lines(paths, output_format, output, jobs, progress, reader, spec, 4 * batch_size)
 
 
 def _page_formats(formats: str | None, layout: str, to_folder: bool) -> tuple[str, ...] | None:
     """The files to write per page image into an --output-dir (None for line images; none for
     other outputs, which hold the page themselves), checked before any image is read."""
-    from linescribe.layout.outputs import output_suffixes
+    from linescribe.layout.outputs import PAGE_FORMATS
 
     if formats and not (layout == "page" and to_folder):
         raise click.UsageError("--formats is for --layout page with --output-dir")
     if layout == "line":
         return None
     chosen = tuple(name.strip() for name in (formats or "text").split(",") if name.strip()) if to_folder else ()
+    valid = ", ".join(PAGE_FORMATS)
     if to_folder and not chosen:
-        raise click.UsageError(f"--formats {formats!r} names no format (text, json, page, alto, overlay)")
-    try:
-        output_suffixes(chosen)
-    except KeyError as error:
-        raise click.UsageError(f"unknown --formats {error.args[0]!r} (valid: text, json, page, alto, overlay)") from None
+        raise click.UsageError(f"--formats {formats!r} names no format ({valid})")
+    unknown = [name for name in chosen if name not in PAGE_FORMATS]
+    if unknown:
+        raise click.UsageError(f"unknown --formats {unknown[0]!r} (valid: {valid})")
     return chosen
 
 
-def _progress_bar(total: int, done: int, progress: bool | None):  # noqa: ANN202 (a tqdm bar)
+def _progress_bar(total: int, done: int, progress: bool | None):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=done, unit="image", disable=not (sys.stderr.isatty() if progress is None else progress))
@@ -417,7 +416,13 @@ def _predict_resumable(
     """Read into a resumable output (``jsonl`` or ``output_dir``), skipping the images it
     already holds: on this machine (``jobs`` processes for line images) or on a Dask cluster."""
     from linescribe.errors import LinescribeError
-    from linescribe.large_jobs import JsonlResults, PageFolderResults, TextFolderResults, read_in_processes, read_page_outcomes
+    from linescribe.large_jobs import (
+        JsonlResults,
+        PageFolderResults,
+        TextFolderResults,
+        read_in_processes,
+        read_page_outcomes,
+    )
 
     if jsonl:
         results: Any = JsonlResults(jsonl)
@@ -477,7 +482,7 @@ def _predict_lines(
     jobs: int,
     progress: bool | None,
     reader: Callable[[], Recognizer],
-    spec: Callable[[], ModelSpec],
+    spec: Callable[[int], ModelSpec],
     chunk_size: int,
 ) -> None:
     """Line images to stdout (as they are read) or to one ``-o`` file (written at the end)."""
@@ -489,7 +494,7 @@ def _predict_lines(
     failures = 0
     bar = _progress_bar(len(paths), 0, progress)
     try:
-        chunks = read_in_processes(spec(), paths, jobs, chunk_size) if jobs > 1 else reader().predict_windows(paths)
+        chunks = read_in_processes(spec(jobs), paths, jobs, chunk_size) if jobs > 1 else reader().predict_windows(paths)
         if output_format == "tsv" and not output:
             click.echo(TSV_HEADER, nl=False)
         for chunk in chunks:

@@ -306,6 +306,8 @@ FORMATS: dict[str, tuple[str, Callable[[PageResult], bytes]]] = {
 """Output formats by name: the file suffix and the serializer."""
 
 OVERLAY_SUFFIX = ".overlay.png"
+PAGE_FORMATS = (*FORMATS, "overlay")
+"""Every page output format's name."""
 
 
 def render_outputs(page: PageResult, formats: Iterable[str], image: ImageInput | None = None) -> dict[str, bytes]:
@@ -313,24 +315,24 @@ def render_outputs(page: PageResult, formats: Iterable[str], image: ImageInput |
     drawn on ``image``, by default the page's own file): made where the page was read, written
     wherever the caller keeps its outputs (a cluster worker renders, the client writes)."""
     formats = list(formats)
-    unknown = [name for name in formats if name not in FORMATS and name != "overlay"]
-    if unknown:
-        raise LinescribeError(f"unknown page output format {unknown[0]!r} (valid: {', '.join([*FORMATS, 'overlay'])})")
     files = {}
-    for name in formats:
+    for name, suffix in zip(formats, output_suffixes(formats)):
         if name == "overlay":
             ok, png = cv2.imencode(".png", draw_overlay(page, page.source if image is None else image))
             if not ok:
                 raise ImageError(f"{page.source}: could not encode the overlay as PNG")
-            files[OVERLAY_SUFFIX] = png.tobytes()
+            files[suffix] = png.tobytes()
         else:
-            suffix, serialize = FORMATS[name]
-            files[suffix] = serialize(page)
+            files[suffix] = FORMATS[name][1](page)
     return files
 
 
 def output_suffixes(formats: Iterable[str]) -> list[str]:
-    """The file suffixes that ``render_outputs`` gives for these formats."""
+    """The file suffixes that ``render_outputs`` gives for these formats; an unknown name is refused."""
+    formats = list(formats)
+    unknown = [name for name in formats if name not in PAGE_FORMATS]
+    if unknown:
+        raise LinescribeError(f"unknown page output format {unknown[0]!r} (valid: {', '.join(PAGE_FORMATS)})")
     return [OVERLAY_SUFFIX if name == "overlay" else FORMATS[name][0] for name in formats]
 
 
