@@ -63,13 +63,17 @@ def without_local_paths(training: dict) -> dict:
 
 def derived_from(training: dict) -> dict | None:
     """The third-party weights a model started from (e.g. PP-OCRv6's, whose Apache-2.0 notice
-    must travel with every model made from them): the ``source`` that the converter wrote into
-    the --init model, or that model's own ``derived_from``, followed back through fine-tunings."""
-    init = training.get("config", {}).get("init")
-    if not init or not Path(init).is_file():
-        return None
-    earlier = read_safetensors_document(init).get("training", {})
-    return earlier.get("source") or earlier.get("derived_from")
+    must travel with every model made from them): the ``derived_from`` that training recorded,
+    or, for runs made before training recorded it, the ``source`` or ``derived_from`` found by
+    following the chain of --init models back."""
+    seen: set[str] = set()
+    while not (origin := training.get("derived_from") or training.get("source")):
+        init = training.get("config", {}).get("init")
+        if not init or init in seen or not Path(init).is_file():
+            return None
+        seen.add(init)
+        training = read_safetensors_document(init).get("training", {})
+    return origin
 
 
 def score(model_path: Path, data: Path, rules: list[str]) -> dict[str, dict]:

@@ -275,3 +275,33 @@ def test_resume_from_the_command_line_keeps_the_runs_budget_unless_one_is_typed(
     resumed = CliRunner().invoke(main, ["train", *common, "--resume"])  # no --max-steps: the run's own 3
     assert resumed.exit_code == 0, resumed.output
     assert "after 3 steps (" in resumed.output
+
+
+def test_the_origin_of_third_party_weights_travels_with_every_model_made_from_them(tmp_path):
+    """A model converted from others' weights (PP-OCRv6's, Apache-2.0) records their ``source``;
+    each fine-tune of it, a resumed one whose --init file is gone and a fine-tune of a fine-tune
+    must carry it on as ``derived_from``, or the licence notice is lost on the way to users."""
+    from click.testing import CliRunner
+
+    from linescribe.cli import main
+    from linescribe.modelfile import read_model_document
+    from linescribe.modelfile.weights import load_model_file, save_model
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    base = train(tiny_train_config(data, tmp_path / "base", max_steps=1)).model_path
+    assert "derived_from" not in read_model_document(base)["training"]
+    converted = load_model_file(base)
+    source = {"model": "upstream recognizer", "license": "Apache-2.0"}
+    converted.training = {"source": source}
+    converted_path = save_model(converted, tmp_path / "converted.safetensors")
+
+    tuned = tiny_train_config(data, tmp_path / "tuned", init=converted_path, max_steps=2, scheduler="constant")
+    assert read_model_document(train(tuned).model_path)["training"]["derived_from"] == source
+    converted_path.unlink()
+    resumed = train(tiny_train_config(data, tmp_path / "tuned", init=converted_path, max_steps=2, resume=True))
+    assert read_model_document(resumed.model_path)["training"]["derived_from"] == source
+    again = train(tiny_train_config(data, tmp_path / "again", init=resumed.model_path, max_steps=1))
+    assert read_model_document(again.model_path)["training"]["derived_from"] == source
+
+    shown = CliRunner().invoke(main, ["info", str(again.model_path)])
+    assert shown.exit_code == 0 and "derived from  upstream recognizer (Apache-2.0)" in shown.output

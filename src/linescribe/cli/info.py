@@ -115,6 +115,9 @@ def summary(document: dict[str, Any], path: Path, count: int | None) -> str:
         rows.append(("test CER", ", ".join(f"{name} {_percent(_mapping(figures).get('cer'))}" for name, figures in tests.items())))
     if training.get("license"):
         rows.append(("licence", str(training["license"])))
+    origin = _mapping(training.get("derived_from") or training.get("source"))
+    if origin:
+        rows.append(("derived from", f"{origin.get('model', '?')} ({origin.get('license', 'licence not recorded')})"))
     rows.append(("file", f"{path} ({path.stat().st_size / 1e6:.1f} MB)"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows) + "\n(--json: the whole description)"

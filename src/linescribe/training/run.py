@@ -199,6 +199,14 @@ def extended_alphabet(init: Path, texts: Iterable[str]) -> Alphabet:
     return Alphabet(known.chars + [char for char in new if char not in known])
 
 
+def inherited_origin(init: Path) -> dict[str, Any] | None:
+    """The third-party weights that a model started from ``init`` descends from (e.g. PP-OCRv6's,
+    under Apache-2.0, whose notice must travel with every model made from them): the ``source``
+    that a converter wrote into ``init``, or the ``derived_from`` that ``init`` itself inherited."""
+    training = read_safetensors_document(init).get("training", {})
+    return training.get("source") or training.get("derived_from")
+
+
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
     """Copy a trained model's weights into the new network. The output rows of characters that
     both alphabets share are copied too, so a model can be fine-tuned on a new alphabet."""
@@ -254,8 +262,9 @@ def _accelerator_settings(config: TrainConfig) -> dict[str, Any]:
 
 def _resumed_config(
     config: TrainConfig, run_file: Path, overrides: Collection[str] | None = None
-) -> tuple[TrainConfig, Alphabet]:
-    """The configuration and alphabet of the run being resumed, with the budget and machine of
+) -> tuple[TrainConfig, Alphabet, dict[str, Any] | None]:
+    """The configuration, alphabet and ``derived_from`` of the run being resumed (its --init file
+    may be gone by now), with the budget and machine of
     ``config`` (only its ``overrides``, when given: the options a user typed). A budget change
     that a learning-rate schedule laid out for the whole run cannot follow is refused."""
     try:
@@ -283,7 +292,7 @@ def _resumed_config(
             "resume with that budget, or start a new run from its model with --init"
         )
     saved.output = config.output
-    return saved, alphabet
+    return saved, alphabet, document.get("derived_from")
 
 
 def _keep_earlier_metrics(log_dir: Path) -> None:
@@ -351,6 +360,7 @@ def train(
     # distributed run; only the first one owns the run folder's files
     first_process = _first_process()
     resumed_preprocess: dict[str, Any] | None = None
+    origin: dict[str, Any] | None = None  # the third-party weights this model descends from
     if config.resume:
         if not last_checkpoint.exists():
             raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
@@ -360,13 +370,14 @@ def train(
             for stale in output.glob("**/.*.tmp"):  # left by a write that was killed half-way
                 stale.unlink()
             _keep_earlier_metrics(output / "logs" / "csv")
-        config, saved_alphabet = _resumed_config(config, run_file, resume_overrides)
+        config, saved_alphabet, origin = _resumed_config(config, run_file, resume_overrides)
     elif first_process and (run_file.exists() or checkpoint_dir.exists()):
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if first_process:
         check_writable(output, folder=True)  # now, not after minutes of reading the data
     if config.init and not config.resume:  # a resumed run needs its --init file no more
         config = dataclasses.replace(config, init=init_model_path(config.init))
+        origin = inherited_origin(config.init)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     preprocessing = _preprocessing(config, resumed_preprocess)
@@ -405,7 +416,9 @@ def train(
         "train": [{"path": str(d.spec.path), "format": d.spec.format, "weight": d.spec.weight, "lines": len(d.samples)} for d in train_sets],
         "val": [{"path": str(d.spec.path), "format": d.spec.format, "lines": len(d.samples)} for d in val_sets],
     }
-    training_info = {"config": config.to_dict(), "data": data_summary}
+    training_info: dict[str, Any] = {"config": config.to_dict(), "data": data_summary}
+    if origin:
+        training_info["derived_from"] = origin
     output.mkdir(parents=True, exist_ok=True)
     if not config.resume and first_process:
         run_document = {"alphabet": alphabet.chars, **training_info}
