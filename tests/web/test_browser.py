@@ -349,7 +349,6 @@ def assert_outlines_on_the_page(driver, card, found: list[dict]) -> None:
 
 
 def test_page_layout_on_a_phone(browser, server_url, page_png):
-
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     try:
         assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
