@@ -21,6 +21,7 @@ from linescribe.inference import Recognizer
 from linescribe.models import ARCHITECTURES
 from linescribe.modelfile.weights import save_model
 from linescribe.modelfile.onnx_runtime import OnnxNet, load_onnx_model
+from linescribe.modelfile import bundled_models
 
 from generated import random_model, render_line, write_gt_folder
 
@@ -322,20 +323,20 @@ def test_half_storage_keeps_what_fp16_holds_exactly_and_computes_alike(tmp_path)
     assert read_onnx_document(tmp_path / "half.onnx")["storage"] == "float16"
 
 
-def test_the_bundled_default_model_ships_its_onnx_export():
-    """default.onnx must be re-exported whenever default.safetensors changes (recipes/default/ship.py does)."""
+@pytest.mark.parametrize("name", sorted(bundled_models()))
+def test_each_bundled_model_ships_its_onnx_export(name):
+    """<name>.onnx must be re-exported whenever <name>.safetensors changes (recipes/default/ship.py does)."""
     from linescribe.modelfile import read_model_document
-    from linescribe.modelfile.onnx_runtime import read_onnx_document
-    from linescribe.modelfile import bundled_models
     from linescribe.modelfile.names import onnx_twin
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
 
-    source = bundled_models()["default"]
+    source = bundled_models()[name]
     twin = onnx_twin(source)
-    assert twin is not None and twin.name == "default.onnx"
+    assert twin is not None and twin.name == f"{name}.onnx"
     shipped, exported = read_model_document(source), read_onnx_document(twin)
     assert {k: v for k, v in exported.items() if k != "export"} == shipped
     images = [np.asarray(render_line(text)) for text in TEXTS]
-    by_torch, by_onnx = linescribe.load_model(backend="torch"), linescribe.load_model(backend="onnx")
+    by_torch, by_onnx = linescribe.load_model(name, backend="torch"), linescribe.load_model(name, backend="onnx")
     assert by_onnx.backend == "onnx" and by_onnx.model.net.session is not None
     batch = pad_lines([by_torch.model.preprocessing(image) for image in images])
     expected, _ = by_torch._forward(*batch)
