@@ -106,6 +106,44 @@ def test_lm_turns_an_uncertain_letter_into_a_likely_word():
     assert weightless.text == "the cot"
 
 
+def _spelt(alphabet: Alphabet, text: str, sure: float = 0.95, **uncertain: float) -> torch.Tensor:
+    """A line that spells ``text`` one frame per character at probability ``sure``; the
+    characters at the positions named in ``uncertain`` (``at_9=0.9``) at that probability, the
+    rest of it on blank."""
+    probabilities = {int(name.removeprefix("at_")): p for name, p in uncertain.items()}
+    return _ambiguous_line(alphabet, [{char: probabilities.get(i, sure)} for i, char in enumerate(text)])
+
+
+WORDS_ALPHABET = Alphabet(list(" 'abcdefghijklmnopqrstuvwxyz"))
+
+
+@pytest.mark.parametrize("space", [0.9, 0.99])
+@pytest.mark.parametrize(("lm", "text"), [("english", "we met zorblat quentyx at home"), ("french", "nous avons vu zorblat quentyx hier")])
+def test_a_clear_space_between_two_unknown_words_is_kept(space, lm, text):
+    """An unknown word once paid a fixed cost, so writing two of them as one saved it and beams
+    dropped even a 99 % space: ``we met zorblatquentyx at home``."""
+    log_probs = _spelt(WORDS_ALPHABET, text, **{f"at_{text.index(' quentyx')}": space})
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert LMBeamDecoder(lm=lm)(log_probs, lengths, WORDS_ALPHABET)[0].text == text
+
+
+@pytest.mark.parametrize("text", ["il voit l'homme", "qui c'est", "qu'il vient", "d'un jour"])
+def test_french_elisions_keep_their_letters(text):
+    """The French LM knows ``homme`` and barely ``c'``: the elided word must not be read as an
+    unknown word whose first letter beams then drop (``'homme``)."""
+    log_probs = _spelt(WORDS_ALPHABET, text, sure=0.9)
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert LMBeamDecoder(lm="french")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
+
+
+@pytest.mark.parametrize("text", ["he said 'yes' then", "the dogs' food"])
+def test_an_apostrophe_that_ends_a_word_costs_nothing(text):
+    """A closing quote or a plural possessive is not an unknown word (``'yes`` was read)."""
+    log_probs = _spelt(WORDS_ALPHABET, text, **{f"at_{text.rindex(chr(39))}": 0.7})
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert LMBeamDecoder(lm="english")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
+
+
 def test_registry_and_option_errors():
     assert set(DECODERS) == {"greedy", "beam", "beam_lm"}
     assert isinstance(build_decoder("beam", beam_width=3), BeamDecoder)

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
 from linescribe.lm.arpa import NgramModel
-from linescribe.lm.words import APOSTROPHES, word_key
+from linescribe.lm.words import APOSTROPHES, WORD_PATTERN, word_key
 
 NEG_INF = float("-inf")
 LN10 = math.log(10.0)
@@ -57,7 +57,9 @@ def _log_add(a: float, b: float) -> float:
 
 
 class Lexicon:
-    """A set of words (as the LM spells them) stored as a trie, for prefix checks."""
+    """A set of words (as the LM spells them) stored as a trie, for prefix checks. Entries that a
+    line's text never yields as one word (``c'est-à-dire``, ``c3po``) are left out: as prefixes
+    they would only keep beams from the words they start with (``c'est``)."""
 
     END = ""
 
@@ -65,8 +67,11 @@ class Lexicon:
         self.root: dict[str, dict] = {}
         self.size = 0
         for word in words:
+            key = word_key(word)
+            if not WORD_PATTERN.fullmatch(key.rstrip("'")):  # elided words (l', qu') stay
+                continue
             node = self.root
-            for char in word_key(word):
+            for char in key:
                 node = node.setdefault(char, {})
             if self.END not in node:
                 node[self.END] = {}
@@ -84,14 +89,35 @@ class Lexicon:
         return self.END in node
 
 
+class _Apostrophe(NamedTuple):
+    """A partial word followed by an apostrophe that no lexicon word goes on with (``dogs'``,
+    ``qu'``): a closing quote, a plural possessive or an elision, told apart by what follows.
+    ``node``: the lexicon trie node of the word before the apostrophe."""
+
+    node: dict
+
+
+def _letters(word: str) -> int:
+    return sum(char.isalpha() for char in word)
+
+
 class WordScorer:
     """Scores words as a beam writes them (natural log, already weighted).
 
     A scorer state is ``(context, word_start, node)``: the LM context (last words of the line),
     where the word being written started in the text (-1 outside a word), and the lexicon trie
-    node of that partial word (None once it has left the lexicon). A partial word pays
-    ``oov_penalty`` as soon as no lexicon word starts with it, so that beams do not put off the
-    cost by leaving words open.
+    node of that partial word (None once it has left the lexicon, an ``_Apostrophe`` after an
+    apostrophe the lexicon does not continue).
+
+    A word the lexicon does not know pays ``oov_penalty`` per letter, from the letter where no
+    lexicon word starts like it, so that beams do not put off the cost by leaving words open. Per
+    letter rather than per word: with a fixed cost per unknown word, two unknown words written as
+    one (``zorblatquentyx``) paid it once instead of twice, and beams dropped even a certain space
+    between them. After a known word and an apostrophe, a letter that no lexicon word continues
+    with starts a new word (French elisions: ``l'homme``, ``qu'il``, ``c'est``); the elided word
+    itself is not scored (word lists and LMs split elisions inconsistently: the bundled French LM
+    knows ``homme`` well and ``c'`` barely). An apostrophe that ends a word (a closing quote,
+    ``dogs'``) is not part of the word scored.
     """
 
     def __init__(
@@ -123,33 +149,58 @@ class WordScorer:
             self._word_cache[(context, key)] = cached
         return cached
 
+    def _known(self, key: str) -> bool:
+        if self.lexicon is not None:
+            return key in self.lexicon
+        return self.lm is not None and key in self.lm
+
     def _complete(self, state: tuple, text: str) -> tuple[tuple, float]:
         """The state and score after the word being written ends (at the end of ``text``)."""
         context, start, node = state
         if start < 0:
             return state, 0.0
-        key = word_key(text[start:]).rstrip("'")
+        key = word_key(text[start:])
+        if not self._known(key):
+            key = key.rstrip("'")  # a closing quote or a plural possessive: the word before it
         score = self._word_score(context, key)
-        if self.lexicon is not None and key not in self.lexicon:
-            if node is not None:  # still a lexicon prefix: the penalty was not paid yet
-                score += self.oov_penalty
+        if self.lexicon is not None and node is not None and key not in self.lexicon:
+            score += self.oov_penalty * _letters(key)  # a lexicon prefix so far: its letters have not paid yet
         if self.lm is not None:
             context = self.lm.state(context, key)
         return (context, -1, None), score
 
+    @staticmethod
+    def _elided(node: Any, text: str, char: str) -> bool:
+        """Whether ``char``, a letter, starts a new word after an elided one: the text ends in a
+        known word and an apostrophe (``l'``, ``qu'``), and no lexicon word goes on with ``char``."""
+        if isinstance(node, _Apostrophe):
+            return Lexicon.END in node.node
+        return node is not None and text[-1] in APOSTROPHES and Lexicon.END in node and word_key(char) not in node
+
     def extend(self, state: tuple, text: str, char: str) -> tuple[tuple, float]:
         """State and score change when ``char`` is appended to ``text``."""
         context, start, node = state
-        if not (char.isalpha() or (start >= 0 and char in APOSTROPHES)):
+        is_letter = char.isalpha()
+        if not (is_letter or (start >= 0 and char in APOSTROPHES)):
             return self._complete(state, text)
         if self.lexicon is None:
             return (context, start if start >= 0 else len(text), None), 0.0
+        if start >= 0 and is_letter and self._elided(node, text, char):
+            start = -1  # the elided word is not scored: the LM scores the word it leans on
         if start < 0:
             start, node = len(text), self.lexicon.root
-        child = node.get(word_key(char)) if node is not None else None
+        if node is None:  # outside the lexicon already: each further letter pays
+            return (context, start, None), (self.oov_penalty if is_letter else 0.0)
+        if isinstance(node, _Apostrophe):
+            if not is_letter:
+                return state, 0.0
+            return (context, start, None), self.oov_penalty * _letters(text[start:] + char)
+        child = node.get(word_key(char))
         if child is not None:
             return (context, start, child), 0.0
-        return (context, start, None), (self.oov_penalty if node is not None else 0.0)
+        if not is_letter:
+            return (context, start, _Apostrophe(node)), 0.0
+        return (context, start, None), self.oov_penalty * _letters(text[start:] + char)
 
     def finish(self, state: tuple, text: str) -> float:
         """Score of the word left open at the end of the line."""
@@ -271,7 +322,8 @@ class BeamDecoder:
 class LMBeamDecoder(BeamDecoder):
     """Prefix beam search with a word n-gram LM: ``LMBeamDecoder(lm="english", lm_weight=0.3,
     word_bonus=2.0)``. ``lm``: an ARPA file, a bundled LM's name, or a loaded ``NgramModel``.
-    ``lm_weight`` left out: the weight tuned for that bundled LM (``TUNED_LM_WEIGHTS``), else 0.3.
+    ``lm_weight`` and ``oov_penalty`` (per letter of a word outside the lexicon) left out: the
+    values tuned for that bundled LM (``TUNED_LM_WEIGHTS``, ``TUNED_OOV_PENALTIES``), else 0.3 and -1.
     ``lexicon`` (a file or a set of words) limits the known words to that list: other words are
     scored as ``<unk>``."""
 
@@ -283,14 +335,19 @@ class LMBeamDecoder(BeamDecoder):
         lm_weight: float | None = None,
         word_bonus: float = 2.0,
         lexicon: str | Path | Iterable[str] | None = None,
-        oov_penalty: float = -6.0,
+        oov_penalty: float | None = None,
         char_min_logp: float = CHAR_MIN_LOGP,
     ) -> None:
         super().__init__(beam_width, n_best, char_min_logp)
-        from linescribe.lm import DEFAULT_LM_WEIGHT, TUNED_LM_WEIGHTS, load_lm, read_lexicon
+        from linescribe.lm import (
+            DEFAULT_LM_WEIGHT, DEFAULT_OOV_PENALTY, TUNED_LM_WEIGHTS, TUNED_OOV_PENALTIES, load_lm, read_lexicon,
+        )
 
+        bundled = lm if isinstance(lm, str) else None
         if lm_weight is None:
-            lm_weight = TUNED_LM_WEIGHTS.get(lm, DEFAULT_LM_WEIGHT) if isinstance(lm, str) else DEFAULT_LM_WEIGHT
+            lm_weight = TUNED_LM_WEIGHTS.get(bundled, DEFAULT_LM_WEIGHT)
+        if oov_penalty is None:
+            oov_penalty = TUNED_OOV_PENALTIES.get(bundled, DEFAULT_OOV_PENALTY)
 
         if lm is None and lexicon is None:
             raise LinescribeError(f"the {type(self).__name__} needs a language model or a lexicon")
