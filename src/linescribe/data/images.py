@@ -44,13 +44,8 @@ def describe(source: ImageInput | Sample) -> str:
 def _pil_to_gray(image: Image.Image) -> np.ndarray:
     """Grayscale uint8, with EXIF rotation applied and transparency composited on white."""
     image = ImageOps.exif_transpose(image)
-    if image.mode.startswith("I;16") or image.mode == "I":
-        array = np.asarray(image)
-        peak = float(array.max()) if array.size else 0.0
-        return _scaled_to_bytes(array, 255.0 / (65535.0 if peak > 255 else max(peak, 1.0)))
-    if image.mode == "F":
-        array = np.asarray(image)
-        return _scaled_to_bytes(array, 255.0 if array.max(initial=0) <= 1.0 else 1.0)
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        return _numbers_to_bytes(np.asarray(image))
     if image.mode == "LAB":
         return np.asarray(image.getchannel("L"), dtype=np.uint8)  # Pillow cannot convert LAB; L* is the lightness
     if image.mode == "P" or "transparency" in image.info:
@@ -61,6 +56,23 @@ def _pil_to_gray(image: Image.Image) -> np.ndarray:
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
     return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+FLOAT_UNIT_RANGE_PEAK = 2.0
+"""Float pixels peaking at most this high are taken as [0, 1]: resampling overshoots 1.0 a little."""
+
+
+def _numbers_to_bytes(array: np.ndarray) -> np.ndarray:
+    """uint8 grey levels from pixels of any number type. Floats are [0, 1] (up to
+    FLOAT_UNIT_RANGE_PEAK) or [0, 255]; wider integers (16-bit, 12-bit scans stored in 16 bits,
+    Pillow's 32-bit mode I) are scaled by their own peak, since their bit depth cannot be told
+    from the type: 12 bits scaled as 16 left a line 16 grey levels, read as nothing."""
+    if array.dtype == np.uint8:
+        return array
+    peak = float(array.max(initial=0))
+    if array.dtype.kind == "f":
+        return _scaled_to_bytes(array, 255.0 if peak <= FLOAT_UNIT_RANGE_PEAK else 1.0)
+    return _scaled_to_bytes(array, 255.0 / peak if peak > 255 else 1.0)
 
 
 def _scaled_to_bytes(array: np.ndarray, scale: float, rows: int = 512) -> np.ndarray:
@@ -158,14 +170,10 @@ def _array_to_gray(array: np.ndarray) -> np.ndarray:
         raise ImageError(f"{describe(array)}: expected an array of numbers, not {array.dtype}")
     if array.dtype.kind == "b":
         array = array.astype(np.uint8) * 255  # as Pillow's mode "1": True is white
-    elif array.dtype.kind == "f":
-        if np.isnan(array).any():
-            raise ImageError(f"{describe(array)}: image has NaN pixels")
-        array = np.clip(array * (255.0 if array.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-    elif array.dtype == np.uint16:
-        array = (array / 257).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
+    elif array.dtype.kind == "f" and np.isnan(array).any():
+        raise ImageError(f"{describe(array)}: image has NaN pixels")
+    else:
+        array = _numbers_to_bytes(array)
     if array.ndim == 2:
         return array
     if array.shape[2] == 1:
