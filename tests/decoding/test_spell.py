@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from linescribe.alphabet import Alphabet
-from linescribe.decoding import GreedyDecoder
+from linescribe.decoding import BeamDecoder, GreedyDecoder
 from linescribe.decoding.spell import SpellCorrected, Speller
 from linescribe.errors import LinescribeError
 
@@ -68,6 +68,11 @@ def test_spell_corrected_decoder_realigns_confidences():
     assert len(fixed.char_confidences) == len(fixed.text)
     assert fixed.char_confidences[2] < 0.1 < plain.char_confidences[2]  # the network never wrote that "e"
     assert fixed.confidence < plain.confidence
+
+    # a beam decoder's n-best list still starts with the text, the corrected one
+    (beam,) = SpellCorrected(BeamDecoder(beam_width=4), Speller("symspell"))(log_probs, lengths, alphabet)
+    assert beam.text == "the water" and beam.alternatives[0].text == "the water"
+    assert "the water" not in [alternative.text for alternative in beam.alternatives[1:]]
 
 
 @pytest.fixture(scope="module")

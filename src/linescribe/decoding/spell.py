@@ -23,13 +23,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from linescribe.alphabet import Alphabet
 from linescribe.decoding.alignment import align_chars
 from linescribe.decoding.frames import frame_array
-from linescribe.decoding.hypothesis import Hypothesis
+from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
 from linescribe.lm.words import find_words
 
@@ -142,8 +143,9 @@ class Speller:
 
     def correct_word(self, word: str) -> str:
         """The correction of one word (letters and inner apostrophes), or the word itself."""
-        if word in self._cache:
-            return self._cache[word]
+        cached = self._cache.get(word)  # one lookup: a server's other thread may clear the cache in between
+        if cached is not None:
+            return cached
         if len(self._cache) >= MAX_CACHED_WORDS:  # a server sees new words forever
             self._cache.clear()
         result = word
@@ -211,5 +213,14 @@ class SpellCorrected:
                 continue
             confidences = aligned.confidences
             confidence = sum(confidences) / len(confidences) if confidences else 1.0
-            corrected.append(Hypothesis(text, confidence, confidences, hypothesis.alternatives, aligned.frames))
+            corrected.append(Hypothesis(text, confidence, confidences, _led_by(text, hypothesis.alternatives), aligned.frames))
         return corrected
+
+
+def _led_by(text: str, alternatives: tuple[Alternative, ...]) -> tuple[Alternative, ...]:
+    """A beam decoder's n-best list after its best text was corrected to ``text``: the corrected
+    text takes the best entry's place (and its share), so the list still starts with the text."""
+    if not alternatives:
+        return alternatives
+    best, *others = alternatives
+    return (replace(best, text=text), *(other for other in others if other.text != text))
