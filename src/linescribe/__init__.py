@@ -38,7 +38,9 @@ def load_model(
 
     ``backend``: ``onnx`` (onnxruntime; a ``.safetensors`` model is exported once and cached),
     ``torch`` (PyTorch) or ``auto`` (onnx on the CPU, torch on another ``device``).
-    ``threads``: the network's CPU threads (default: every core for onnx, 1 for torch).
+    ``threads``: the network's CPU threads (default: every core for onnx; for torch, the
+    process's own setting, which a library must not change behind its caller's back: the
+    command line sets 1, ``linescribe.inference.set_torch_threads_for_reading()`` does it here).
     ``batch_size``: lines per forward pass (default: ``inference.DEFAULT_BATCH_SIZE``).
     ``decoder`` and ``decoding``: a decoder and its options (``beam_width``, ``lm``,
     ``lm_weight``, ``word_bonus``, ``lexicon``; see ``linescribe.decoding.DecodingOptions``),
