@@ -184,3 +184,21 @@ def test_alignment_of_lines_longer_than_63_characters():
     path = align(frames, ids)
     assert path is not None and path[::2].tolist() == list(range(len(ids)))
     assert align_chars(frames, ids).confidences == pytest.approx((0.9,) * len(ids))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 10_000), frames=st.integers(2, 12), width=st.integers(1, 3))
+def test_the_greedy_text_is_never_pruned_away(seed, frames, width):
+    """A narrow beam can drop the frame-wise best text on the way and then return a less likely
+    one; that text, scored over all its paths, is always among the final candidates."""
+    from linescribe.decoding.alignment import ctc_log_likelihood
+    from linescribe.decoding.beam import prefix_beam_search
+
+    alphabet = Alphabet("ab ")
+    rng = np.random.default_rng(seed)
+    log_probs = torch.log_softmax(torch.tensor(rng.normal(size=(frames, 4)) * 2), dim=-1).numpy()
+    (greedy,) = greedy_decode(torch.tensor(log_probs).unsqueeze(1), torch.tensor([frames]), alphabet)
+    results = prefix_beam_search(log_probs, alphabet.chars, width)
+    scores = {text: ctc for text, ctc, _ in results}
+    assert greedy.text in scores
+    assert scores[greedy.text] <= ctc_log_likelihood(log_probs, alphabet.encode(greedy.text)) + 1e-9

@@ -17,20 +17,43 @@ import numpy as np
 from linescribe.alphabet import BLANK_ID
 
 
+def _ctc_states(log_probs: np.ndarray, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The CTC state sequence of a text (blank, c1, blank, c2, ..., blank): each frame's
+    log-probability of each state (T, S), and which states a path may reach by skipping the
+    blank before them (a character unlike the one before)."""
+    states = 2 * len(ids) + 1
+    extended = np.full(states, BLANK_ID)
+    extended[1::2] = ids
+    can_skip = np.zeros(states, dtype=bool)
+    can_skip[3::2] = extended[3::2] != extended[1:-2:2]
+    return log_probs[:, extended].astype(np.float64), can_skip
+
+
+def ctc_log_likelihood(log_probs: np.ndarray, ids: Sequence[int]) -> float:
+    """log p(text | frames): the CTC forward sum over every path of the T frames that spells the
+    text (-inf if none does), the quantity a beam search ranks texts by."""
+    if len(ids) == 0 or log_probs.shape[0] == 0:
+        return float(log_probs[:, BLANK_ID].astype(np.float64).sum()) if len(ids) == 0 else -np.inf
+    emissions, can_skip = _ctc_states(log_probs, ids)
+    score = np.full(len(can_skip), -np.inf)
+    score[:2] = emissions[0, :2]
+    unreachable = np.full(2, -np.inf)
+    for t in range(1, emissions.shape[0]):
+        step = np.concatenate((unreachable[:1], score[:-1]))
+        skip = np.where(can_skip, np.concatenate((unreachable, score[:-2])), -np.inf)
+        score = np.logaddexp(np.logaddexp(score, step), skip) + emissions[t]
+    return float(np.logaddexp(score[-1], score[-2]))
+
+
 def align(log_probs: np.ndarray, ids: Sequence[int]) -> np.ndarray | None:
     """log_probs (T, C) of one line, class ids of a text -> (T,) int: the index in ``ids`` of the
     character each frame writes on the best path, -1 for blank frames. None if no CTC path of T
     frames spells the text (too many characters for the frames)."""
     frames = log_probs.shape[0]
-    labels = len(ids)
-    if labels == 0:
+    if len(ids) == 0:
         return np.full(frames, -1)
-    states = 2 * labels + 1
-    extended = np.full(states, BLANK_ID)
-    extended[1::2] = ids
-    can_skip = np.zeros(states, dtype=bool)
-    can_skip[3::2] = extended[3::2] != extended[1:-2:2]
-    emissions = log_probs[:, extended].astype(np.float64)  # (T, S)
+    emissions, can_skip = _ctc_states(log_probs, ids)
+    states = len(can_skip)
     score = np.full(states, -np.inf)
     score[0] = emissions[0, 0]
     score[1] = emissions[0, 1]
