@@ -125,6 +125,40 @@ def test_arpa_file_round_trip_and_format(tmp_path):
             assert again.log10_prob(context, word) == pytest.approx(model.log10_prob(context, word), abs=1e-5)
 
 
+CASED_ARPA = """\\data\\
+ngram 1=6
+ngram 2=3
+
+\\1-grams:
+-1.0\t<s>\t-0.2
+-0.5\tLondon\t-0.3
+-1.0\tThe\t-0.1
+-1.0\tthe\t-0.4
+-2.0\tDon\u2019t
+-1.5\t</s>
+
+\\2-grams:
+-0.2\t<s> The
+-0.5\t<s> the
+-0.1\tthe London
+
+\\end\\
+"""
+
+
+def test_a_cased_arpa_file_is_folded_to_the_words_the_decoder_looks_up(tmp_path):
+    """KenLM's lmplz keeps case; the decoders look words up lower-cased with plain apostrophes,
+    so London was scored as <unk>. Variants are merged: The and the are one word."""
+    path = tmp_path / "cased.arpa"
+    path.write_text(CASED_ARPA, encoding="utf-8")
+    model = NgramModel.read_arpa(path)
+    assert model.vocabulary == {"london", "the", "don't"}
+    assert model.log10_prob((), "london") == pytest.approx(-0.5)
+    assert model.log10_prob((), "the") == pytest.approx(math.log10(10**-1.0 + 10**-1.0))
+    assert model.log10_prob((BOS,), "the") == pytest.approx(math.log10(10**-0.2 + 10**-0.5))
+    assert model.log10_prob(("the",), "london") == pytest.approx(-0.1)
+
+
 SHORT_ARPA = b"\\data\\\nngram 1=3\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\end\\\n"
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from linescribe.errors import LinescribeError
+from linescribe.lm.words import word_key
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIAL = frozenset({BOS, EOS, UNK})
@@ -172,7 +173,7 @@ class NgramModel:
                 raise LanguageModelError(
                     f"{path}: \\data\\ declares {count} {order}-grams but the file lists {len(ngrams[order - 1])}"
                 )
-        return cls(ngrams)
+        return cls(_case_folded(ngrams))
 
     def arpa_text(self) -> str:
         out = io.StringIO()
@@ -199,6 +200,30 @@ class NgramModel:
         if str(path).endswith(".gz"):
             data = gzip.compress(data, compresslevel=9, mtime=0)
         write_atomically(Path(path), data, durable=False)
+
+
+def _case_folded(ngrams: list[dict[Ngram, tuple[float, float]]]) -> list[dict[Ngram, tuple[float, float]]]:
+    """The n-grams with their words as the decoders look them up (``word_key``: lower case, plain
+    apostrophes); an ARPA file from another tool (KenLM's ``lmplz``) usually keeps case, and
+    ``London`` would be scored as ``<unk>``. Variants that fold together are merged: the
+    probabilities of a word's variants after the same history are added (``The`` and ``the``
+    are one word now), and of the variants of the history the most likely is kept, with the
+    largest backoff."""
+    if all(gram[0] in SPECIAL or gram[0] == word_key(gram[0]) for gram in ngrams[0]):
+        return ngrams
+    folded = []
+    for grams in ngrams:
+        variants: dict[Ngram, dict[Ngram, list[float]]] = {}  # folded n-gram -> history as written -> log10 p
+        backoffs: dict[Ngram, float] = {}
+        for gram, (log_prob, backoff) in grams.items():
+            key = tuple(word if word in SPECIAL else word_key(word) for word in gram)
+            variants.setdefault(key, {}).setdefault(gram[:-1], []).append(log_prob)
+            backoffs[key] = max(backoffs.get(key, -math.inf), backoff)
+        folded.append({
+            key: (max(math.log10(sum(10.0**p for p in probs)) for probs in histories.values()), backoffs[key])
+            for key, histories in variants.items()
+        })
+    return folded
 
 
 def _number(value: float) -> str:
