@@ -103,10 +103,15 @@ def test_a_stop_signal_during_a_connection_handler_is_not_swallowed():
 
 
 def test_serves_with_the_onnxruntime_backend(start_server, png):
-    process, url = start_server("--backend", "onnx", "--workers", "2")
+    """Also: decoder flags serve the requests whose decoder takes them, whatever the default
+    decoder (--lm and --beam-width were refused without --decoder beam_lm)."""
+    process, url = start_server("--backend", "onnx", "--workers", "2", "--lm", "french", "--beam-width", "4")
     body, content_type = multipart({}, [("line.png", png("the cat sat on the mat"))])
     status, _, answer = request(url + "/api/v1/recognize", "POST", body, content_type)
-    assert status == 200 and json.loads(answer)["text"]
+    assert status == 200 and json.loads(answer)["text"] and json.loads(answer)["options"]["decoder"] == "greedy"
+    body, content_type = multipart({"decoder": "beam_lm"}, [("line.png", png("the cat sat on the mat"))])
+    status, _, answer = request(url + "/api/v1/recognize", "POST", body, content_type)
+    assert status == 200 and json.loads(answer)["options"] == {"decoder": "beam_lm", "beam_width": 4, "spell": False, "layout": "line"}
 
 
 def test_a_port_in_use_or_an_unknown_host_is_a_one_line_error(make_app):

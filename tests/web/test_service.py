@@ -70,7 +70,36 @@ def test_the_lm_and_speller_are_loaded_at_start_up_and_a_missing_one_only_warns(
         caplog.clear()
         with caplog.at_level("WARNING"):
             ModelService(model, speller="autocorrect")
-        assert "cannot load the spelling dictionary now" in caplog.text
+        assert "cannot load the spelling dictionary (" in caplog.text
+
+
+def test_what_cannot_load_is_left_off_the_page_and_refused_with_503(model, monkeypatch):
+    """A speller whose package is missing once gave every spell=true request a 500, and the page
+    still offered the toggle."""
+    import linescribe.decoding.options as options_module
+    from linescribe.web import create_app
+
+    def missing(*args, **kwargs):
+        raise ImportError("No module named 'autocorrect'")
+
+    monkeypatch.setattr(options_module, "Speller", missing)
+    service = ModelService(model, speller="autocorrect")
+    assert set(service.unavailable) == {"spell"} and "autocorrect" in service.unavailable["spell"]
+    with pytest.raises(RequestError, match="cannot read with spell: cannot load the spelling dictionary") as refused:
+        service.read([np.asarray(render_line("the cat"))], {"spell": True})
+    assert refused.value.status == 503
+    assert service.read([np.asarray(render_line("the cat"))], {}).lines
+    page = create_app(service).test_client().get("/").get_data(as_text=True)
+    assert 'name="decoder"' in page and 'name="spell"' not in page
+
+
+def test_decoder_options_of_the_server_serve_whichever_decoder_takes_them(model):
+    """serve --lm french with the greedy default: decoder=beam_lm requests read with the French LM
+    (the flag was refused unless --decoder beam_lm, and such requests got the English LM)."""
+    service = ModelService(model, decoder_options={"lm": "french", "beam_width": 3})
+    assert service.decoding({}) == DecodingOptions()
+    assert service.decoding({"decoder": "beam"}) == DecodingOptions("beam", beam_width=3)
+    assert service.decoding({"decoder": "beam_lm", "beam_width": 5}) == DecodingOptions("beam_lm", beam_width=5, lm="french")
 
 
 def test_read_gives_each_image_its_lines_and_the_options_used(service):

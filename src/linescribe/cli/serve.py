@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from linescribe.cli.options import backend_option, batch_size_option, chosen_decoding, decoding_options, model_option
+from linescribe.decoding.options import DECODER_KEYWORDS
 
 
 @click.command()
@@ -57,10 +58,15 @@ def serve(
 
     The decoder options set the defaults; each request may choose its decoder, beam width, LM
     weight, word bonus and spelling correction (the LM and lexicon files stay the server's).
+    --lm, --lexicon and the other decoder options apply to the requests whose decoder takes
+    them, whatever --decoder says (e.g. a greedy server whose beam_lm requests use --lm french).
     Stops on Ctrl-C or SIGTERM after finishing the requests in progress."""
     from linescribe.web import ModelService, create_app
     from linescribe.web.server import addresses, make_server, serve_until_stopped
 
+    # --lm, --lexicon, --beam-width, ... serve the requests whose decoder takes them, whatever the
+    # default decoder: a greedy French server's decoder=beam_lm requests read with --lm french
+    decoder_options = {name: decoding.pop(name) for name in DECODER_KEYWORDS if decoding.get(name) is not None}
     service = ModelService.load(
         model,
         backend=backend,
@@ -68,6 +74,7 @@ def serve(
         defaults=chosen_decoding(**decoding),
         speller=decoding["speller"],
         batch_size=batch_size,
+        decoder_options=decoder_options,
     )
     server = make_server(create_app(service, max_upload_mb=max_upload_mb), host, port, workers)
     if host not in ("127.0.0.1", "localhost", "::1"):

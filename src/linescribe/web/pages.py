@@ -24,9 +24,10 @@ def index() -> str:
         "index.html",
         model=service.name,
         alphabet_size=service.alphabet_size,
-        decoders=[(name, DECODER_LABELS.get(name, name)) for name in DECODERS],
+        decoders=[(name, DECODER_LABELS.get(name, name)) for name in DECODERS if name not in service.unavailable],
         default_decoder=service.defaults.decoder,
         spell=service.defaults.speller is not None,
+        spell_available="spell" not in service.unavailable,
         max_upload_bytes=current_app.config["MAX_CONTENT_LENGTH"],
         formats=ACCEPTED_FORMATS,
     )

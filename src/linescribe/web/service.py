@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from linescribe.decoding import DecodingOptions
+from linescribe.decoding import DECODERS, DecodingOptions
+from linescribe.decoding.registry import decoder_options
 from linescribe.decoding.spell import DEFAULT_SPELLER
 from linescribe.errors import LinescribeError
 from linescribe.inference import DEFAULT_BATCH_SIZE, Prediction, Recognizer
@@ -98,15 +99,22 @@ class ModelService:
         speller: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_size: int = 8,
+        decoder_options: Mapping[str, Any] | None = None,
     ) -> None:
         """``defaults``: the decoding where a request says nothing (its ``speller`` set: requests
         are spelling-corrected unless they say otherwise). ``speller``: the corrector a request's
-        ``spell=true`` turns on (default: the defaults' own, else DEFAULT_SPELLER)."""
+        ``spell=true`` turns on (default: the defaults' own, else DEFAULT_SPELLER).
+        ``decoder_options``: decoder options (``lm``, ``lexicon``, ``beam_width``, ...) for
+        whichever decoder a request chooses that takes them, whatever the default decoder: a
+        greedy server's ``decoder=beam_lm`` requests use its French LM."""
         self.model = model
         self.defaults = defaults or DecodingOptions()
         self.speller = speller or self.defaults.speller or DEFAULT_SPELLER
+        self.decoder_options = dict(decoder_options or {})
         self.batch_size = batch_size
         self.cache_size = cache_size
+        self.unavailable: dict[str, str] = {}
+        """What requests cannot have here (``beam_lm``, ``spell``) -> why, found at start-up."""
         self._recognizers: OrderedDict[DecodingOptions, Recognizer] = OrderedDict()
         self._lock = threading.Lock()
         self.recognizer(self.decoding({}))
@@ -115,13 +123,19 @@ class ModelService:
     def _preload(self) -> None:
         """Load now, not on the first request that asks for them, what requests may choose: the
         beam_lm decoder's LM and the spelling dictionary (seconds each; the first beam_lm request
-        took 5.2 s before, 0.2 s after). Both stay in process-wide caches."""
-        for label, requested in (("language model", {"decoder": "beam_lm"}), ("spelling dictionary", {"spell": True})):
+        took 5.2 s before, 0.2 s after). Both stay in process-wide caches. One that cannot load
+        (a missing optional package, a bad LM file) is left out of the page, and requests that
+        ask for it get a 503 that says why."""
+        for feature, label, requested in (
+            ("beam_lm", "language model", {"decoder": "beam_lm"}),
+            ("spell", "spelling dictionary", {"spell": True}),
+        ):
             start = time.perf_counter()
             try:
                 self.recognizer(self.decoding(requested))
-            except (LinescribeError, ImportError) as error:  # optional: requests that ask for it get the error
-                logger.warning("linescribe: warning: cannot load the %s now (%s); requests that ask for it will fail", label, error)
+            except (LinescribeError, ImportError) as error:
+                self.unavailable[feature] = f"cannot load the {label} ({error})"
+                logger.warning("linescribe: warning: %s; requests that ask for it will get a 503", self.unavailable[feature])
                 continue
             logger.info("linescribe: loaded the %s for requests that ask for it (%.1f s)", label, time.perf_counter() - start)
 
@@ -146,11 +160,14 @@ class ModelService:
         """The decoding for a request: its ``decoder``, ``spell`` and REQUEST_DECODER_OPTIONS over
         the server's defaults. The defaults apply only where the chosen decoder takes them; a
         requested option that it does not take is a RequestError 400."""
-        options = self.defaults.with_decoder(requested.get("decoder") or self.defaults.decoder)
+        decoder = requested.get("decoder") or self.defaults.decoder
+        options = self.defaults.with_decoder(decoder)
         spell = requested.get("spell", self.defaults.speller is not None)
+        taken = decoder_options(decoder) if decoder in DECODERS else []  # an unknown one is refused below
+        server = {name: value for name, value in self.decoder_options.items() if name in taken}
         asked = {name: requested[name] for name in REQUEST_DECODER_OPTIONS if requested.get(name) is not None}
         try:
-            return replace(options, speller=self.speller if spell else None, **asked)
+            return replace(options, speller=self.speller if spell else None, **{**server, **asked})
         except LinescribeError as error:
             raise RequestError(400, str(error)) from None
 
@@ -187,6 +204,9 @@ class ModelService:
         ``layout``, a LAYOUTS name (default ``line``), picks the reader."""
         layout = requested.get("layout") or "line"
         decoding = self.decoding(requested)
+        for feature, wanted in (("beam_lm", decoding.decoder == "beam_lm"), ("spell", decoding.speller is not None)):
+            if wanted and feature in self.unavailable:
+                raise RequestError(503, f"this server cannot read with {feature}: {self.unavailable[feature]}")
         recognizer = self.recognizer(decoding)
         lines = LAYOUTS[layout](recognizer, images, lambda line_images: self._check_work(line_images, recognizer))
         shown = {name: getattr(decoding, name) for name in REQUEST_DECODER_OPTIONS if getattr(decoding, name) is not None}
