@@ -121,7 +121,7 @@ def grid(args) -> None:
         for name in ("beam_lm",):
             for lm_weight in (0.3, 0.5, 0.8):
                 for word_bonus in (0.0, 1.0, 2.0):
-                    for oov_penalty in (-3.0, -6.0, -10.0) if name == "beam_lm" else (0.0,):
+                    for oov_penalty in (-0.75, -1.0, -1.25, -1.5) if name == "beam_lm" else (0.0,):
                         decoder = build_decoder(name, beam_width=args.beam_width, lm_weight=lm_weight,
                                                 word_bonus=word_bonus, oov_penalty=oov_penalty)
                         rates, _ = score(output, decoder, model.alphabet)

@@ -145,9 +145,31 @@ def test_bad_options_are_refused_by_name(client, png, form, fragments):
 
 
 def test_no_file(client):
-    assert_error(client.post(RECOGNIZE), 400, "no image", "'image'")
-    assert_error(client.post(RECOGNIZE, data={"decoder": "greedy"}), 400, "no image")
-    assert_error(client.post(RECOGNIZE, json={"image": "aGVsbG8="}), 400, "multipart/form-data")
+    assert_error(client.post(RECOGNIZE), 400, "no image", "the body is empty", "'image'")
+    assert_error(client.post(RECOGNIZE, data={"decoder": "greedy"}), 400, "no image", "application/x-www-form-urlencoded")
+    assert_error(client.post(RECOGNIZE, json={"image": "aGVsbG8="}), 400, "application/json", "multipart/form-data")
+    assert_error(post(client, decoder="greedy"), 400, "no image: send one or more files")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\nPNG',  # never closed
+        b'--other\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\nPNG\r\n--other--\r\n',
+    ],
+    ids=["unterminated", "wrong boundary"],
+)
+def test_a_multipart_body_that_cannot_be_parsed_says_so(client, body):
+    """Werkzeug drops such a body without a word; it was answered 'no image: send one...'."""
+    response = client.post(RECOGNIZE, data=body, content_type="multipart/form-data; boundary=B")
+    assert_error(response, 400, "malformed multipart body")
+
+
+def test_options_twice_or_in_the_query_string_are_refused(client, png):
+    """They were silently ignored: the first value won, and query-string options did nothing."""
+    assert_error(post(client, (png(), "a.png"), decoder=["greedy", "beam"]), 400, "option 'decoder' is given 2 times")
+    response = client.post(RECOGNIZE + "?decoder=beam", data={"image": (io.BytesIO(png()), "a.png")}, content_type="multipart/form-data")
+    assert_error(response, 400, "option 'decoder' is in the URL's query string")
 
 
 def test_file_in_another_field(client, png):
@@ -184,6 +206,11 @@ def test_one_bad_image_refuses_the_request_and_names_it(client, png):
 def test_oversize_request_is_413_json(make_app, png):
     client = make_app(max_upload_mb=0.01).test_client()
     assert_error(post(client, (png() * 8, "big.png")), 413, "at most 0.01 MB")
+
+
+def test_a_form_over_werkzeugs_limits_is_told_which_limit(client, png):
+    """A 600 KB text field fits the 10 MB body: the 413 once said the body was too large."""
+    assert_error(post(client, (png(), "a.png"), decoder="x" * 600_000), 413, "a form field is too long", "500,000 bytes")
 
 
 @pytest.mark.parametrize(("width", "height"), [(9000, 9000), (40000, 40000)])

@@ -35,7 +35,7 @@ from linescribe.decoding.options import DECODER_KEYWORDS
 )
 @click.option(
     "--max-upload-mb",
-    type=click.FloatRange(min=0.01),
+    type=click.FloatRange(min=0.01, max=10_000),
     default=10.0,
     show_default=True,
     help="Largest request body (all its images together), in MB.",

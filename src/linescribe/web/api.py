@@ -41,7 +41,7 @@ def openapi() -> Response:
 @bp.post("/api/v1/recognize")
 def recognize() -> Response:
     started = time.perf_counter()
-    options = parse_options(request.form)
+    options = parse_options(request.form, request.args)
     stray = sorted(set(request.files) - {IMAGE_FIELD})
     if stray:
         raise RequestError(
@@ -49,7 +49,16 @@ def recognize() -> Response:
         )
     files = request.files.getlist(IMAGE_FIELD)
     if not files:
-        raise RequestError(400, f"no image: send one or more files as multipart/form-data in the field '{IMAGE_FIELD}'")
+        send = f"send one or more files as multipart/form-data in the field '{IMAGE_FIELD}'"
+        if request.mimetype != "multipart/form-data":
+            raise RequestError(400, f"no image: the body is {request.mimetype or 'empty'}; {send}")
+        if request.content_length and not request.form:  # Werkzeug drops a body it cannot parse without a word
+            raise RequestError(
+                400,
+                "no image: malformed multipart body, no parts found (a missing or wrong boundary, an unterminated "
+                "body, or a file name that is not UTF-8)",
+            )
+        raise RequestError(400, f"no image: {send}")
     config = current_app.config
     uploads = decode_uploads(
         [(file.filename, file.read()) for file in files], config["MAX_IMAGES"], config["MAX_PIXELS"]

@@ -36,9 +36,15 @@ def _http_message(error: HTTPException) -> str:
         allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
         return f"method {request.method} is not allowed on {request.path[:200]}; allowed: {allowed}"
     if error.code == 413:
-        limit_mb = current_app.config["MAX_CONTENT_LENGTH"] / 1_000_000
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is not None and request.content_length <= limit:
+            # the body fits: Werkzeug's form limits refused it while parsing
+            return (
+                f"a form field is too long or the form has too many parts: at most {request.max_form_memory_size:,} "
+                f"bytes per text field and {request.max_form_parts:,} parts"
+            )
         images = current_app.config["MAX_IMAGES"]
-        return f"the request is too large: at most {limit_mb:g} MB and {images} images per request"
+        return f"the request is too large: at most {limit / 1_000_000:g} MB and {images} images per request"
     if error.code == 400:
         return "malformed request: send the images as multipart/form-data in the field 'image'"
     return str(error.description or error.name)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.datastructures import MultiDict
+
 from linescribe.decoding import DECODERS
 from linescribe.web.errors import RequestError
 from linescribe.web.service import LAYOUTS
@@ -105,9 +107,17 @@ FORM_OPTIONS: tuple[FormOption, ...] = (
 OPTION_NAMES = tuple(option.name for option in FORM_OPTIONS)
 
 
-def parse_options(form: Mapping[str, str]) -> dict[str, Any]:
-    """The options given in the form, parsed; an unknown field is refused by name."""
+def parse_options(form: MultiDict[str, str], query: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The options given in the form, parsed; an unknown field is refused by name, and so are an
+    option given twice (which value was meant?) and options in the URL's query string (they
+    were silently ignored)."""
+    if query:
+        name = next(iter(query))
+        raise RequestError(400, f"option {name[:40]!r} is in the URL's query string: send options as fields of the multipart form")
     unknown = sorted(set(form) - set(OPTION_NAMES))
     if unknown:
         raise RequestError(400, f"unknown option {unknown[0][:40]!r}; known: {', '.join(OPTION_NAMES)}")
+    for name in form:
+        if len(form.getlist(name)) > 1:
+            raise RequestError(400, f"option {name!r} is given {len(form.getlist(name))} times: give it once")
     return {option.name: option.parse(form[option.name]) for option in FORM_OPTIONS if option.name in form}
