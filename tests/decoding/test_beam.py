@@ -102,7 +102,9 @@ def test_lm_turns_an_uncertain_letter_into_a_likely_word():
     assert fused.text == "the cat"
     assert fused.char_confidences[5] == pytest.approx(0.45, abs=1e-3)  # the network's support for "a"
     assert fused.alternatives[0].text == "the cat"
-    (weightless,) = LMBeamDecoder(lm=lm, lm_weight=0.0, word_bonus=0.0, oov_penalty=0.0)(log_probs, lengths, ALPHABET)
+    (weightless,) = LMBeamDecoder(lm=lm, lm_weight=0.0, word_bonus=0.0, oov_penalty=0.0, oov_word_penalty=0.0)(
+        log_probs, lengths, ALPHABET
+    )
     assert weightless.text == "the cot"
 
 
@@ -136,10 +138,22 @@ def test_french_elisions_keep_their_letters(text):
     assert LMBeamDecoder(lm="french")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
 
 
-@pytest.mark.parametrize("text", ["he said 'yes' then", "the dogs' food"])
-def test_an_apostrophe_that_ends_a_word_costs_nothing(text):
-    """A closing quote or a plural possessive is not an unknown word (``'yes`` was read)."""
+@pytest.mark.parametrize("text", ["he said 'yes' then", "the dogs' food", "the garden's gate"])
+def test_an_apostrophe_that_ends_a_word_or_a_possessive_costs_nothing(text):
+    """A closing quote or a possessive of a known word is not an unknown word (``'yes`` was read)."""
     log_probs = _spelt(WORDS_ALPHABET, text, **{f"at_{text.rindex(chr(39))}": 0.7})
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert LMBeamDecoder(lm="english")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
+
+
+def test_an_unlikely_apostrophe_does_not_cut_a_known_word_out_of_an_unknown_one():
+    """Only elisions the lexicon holds (l', qu') end a word at an apostrophe: any known word did,
+    and ``plant'aginaceae`` beat ``plantaginaceae``, its known half scored for free."""
+    text = "the plantaginaceae are"
+    frames = [{char: 0.95} for char in text]
+    log_probs = _ambiguous_line(WORDS_ALPHABET, frames)
+    after_plant = 2 * (text.index("plant") + len("plant")) - 1  # the blank frame after the t
+    log_probs[after_plant, 0, WORDS_ALPHABET.encode("'")[0]] = -4.5
     lengths = torch.tensor([log_probs.shape[0]])
     assert LMBeamDecoder(lm="english")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
 

@@ -126,15 +126,16 @@ def test_arpa_file_round_trip_and_format(tmp_path):
 
 
 CASED_ARPA = """\\data\\
-ngram 1=6
+ngram 1=7
 ngram 2=3
 
 \\1-grams:
 -1.0\t<s>\t-0.2
 -0.5\tLondon\t-0.3
--1.0\tThe\t-0.1
+-2.0\tThe
 -1.0\tthe\t-0.4
 -2.0\tDon\u2019t
+-inf\tDON\u2019T
 -1.5\t</s>
 
 \\2-grams:
@@ -148,13 +149,16 @@ ngram 2=3
 
 def test_a_cased_arpa_file_is_folded_to_the_words_the_decoder_looks_up(tmp_path):
     """KenLM's lmplz keeps case; the decoders look words up lower-cased with plain apostrophes,
-    so London was scored as <unk>. Variants are merged: The and the are one word."""
+    so London was scored as <unk>. Variants are merged: The and the are one word, with the
+    backoff of the likelier."""
     path = tmp_path / "cased.arpa"
     path.write_text(CASED_ARPA, encoding="utf-8")
     model = NgramModel.read_arpa(path)
     assert model.vocabulary == {"london", "the", "don't"}
     assert model.log10_prob((), "london") == pytest.approx(-0.5)
-    assert model.log10_prob((), "the") == pytest.approx(math.log10(10**-1.0 + 10**-1.0))
+    assert model.log10_prob((), "the") == pytest.approx(math.log10(10**-2.0 + 10**-1.0))
+    assert model.ngrams[0][("the",)][1] == -0.4  # the likeliest variant's backoff, not the rare The's 0
+    assert model.log10_prob((), "don't") == pytest.approx(-2.0)  # a -inf variant adds nothing
     assert model.log10_prob((BOS,), "the") == pytest.approx(math.log10(10**-0.2 + 10**-0.5))
     assert model.log10_prob(("the",), "london") == pytest.approx(-0.1)
 

@@ -92,10 +92,11 @@ class Lexicon:
 
 class _Apostrophe(NamedTuple):
     """A partial word followed by an apostrophe that no lexicon word goes on with (``dogs'``,
-    ``qu'``): a closing quote, a plural possessive or an elision, told apart by what follows.
-    ``node``: the lexicon trie node of the word before the apostrophe."""
+    ``hooker'``): a closing quote or a possessive, told apart by what follows. ``node``: the
+    lexicon trie node of the word before the apostrophe; ``possessive``: an ``s`` followed."""
 
     node: dict
+    possessive: bool = False
 
 
 def _letters(word: str) -> int:
@@ -110,15 +111,16 @@ class WordScorer:
     node of that partial word (None once it has left the lexicon, an ``_Apostrophe`` after an
     apostrophe the lexicon does not continue).
 
-    A word the lexicon does not know pays ``oov_penalty`` per letter, from the letter where no
-    lexicon word starts like it, so that beams do not put off the cost by leaving words open. Per
-    letter rather than per word: with a fixed cost per unknown word, two unknown words written as
-    one (``zorblatquentyx``) paid it once instead of twice, and beams dropped even a certain space
-    between them. After a known word and an apostrophe, a letter that no lexicon word continues
-    with starts a new word (French elisions: ``l'homme``, ``qu'il``, ``c'est``); the elided word
-    itself is not scored (word lists and LMs split elisions inconsistently: the bundled French LM
-    knows ``homme`` well and ``c'`` barely). An apostrophe that ends a word (a closing quote,
-    ``dogs'``) is not part of the word scored.
+    A word the lexicon does not know pays ``oov_penalty`` per letter plus ``oov_word_penalty``
+    once, from the letter where no lexicon word starts like it, so that beams do not put off the
+    cost by leaving words open. Mostly per letter: with a fixed cost per unknown word, two
+    unknown words written as one paid it once instead of twice, and beams dropped even a certain
+    space between them (``zorblatquentyx``). The elided words that the lexicon holds with their
+    apostrophe (French ``l'``, ``qu'``, ``c'``) end where the next letter leaves the lexicon and
+    are not scored, so that ``l'homme`` is scored as ``homme`` (the bundled French LM barely
+    knows ``c'``, and beams dropped the ``c`` of ``c'est``). A known word followed by an
+    apostrophe that ends it (a closing quote, ``dogs'``) or by ``'s`` (``hooker's``) is scored
+    as that word.
     """
 
     def __init__(
@@ -128,12 +130,14 @@ class WordScorer:
         word_bonus: float,
         lexicon: Lexicon | None = None,
         oov_penalty: float = 0.0,
+        oov_word_penalty: float = 0.0,
     ) -> None:
         self.lm = lm
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
         self.lexicon = lexicon
         self.oov_penalty = oov_penalty
+        self.oov_word_penalty = oov_word_penalty
         self._word_cache: dict[tuple[tuple[str, ...], str], float] = {}
 
     def initial(self) -> tuple:
@@ -155,28 +159,24 @@ class WordScorer:
             return key in self.lexicon
         return self.lm is not None and key in self.lm
 
+    def _unknown(self, word: str) -> float:
+        """What an unknown word of these letters pays at once (the letters written so far)."""
+        return self.oov_word_penalty + self.oov_penalty * _letters(word)
+
     def _complete(self, state: tuple, text: str) -> tuple[tuple, float]:
         """The state and score after the word being written ends (at the end of ``text``)."""
         context, start, node = state
         if start < 0:
             return state, 0.0
         key = word_key(text[start:])
-        if not self._known(key):
-            key = key.rstrip("'")  # a closing quote or a plural possessive: the word before it
+        if isinstance(node, _Apostrophe):  # hooker' or hooker's, the word before it known
+            key = key[: key.rindex("'")]
         score = self._word_score(context, key)
-        if self.lexicon is not None and node is not None and key not in self.lexicon:
-            score += self.oov_penalty * _letters(key)  # a lexicon prefix so far: its letters have not paid yet
+        if self.lexicon is not None and isinstance(node, dict) and key not in self.lexicon:
+            score += self._unknown(key)  # a lexicon prefix so far: it has not paid yet
         if self.lm is not None:
             context = self.lm.state(context, key)
         return (context, -1, None), score
-
-    @staticmethod
-    def _elided(node: Any, text: str, char: str) -> bool:
-        """Whether ``char``, a letter, starts a new word after an elided one: the text ends in a
-        known word and an apostrophe (``l'``, ``qu'``), and no lexicon word goes on with ``char``."""
-        if isinstance(node, _Apostrophe):
-            return Lexicon.END in node.node
-        return node is not None and text[-1] in APOSTROPHES and Lexicon.END in node and word_key(char) not in node
 
     def extend(self, state: tuple, text: str, char: str) -> tuple[tuple, float]:
         """State and score change when ``char`` is appended to ``text``."""
@@ -186,22 +186,25 @@ class WordScorer:
             return self._complete(state, text)
         if self.lexicon is None:
             return (context, start if start >= 0 else len(text), None), 0.0
-        if start >= 0 and is_letter and self._elided(node, text, char):
-            start = -1  # the elided word is not scored: the LM scores the word it leans on
         if start < 0:
             start, node = len(text), self.lexicon.root
         if node is None:  # outside the lexicon already: each further letter pays
             return (context, start, None), (self.oov_penalty if is_letter else 0.0)
+        key = word_key(char)
         if isinstance(node, _Apostrophe):
-            if not is_letter:
-                return state, 0.0
-            return (context, start, None), self.oov_penalty * _letters(text[start:] + char)
-        child = node.get(word_key(char))
+            if key == "s" and not node.possessive and Lexicon.END in node.node:
+                return (context, start, node._replace(possessive=True)), 0.0
+            return (context, start, None), self._unknown(text[start:] + char)
+        child = node.get(key)
         if child is not None:
             return (context, start, child), 0.0
-        if not is_letter:
+        if is_letter and len(text) > start and text[-1] in APOSTROPHES and Lexicon.END in node:
+            # an elided word the lexicon holds (l', qu'), then a letter no lexicon word goes on
+            # with: the elided word is not scored, the word it leans on starts here
+            return self.extend((context, -1, None), text, char)
+        if not is_letter and Lexicon.END in node:
             return (context, start, _Apostrophe(node)), 0.0
-        return (context, start, None), self.oov_penalty * _letters(text[start:] + char)
+        return (context, start, None), self._unknown(text[start:] + char)
 
     def finish(self, state: tuple, text: str) -> float:
         """Score of the word left open at the end of the line."""
@@ -341,8 +344,9 @@ class BeamDecoder:
 class LMBeamDecoder(BeamDecoder):
     """Prefix beam search with a word n-gram LM: ``LMBeamDecoder(lm="english", lm_weight=0.3,
     word_bonus=2.0)``. ``lm``: an ARPA file, a bundled LM's name, or a loaded ``NgramModel``.
-    ``lm_weight`` and ``oov_penalty`` (per letter of a word outside the lexicon) left out: the
-    values tuned for that bundled LM (``TUNED_LM_WEIGHTS``, ``TUNED_OOV_PENALTIES``), else 0.3 and -1.
+    ``lm_weight``, ``oov_word_penalty`` and ``oov_penalty`` (what a word outside the lexicon pays
+    once and per letter) left out: the values tuned for that bundled LM (``TUNED_LM_WEIGHTS``,
+    ``TUNED_OOV_PENALTIES``), else ``DEFAULT_LM_WEIGHT`` and ``DEFAULT_OOV_PENALTY``.
     ``lexicon`` (a file or a set of words) limits the known words to that list: other words are
     scored as ``<unk>``."""
 
@@ -355,6 +359,7 @@ class LMBeamDecoder(BeamDecoder):
         word_bonus: float = 2.0,
         lexicon: str | Path | Iterable[str] | None = None,
         oov_penalty: float | None = None,
+        oov_word_penalty: float | None = None,
         char_min_logp: float = CHAR_MIN_LOGP,
     ) -> None:
         super().__init__(beam_width, n_best, char_min_logp)
@@ -365,8 +370,9 @@ class LMBeamDecoder(BeamDecoder):
         bundled = lm if isinstance(lm, str) else None
         if lm_weight is None:
             lm_weight = TUNED_LM_WEIGHTS.get(bundled, DEFAULT_LM_WEIGHT)
-        if oov_penalty is None:
-            oov_penalty = TUNED_OOV_PENALTIES.get(bundled, DEFAULT_OOV_PENALTY)
+        tuned_word, tuned_letter = TUNED_OOV_PENALTIES.get(bundled, DEFAULT_OOV_PENALTY)
+        oov_word_penalty = tuned_word if oov_word_penalty is None else oov_word_penalty
+        oov_penalty = tuned_letter if oov_penalty is None else oov_penalty
 
         if lm is None and lexicon is None:
             raise LinescribeError(f"the {type(self).__name__} needs a language model or a lexicon")
@@ -383,7 +389,8 @@ class LMBeamDecoder(BeamDecoder):
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
         self.oov_penalty = oov_penalty
-        self._scorer = WordScorer(self.lm, lm_weight, word_bonus, self.lexicon, oov_penalty)
+        self.oov_word_penalty = oov_word_penalty
+        self._scorer = WordScorer(self.lm, lm_weight, word_bonus, self.lexicon, oov_penalty, oov_word_penalty)
 
     def scorer(self, alphabet: Alphabet) -> WordScorer:
         return self._scorer

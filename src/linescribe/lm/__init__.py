@@ -23,10 +23,10 @@ DEFAULT_LM_WEIGHT = 0.3
 TUNED_LM_WEIGHTS = {"english": 0.3, "french": 0.2}
 """The ``beam_lm`` weight of each bundled LM when none is given, chosen on validation lines
 (english on hooker val, french on copiste and poilus val; README "Decoders")."""
-DEFAULT_OOV_PENALTY = -1.0
-TUNED_OOV_PENALTIES = {"english": -1.25, "french": -0.75}
-"""What ``beam_lm`` charges each letter of a word its lexicon lacks (natural log), per bundled LM,
-chosen on the same validation lines (README "Decoders")."""
+DEFAULT_OOV_PENALTY = (-1.0, -0.75)
+TUNED_OOV_PENALTIES = {"english": (-1.0, -1.0), "french": (0.0, -0.75)}
+"""What ``beam_lm`` charges a word its lexicon lacks (natural log): once, and per letter; per
+bundled LM, chosen on the same validation lines (README "Decoders")."""
 
 
 def bundled_lms() -> dict[str, Path]:

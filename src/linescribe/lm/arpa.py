@@ -207,23 +207,33 @@ def _case_folded(ngrams: list[dict[Ngram, tuple[float, float]]]) -> list[dict[Ng
     apostrophes); an ARPA file from another tool (KenLM's ``lmplz``) usually keeps case, and
     ``London`` would be scored as ``<unk>``. Variants that fold together are merged: the
     probabilities of a word's variants after the same history are added (``The`` and ``the``
-    are one word now), and of the variants of the history the most likely is kept, with the
-    largest backoff."""
+    are one word now); of the variants of a history the most likely one is kept, and a folded
+    n-gram's backoff is that of its likeliest variant (a rare ``THE`` that is never a context must
+    not lend ``the`` its backoff of 1)."""
     if all(gram[0] in SPECIAL or gram[0] == word_key(gram[0]) for gram in ngrams[0]):
         return ngrams
     folded = []
     for grams in ngrams:
         variants: dict[Ngram, dict[Ngram, list[float]]] = {}  # folded n-gram -> history as written -> log10 p
-        backoffs: dict[Ngram, float] = {}
+        likeliest: dict[Ngram, tuple[float, float]] = {}  # folded n-gram -> (log10 p, backoff) of its likeliest variant
         for gram, (log_prob, backoff) in grams.items():
             key = tuple(word if word in SPECIAL else word_key(word) for word in gram)
             variants.setdefault(key, {}).setdefault(gram[:-1], []).append(log_prob)
-            backoffs[key] = max(backoffs.get(key, -math.inf), backoff)
+            if key not in likeliest or log_prob > likeliest[key][0]:
+                likeliest[key] = (log_prob, backoff)
         folded.append({
-            key: (max(math.log10(sum(10.0**p for p in probs)) for probs in histories.values()), backoffs[key])
+            key: (max(_log10_sum(probs) for probs in histories.values()), likeliest[key][1])
             for key, histories in variants.items()
         })
     return folded
+
+
+def _log10_sum(values: list[float]) -> float:
+    """log10 of the sum of 10**value, without underflow (all -inf: -inf)."""
+    peak = max(values)
+    if peak == -math.inf:
+        return peak
+    return peak + math.log10(sum(10.0 ** (value - peak) for value in values))
 
 
 def _number(value: float) -> str:

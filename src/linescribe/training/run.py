@@ -371,6 +371,8 @@ def train(
                 stale.unlink()
             _keep_earlier_metrics(output / "logs" / "csv")
         config, saved_alphabet, origin = _resumed_config(config, run_file, resume_overrides)
+        if origin is None and config.init and Path(config.init).is_file():  # a run.json from before derived_from
+            origin = inherited_origin(Path(config.init))
     elif first_process and (run_file.exists() or checkpoint_dir.exists()):
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
     if first_process:

@@ -39,9 +39,11 @@ def _http_message(error: HTTPException) -> str:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         if request.content_length is not None and request.content_length <= limit:
             # the body fits: Werkzeug's form limits refused it while parsing
+            field, parts = request.max_form_memory_size, request.max_form_parts
             return (
-                f"a form field is too long or the form has too many parts: at most {request.max_form_memory_size:,} "
-                f"bytes per text field and {request.max_form_parts:,} parts"
+                "a form field is too long or the form has too many parts: at most "
+                f"{'any number of' if field is None else f'{field:,}'} bytes per text field and "
+                f"{'any number of' if parts is None else f'{parts:,}'} parts"
             )
         images = current_app.config["MAX_IMAGES"]
         return f"the request is too large: at most {limit / 1_000_000:g} MB and {images} images per request"
