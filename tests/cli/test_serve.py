@@ -12,10 +12,11 @@ from linescribe.cli import main
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--lm-weight", "1"], "--lm-weight needs --decoder beam_lm (got --decoder greedy)"),
+        (["--beam-width", "0"], "0 is not in the range x>=1"),
         (["--port", "70000"], "70000 is not in the range 0<=x<=65535"),
         (["--workers", "0"], "0 is not in the range 1<=x<=64"),
-        (["--max-upload-mb", "0"], "0 is not in the range x>=0.01"),
+        (["--max-upload-mb", "0"], "0 is not in the range 0.01<=x<=10000"),
+        (["--max-upload-mb", "inf"], "inf is not in the range 0.01<=x<=10000"),
         (["--model", "no-such-model"], "no-such-model: no such model file, and no bundled model of that name"),
     ],
 )
