@@ -154,11 +154,6 @@ class WordScorer:
             self._word_cache[(context, key)] = cached
         return cached
 
-    def _known(self, key: str) -> bool:
-        if self.lexicon is not None:
-            return key in self.lexicon
-        return self.lm is not None and key in self.lm
-
     def _unknown(self, word: str) -> float:
         """What an unknown word of these letters pays at once (the letters written so far)."""
         return self.oov_word_penalty + self.oov_penalty * _letters(word)
@@ -209,6 +204,14 @@ class WordScorer:
     def finish(self, state: tuple, text: str) -> float:
         """Score of the word left open at the end of the line."""
         return self._complete(state, text)[1]
+
+    def text_score(self, text: str) -> float:
+        """The words of a whole ``text`` scored, as a beam that wrote it would have summed."""
+        state, total = self.initial(), 0.0
+        for index, char in enumerate(text):
+            state, score = self.extend(state, text[:index], char)
+            total += score
+        return total + self.finish(state, text)
 
 
 class _Beam:
@@ -281,20 +284,10 @@ def prefix_beam_search(
     greedy_ids = [c for c, _ in itertools.groupby(log_probs.argmax(axis=1).tolist()) if c != BLANK_ID]
     greedy_text = "".join(chars[c - 1] for c in greedy_ids)
     if greedy_text not in beams:
-        results.append((greedy_text, ctc_log_likelihood(log_probs, greedy_ids), _word_score(scorer, greedy_text)))
+        words = scorer.text_score(greedy_text) if scorer else 0.0
+        results.append((greedy_text, ctc_log_likelihood(log_probs, greedy_ids), words))
     results.sort(key=lambda item: item[1] + item[2], reverse=True)
     return results
-
-
-def _word_score(scorer: WordScorer | None, text: str) -> float:
-    """What ``scorer`` gives the words of ``text``, as a beam that wrote it would have summed."""
-    if scorer is None:
-        return 0.0
-    state, total = scorer.initial(), 0.0
-    for index, char in enumerate(text):
-        state, score = scorer.extend(state, text[:index], char)
-        total += score
-    return total + scorer.finish(state, text)
 
 
 class BeamDecoder:
