@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from linescribe.data.preprocess import Preprocessing
+from linescribe.data.preprocess import Preprocessing, is_blank
 from linescribe.errors import ModelFileError
 
 
@@ -28,10 +28,22 @@ def test_fixed_size_pads_with_paper():
     assert out[:, 200:].max() == 0.0
 
 
-def test_blank_image_is_not_amplified_into_noise():
+@pytest.mark.parametrize("paper", [255, 240, 128, 30])
+def test_a_line_without_ink_comes_out_as_plain_paper_whatever_its_tone(paper):
     rng = np.random.default_rng(0)
-    blank = (240 + rng.integers(-3, 4, size=(40, 200))).astype(np.uint8)
-    assert Preprocessing()(blank).max() < 0.1
+    blank = np.clip(paper + rng.integers(-3, 4, size=(40, 200)), 0, 255).astype(np.uint8)
+    for preprocessing in (Preprocessing(), Preprocessing(height=64, width=800)):
+        out = preprocessing(blank)
+        assert is_blank(out) and not out.any()
+
+
+def test_a_few_marks_on_a_blank_line_are_kept_without_amplifying_the_paper():
+    rng = np.random.default_rng(0)
+    line = (240 + rng.integers(-3, 4, size=(40, 400))).astype(np.uint8)
+    line[18:24, 100:106] = 40  # a full stop: far fewer than the ink percentile's 2 % of the pixels
+    out = Preprocessing()(line)
+    assert not is_blank(out)
+    assert out.max() > 0.7 and np.median(out) < 0.1
 
 
 def test_extreme_aspect_ratio_is_clipped():

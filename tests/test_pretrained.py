@@ -57,6 +57,23 @@ def test_each_bundled_model_reads_rendered_lines(name):
     assert cer < 0.05, pairs
 
 
+@pytest.mark.parametrize("decoder", ["greedy", "beam", "beam_lm"])
+def test_a_line_without_ink_reads_as_nothing_beside_lines_with_text(default_recognizer, decoder):
+    """Plain paper (an empty crop from a page, a scanner's margin) has no text: without the
+    blank-line rule the default model read a white line as "d" and a grey one as "p"."""
+    from linescribe.decoding import DecodingOptions
+    from linescribe.inference import Recognizer
+
+    recognizer = Recognizer(default_recognizer.model, DecodingOptions(decoder))
+    rng = np.random.default_rng(0)
+    noisy_paper = (248 + rng.integers(0, 6, size=(48, 400))).astype(np.uint8)
+    written = LineSynthesizer().render(SENTENCES[0], np.random.default_rng(12))
+    blank_lines = [np.full((48, 400), 255, np.uint8), np.full((60, 500), 128, np.uint8), noisy_paper]
+    predictions = recognizer.predict([written, *blank_lines])
+    assert [p.text for p in predictions[1:]] == ["", "", ""]
+    assert error_rates([SENTENCES[0]], [predictions[0].text]).cer < 0.2
+
+
 def test_the_accurate_model_is_described_and_credits_the_weights_it_was_made_from():
     """PP-OCRv6's Apache-2.0 terms travel with every model made from its weights: the file says
     where they came from, and the package ships the licence text beside it."""

@@ -27,6 +27,7 @@ from PIL import Image
 
 from linescribe.data.batching import WIDTH_MULTIPLE, pad_lines, width_sorted_batches
 from linescribe.data.images import ImageInput, describe, load_gray
+from linescribe.data.preprocess import is_blank
 from linescribe.decoding import Alternative, Decoder, DecodingOptions, Hypothesis
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.modelfile import TrainedModel, open_model
@@ -304,6 +305,9 @@ class Recognizer:
         # onnxruntime keeps no per-shape kernel caches, so it is spared the rounding up of widths
         multiple = 1 if self.backend == "onnx" else WIDTH_MULTIPLE
         log_probs, lengths = self._forward(*pad_lines(preprocessed, multiple))
+        # a line without ink has nothing to read: given no frames, every decoder returns "" for it
+        # instead of what the network makes of plain paper (a stray letter, for the default model)
+        lengths = np.where([is_blank(line) for line in preprocessed], 0, lengths)
         return self.decoder(log_probs, lengths, self.model.alphabet)
 
 

@@ -18,13 +18,19 @@ from linescribe.errors import ModelFileError
 MIN_HEIGHT, MAX_HEIGHT = 8, 512
 """The line heights a model may read at (``train --line-height``)."""
 
+MIN_CONTRAST = 16
+"""Grey levels between paper and ink below which contrast is not stretched; a line with no two
+pixels this far apart has no ink and comes out as plain paper (all zeros)."""
+
 
 @dataclass(frozen=True)
 class Preprocessing:
     """Grayscale uint8 (ink dark) -> float32 (height, width) with ink near 1 and paper at 0.
 
     Contrast is stretched between the ink percentile and the paper percentile of each line, so
-    beige, grey and white papers all become 0 and faint or dark inks come out alike.
+    beige, grey and white papers all become 0 and faint or dark inks come out alike. A line
+    without ink (every pixel within ``MIN_CONTRAST`` grey levels of the others) comes out all
+    zeros whatever its paper, which ``is_blank`` recognises: a model has nothing to read there.
     ``width`` set means a fixed-size input (the line is scaled to fit and padded with paper);
     unset means the width follows the line's aspect ratio, clipped to [min_width, max_width].
     """
@@ -79,8 +85,10 @@ class Preprocessing:
         shrinking = target_h < height or target_w < width
         resized = cv2.resize(gray, (target_w, target_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
         ink, paper = np.percentile(resized, (self.ink_percentile, self.paper_percentile))
-        if paper - ink < 16:
-            # blank or nearly blank: a plain inversion keeps noise from being amplified
+        if int(resized.max()) - int(resized.min()) < MIN_CONTRAST:
+            out = np.zeros(resized.shape, np.float32)
+        elif paper - ink < MIN_CONTRAST:
+            # a few marks on a blank line: a plain inversion keeps noise from being amplified
             out = (255.0 - resized.astype(np.float32)) / 255.0
         else:
             out = (paper - resized.astype(np.float32)) / np.float32(paper - ink)
@@ -90,3 +98,8 @@ class Preprocessing:
         canvas = np.zeros((self.height, self.width), dtype=np.float32)
         canvas[:target_h, :target_w] = out
         return canvas
+
+
+def is_blank(line: np.ndarray) -> bool:
+    """Whether a preprocessed line is plain paper: ``Preprocessing`` found no ink on it."""
+    return not line.any()
