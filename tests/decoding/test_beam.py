@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from linescribe.alphabet import Alphabet
 from linescribe.decoding import DECODERS, OptionNotTaken, build_decoder, greedy_decode
 from linescribe.decoding.alignment import align, align_chars
-from linescribe.decoding.beam import BeamDecoder, LMBeamDecoder
+from linescribe.decoding.beam import BeamDecoder, Lexicon, LMBeamDecoder, WordScorer
+from linescribe.lm import load_lm
+from linescribe.lm.words import line_words
 from linescribe.errors import LinescribeError
 from linescribe.lm import build_lm
 
@@ -138,9 +140,15 @@ def test_french_elisions_keep_their_letters(text):
     assert LMBeamDecoder(lm="french")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
 
 
-@pytest.mark.parametrize("text", ["he said 'yes' then", "the dogs' food", "the garden's gate"])
+@pytest.mark.parametrize(
+    "text",
+    ["he said 'yes' then", "the dogs' food", "the garden's gate",
+     # words the lexicon also holds with an apostrophe after them (sister's, we're, it'll, i'm)
+     "my 'sister' came", "he said 'we' then", "he said 'it' then", "said 'i' then", "the 'tree' fell"],
+)
 def test_an_apostrophe_that_ends_a_word_or_a_possessive_costs_nothing(text):
-    """A closing quote or a possessive of a known word is not an unknown word (``'yes`` was read)."""
+    """A closing quote or a possessive of a known word is not an unknown word (``'yes`` was read;
+    and where the lexicon goes on after the apostrophe, as with ``sister's``, ``'sister``)."""
     log_probs = _spelt(WORDS_ALPHABET, text, **{f"at_{text.rindex(chr(39))}": 0.7})
     lengths = torch.tensor([log_probs.shape[0]])
     assert LMBeamDecoder(lm="english")(log_probs, lengths, WORDS_ALPHABET)[0].text == text
@@ -216,3 +224,24 @@ def test_the_greedy_text_is_never_pruned_away(seed, frames, width):
     scores = {text: ctc for text, ctc, _ in results}
     assert greedy.text in scores
     assert scores[greedy.text] <= ctc_log_likelihood(log_probs, alphabet.encode(greedy.text)) + 1e-9
+
+
+def test_a_word_leaning_on_an_elision_is_read_when_the_lexicon_also_goes_on_past_it():
+    """The French lexicon holds both ``quelqu'`` and ``quelqu'un``: ``quelqu'une`` left the
+    lexicon at its ``e`` and was scored as one unknown word instead of ``une``."""
+    lm = load_lm("french")
+    scorer = WordScorer(lm, 1.0, 0.0, Lexicon(lm.vocabulary), oov_penalty=-1.0, oov_word_penalty=-1.0)
+    assert "quelqu'un" in scorer.lexicon and "quelqu'" in scorer.lexicon and "quelqu'une" not in scorer.lexicon
+    une, unknown = scorer.text_score("quelqu'une"), scorer.text_score("quelqu'zzzz")
+    assert une == pytest.approx(scorer.text_score("une"))
+    assert unknown < une - 4
+
+
+@pytest.mark.parametrize("apostrophe", ["\u2019", "\u02bc"])
+def test_every_kind_of_apostrophe_is_read_like_the_plain_one(apostrophe):
+    """U+02BC is a letter to Unicode: it made ``dogs\u02bc`` and ``hooker\u02bcs`` unknown words."""
+    lm = load_lm("english")
+    scorer = WordScorer(lm, 1.0, 0.0, Lexicon(lm.vocabulary), oov_penalty=-1.0, oov_word_penalty=-1.0)
+    for text in ["the dogs' food", "the garden's gate", "'we' said"]:
+        assert scorer.text_score(text.replace("'", apostrophe)) == pytest.approx(scorer.text_score(text))
+    assert line_words(f"{apostrophe}we{apostrophe}") == ["we"]

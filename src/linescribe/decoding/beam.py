@@ -90,37 +90,48 @@ class Lexicon:
         return self.END in node
 
 
-class _Apostrophe(NamedTuple):
-    """A partial word followed by an apostrophe that no lexicon word goes on with (``dogs'``,
-    ``hooker'``): a closing quote or a possessive, told apart by what follows. ``node``: the
-    lexicon trie node of the word before the apostrophe; ``possessive``: an ``s`` followed."""
+class _Reading(NamedTuple):
+    """One way of reading the word being written against the lexicon.
 
+    ``start``: where the word the LM will score starts in the text (after an elided word the
+    lexicon holds, ``l'`` or ``quelqu'``, the word that leans on it); ``node``: the lexicon trie
+    node of ``text[start:]``. ``known_end`` >= 0: the lexicon word ``text[start:known_end]`` was
+    followed there by an apostrophe that ends it (a closing quote, ``dogs'``, ``sister'``), and
+    ``possessive``: then by an ``s`` (``hooker's``).
+    """
+
+    start: int
     node: dict
+    known_end: int = -1
     possessive: bool = False
 
+    @property
+    def is_word(self) -> bool:
+        """Whether the text read so far is a whole word under this reading."""
+        return self.known_end >= 0 or Lexicon.END in self.node
 
 def _letters(word: str) -> int:
-    return sum(char.isalpha() for char in word)
+    return sum(char.isalpha() and char not in APOSTROPHES for char in word)
 
 
 class WordScorer:
     """Scores words as a beam writes them (natural log, already weighted).
 
-    A scorer state is ``(context, word_start, node)``: the LM context (last words of the line),
-    where the word being written started in the text (-1 outside a word), and the lexicon trie
-    node of that partial word (None once it has left the lexicon, an ``_Apostrophe`` after an
-    apostrophe the lexicon does not continue).
+    A scorer state is ``(context, word_start, readings)``: the LM context (last words of the
+    line), where the word being written started in the text (-1 outside a word), and the ways of
+    reading that partial word against the lexicon (``_Reading``; None once none is left, or
+    without a lexicon).
 
     A word the lexicon does not know pays ``oov_penalty`` per letter plus ``oov_word_penalty``
     once, from the letter where no lexicon word starts like it, so that beams do not put off the
     cost by leaving words open. Mostly per letter: with a fixed cost per unknown word, two
     unknown words written as one paid it once instead of twice, and beams dropped even a certain
-    space between them (``zorblatquentyx``). The elided words that the lexicon holds with their
-    apostrophe (French ``l'``, ``qu'``, ``c'``) end where the next letter leaves the lexicon and
-    are not scored, so that ``l'homme`` is scored as ``homme`` (the bundled French LM barely
-    knows ``c'``, and beams dropped the ``c`` of ``c'est``). A known word followed by an
-    apostrophe that ends it (a closing quote, ``dogs'``) or by ``'s`` (``hooker's``) is scored
-    as that word.
+    space between them (``zorblatquentyx``). A written word is scored as the first of these that
+    the lexicon allows: the whole word (as the LM was counted); the word after an elided word the
+    lexicon holds with its apostrophe (French ``l'``, ``qu'``, ``quelqu'``: ``l'homme`` is scored
+    as ``homme``, since the bundled French LM barely knows ``c'`` and beams dropped the ``c`` of
+    ``c'est``); a known word followed by apostrophes that end it (a closing quote, ``dogs'``,
+    ``sister'`` even though the lexicon holds ``sister's``) or by ``'s`` (``hooker's``).
     """
 
     def __init__(
@@ -160,46 +171,60 @@ class WordScorer:
 
     def _complete(self, state: tuple, text: str) -> tuple[tuple, float]:
         """The state and score after the word being written ends (at the end of ``text``)."""
-        context, start, node = state
+        context, start, readings = state
         if start < 0:
             return state, 0.0
-        key = word_key(text[start:])
-        if isinstance(node, _Apostrophe):  # hooker' or hooker's, the word before it known
-            key = key[: key.rindex("'")]
-        score = self._word_score(context, key)
-        if self.lexicon is not None and isinstance(node, dict) and key not in self.lexicon:
-            score += self._unknown(key)  # a lexicon prefix so far: it has not paid yet
+        if readings is None:  # no lexicon, or an unknown word that has paid as it was written
+            key = word_key(text[start:])
+            score = self._word_score(context, key)
+        else:
+            reading = next((r for r in readings if r.is_word), None)
+            if reading is None:  # only a lexicon prefix so far: it has not paid yet
+                key = word_key(text[readings[-1].start :])
+                score = self._word_score(context, key) + self._unknown(key)
+            else:
+                key = word_key(text[reading.start : reading.known_end if reading.known_end >= 0 else len(text)])
+                score = self._word_score(context, key)
         if self.lm is not None:
             context = self.lm.state(context, key)
         return (context, -1, None), score
 
     def extend(self, state: tuple, text: str, char: str) -> tuple[tuple, float]:
         """State and score change when ``char`` is appended to ``text``."""
-        context, start, node = state
-        is_letter = char.isalpha()
-        if not (is_letter or (start >= 0 and char in APOSTROPHES)):
+        context, start, readings = state
+        is_apostrophe = char in APOSTROPHES
+        is_letter = char.isalpha() and not is_apostrophe  # U+02BC is a letter to Unicode
+        if not (is_letter or (start >= 0 and is_apostrophe)):
             return self._complete(state, text)
         if self.lexicon is None:
             return (context, start if start >= 0 else len(text), None), 0.0
         if start < 0:
-            start, node = len(text), self.lexicon.root
-        if node is None:  # outside the lexicon already: each further letter pays
+            start, readings = len(text), (_Reading(len(text), self.lexicon.root),)
+        if readings is None:  # outside the lexicon already: each further letter pays
             return (context, start, None), (self.oov_penalty if is_letter else 0.0)
         key = word_key(char)
-        if isinstance(node, _Apostrophe):
-            if key == "s" and not node.possessive and Lexicon.END in node.node:
-                return (context, start, node._replace(possessive=True)), 0.0
+        following: list[_Reading] = []
+        for reading in readings:  # earliest start first, which is the order _complete prefers
+            if reading.known_end >= 0:  # after the apostrophe that ended a known word
+                if is_apostrophe:
+                    following.append(reading)
+                elif key == "s" and not reading.possessive and text[-1] in APOSTROPHES:
+                    following.append(reading._replace(possessive=True))
+                continue
+            child = reading.node.get(key)
+            if child is not None:
+                following.append(reading._replace(node=child))
+            if is_apostrophe and Lexicon.END in reading.node:
+                following.append(reading._replace(known_end=len(text)))
+            if is_apostrophe and child is not None and Lexicon.END in child:
+                # an elided word the lexicon holds (l', quelqu'): the word after it may lean on it
+                following.append(_Reading(len(text) + 1, self.lexicon.root))
+        if not following:  # no lexicon word reads like this: unknown from the latest reading on
+            start = readings[-1].start
             return (context, start, None), self._unknown(text[start:] + char)
-        child = node.get(key)
-        if child is not None:
-            return (context, start, child), 0.0
-        if is_letter and len(text) > start and text[-1] in APOSTROPHES and Lexicon.END in node:
-            # an elided word the lexicon holds (l', qu'), then a letter no lexicon word goes on
-            # with: the elided word is not scored, the word it leans on starts here
-            return self.extend((context, -1, None), text, char)
-        if not is_letter and Lexicon.END in node:
-            return (context, start, _Apostrophe(node)), 0.0
-        return (context, start, None), self._unknown(text[start:] + char)
+        if len(following) > 1:
+            following.sort(key=lambda reading: reading.start)
+        return (context, start, tuple(following)), 0.0
 
     def finish(self, state: tuple, text: str) -> float:
         """Score of the word left open at the end of the line."""

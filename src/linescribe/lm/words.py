@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterator
 
 APOSTROPHES = "'\u2019\u02bc"
-WORD_PATTERN = re.compile(rf"[^\W\d_]+(?:[{APOSTROPHES}][^\W\d_]+)*")
+_LETTER = rf"[^\W\d_{APOSTROPHES}]"  # U+02BC is a letter to Unicode, an apostrophe here
+WORD_PATTERN = re.compile(rf"{_LETTER}+(?:[{APOSTROPHES}]{_LETTER}+)*")
 
 
 def word_key(word: str) -> str:
