@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from linescribe.cli import main
-from linescribe.decoding import DECODERS, DecodingOptions
+from linescribe.decoding import DECODERS, DecodingOptions, LMBeamDecoder
+from linescribe.errors import LinescribeError
 from linescribe.inference import DEFAULT_BATCH_SIZE
 from linescribe.modelfile import BACKENDS
 
@@ -38,3 +39,16 @@ def test_shared_defaults_and_choices_come_from_the_code_that_uses_them():
 def test_a_batch_size_of_zero_is_refused_by_every_verb(verb, tmp_path):
     result = CliRunner().invoke(main, [verb, *(["x.png"] if verb != "serve" else []), "--batch-size", "0"])
     assert result.exit_code == 2 and "--batch-size" in result.output
+
+
+@pytest.mark.parametrize("verb", READING_VERBS)
+@pytest.mark.parametrize(("flag", "value"), [("--lm-weight", "nan"), ("--word-bonus", "inf"), ("--lm-weight", "-inf")])
+def test_a_weight_that_is_not_a_finite_number_is_refused_by_every_verb(verb, flag, value):
+    """NaN scores left the order of the beams to chance, and the n-best probabilities read nan."""
+    result = CliRunner().invoke(main, [verb, *(["x.png"] if verb != "serve" else []), "--decoder", "beam_lm", flag, value])
+    assert result.exit_code == 2 and flag in result.output and "not a finite number" in result.output
+
+
+def test_the_api_refuses_a_weight_that_is_not_a_finite_number():
+    with pytest.raises(LinescribeError, match="lm_weight must be a finite number, got nan"):
+        LMBeamDecoder(lm="english", lm_weight=float("nan"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -245,3 +247,18 @@ def test_every_kind_of_apostrophe_is_read_like_the_plain_one(apostrophe):
     for text in ["the dogs' food", "the garden's gate", "'we' said"]:
         assert scorer.text_score(text.replace("'", apostrophe)) == pytest.approx(scorer.text_score(text))
     assert line_words(f"{apostrophe}we{apostrophe}") == ["we"]
+
+
+def test_decoders_for_other_weights_share_one_lexicon_trie(tmp_path):
+    """Each web request may ask for its own lm_weight; each new decoder built a trie of the whole
+    vocabulary again (2 s and 60 MB for French). An edited lexicon file is read again."""
+    first, second = LMBeamDecoder(lm="french", lm_weight=0.31), LMBeamDecoder(lm="french", lm_weight=0.32)
+    assert first.lexicon is second.lexicon
+    words = tmp_path / "words.txt"
+    words.write_text("cat\nthe\n", encoding="utf-8")
+    restricted = LMBeamDecoder(lm="english", lexicon=words)
+    assert restricted.lexicon is LMBeamDecoder(lm="english", lexicon=words, word_bonus=1.0).lexicon
+    assert "dog" not in restricted.lexicon
+    words.write_text("cat\nthe\ndog\n", encoding="utf-8")
+    os.utime(words, ns=(1, 10**18))  # a later modification time, whatever the file system's clock
+    assert "dog" in LMBeamDecoder(lm="english", lexicon=words).lexicon

@@ -26,6 +26,14 @@ def test_numbers_punctuation_and_known_words_are_left_alone(speller):
     assert speller.correct("on the 3rd of Jne") == "on the 3rd of Jne"  # capitalised: maybe a name
 
 
+@pytest.mark.parametrize("apostrophe", ["'", "\u2019", "\u02bc"])
+def test_a_correction_keeps_the_apostrophe_the_word_was_written_with(speller, apostrophe):
+    """Corrections came back with a plain ' whatever the line had: a model whose alphabet holds
+    only \u2019 lost it."""
+    assert speller.correct(f"he coudn{apostrophe}t go") == f"he couldn{apostrophe}t go"
+    assert speller.correct(f"he couldn{apostrophe}t go") == f"he couldn{apostrophe}t go"
+
+
 def test_names_and_abbreviations_are_kept_unless_asked(speller):
     assert speller.correct("Darwn wrote to RBG") == "Darwn wrote to RBG"
     assert Speller("symspell", proper_nouns=True).correct("Specimns arrived") == "Specimens arrived"

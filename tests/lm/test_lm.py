@@ -196,6 +196,19 @@ def test_a_lexicon_that_is_not_utf8_names_the_file(tmp_path):
         read_lexicon(lexicon)
 
 
+def test_a_lexicon_or_lm_with_a_byte_order_mark_or_decomposed_accents_reads_as_the_decoder_writes(tmp_path):
+    """A BOM stuck to the first (most frequent) word, and decomposed accents never matched the
+    model's composed letters: both words were silently lost."""
+    lexicon = tmp_path / "words.txt"
+    lexicon.write_bytes("\ufeffthe\t9\ncafe\u0301\t3\n".encode("utf-8"))
+    assert read_lexicon(lexicon) == {"the", "caf\u00e9"}
+    arpa = tmp_path / "lm.arpa"
+    arpa.write_bytes(("\ufeff" + CASED_ARPA.replace("London", "Cafe\u0301")).encode("utf-8"))
+    model = NgramModel.read_arpa(arpa)
+    assert model.vocabulary == {"caf\u00e9", "the", "don't"}
+    assert model.log10_prob(("the",), "caf\u00e9") == pytest.approx(-0.1)
+
+
 def test_words_are_letter_runs_lower_cased():
     assert line_words("Kew, 3rd June 1859: Hooker\u2019s well-known plants!") == ["kew", "rd", "june", "hooker's", "well", "known", "plants"]
 

@@ -177,6 +177,12 @@ def test_file_in_another_field(client, png):
     assert_error(response, 400, "unexpected file field 'file'")
 
 
+def test_an_image_sent_as_a_text_field_is_told_to_be_a_file(client):
+    """``curl -F image=<line.png`` sends the bytes as a text field: it was called an unknown option."""
+    response = client.post(RECOGNIZE, data={"image": "\x89PNG not a file part"}, content_type="multipart/form-data")
+    assert_error(response, 400, "the field 'image' holds text, not a file")
+
+
 def test_empty_file(client):
     assert_error(post(client, (b"", "empty.png")), 400, "empty.png: the file is empty")
 

@@ -6,6 +6,7 @@ DecodingOptions, the Recognizer)."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
 
 Decorator = Callable[[Callable], Callable]
 DEFAULT_BEAM_WIDTH = inspect.signature(BeamDecoder.__init__).parameters["beam_width"].default
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is a number: ``nan`` and ``inf`` parse as floats but make no sense as weights."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def _stacked(options: list[Decorator]) -> Decorator:
@@ -61,10 +74,10 @@ decoding_options = _stacked([
     click.option("--beam-width", type=click.IntRange(min=1),
                  help=f"Beams kept per frame (beam decoders; default {DEFAULT_BEAM_WIDTH})."),
     click.option("--lm", help="Word n-gram LM: an ARPA file (.arpa/.arpa.gz) or a bundled name: english (default) or french."),
-    click.option("--lm-weight", type=float,
+    click.option("--lm-weight", type=FiniteFloat(),
                  help="Weight of the LM log-probability (alpha; default: tuned for the bundled LM, 0.3 english, 0.2 french; "
                  "0.3 for your own)."),
-    click.option("--word-bonus", type=float, help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
+    click.option("--word-bonus", type=FiniteFloat(), help="Score added per word (beta; default 2.0): higher favours more, shorter words."),
     click.option("--lexicon", type=click.Path(exists=True, dir_okay=False),
                  help="Word list (one per line): words outside it are <unk> for beam_lm."),
     click.option("--spell", is_flag=True,

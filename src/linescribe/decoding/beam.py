@@ -33,6 +33,7 @@ from linescribe.decoding.alignment import align_chars, ctc_log_likelihood
 from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
+from linescribe.lm import DEFAULT_LM_WEIGHT, DEFAULT_OOV_PENALTY, TUNED_LM_WEIGHTS, TUNED_OOV_PENALTIES, load_lm, read_lexicon
 from linescribe.lm.arpa import NgramModel
 from linescribe.lm.words import APOSTROPHES, WORD_PATTERN, word_key
 
@@ -381,10 +382,6 @@ class LMBeamDecoder(BeamDecoder):
         char_min_logp: float = CHAR_MIN_LOGP,
     ) -> None:
         super().__init__(beam_width, n_best, char_min_logp)
-        from linescribe.lm import (
-            DEFAULT_LM_WEIGHT, DEFAULT_OOV_PENALTY, TUNED_LM_WEIGHTS, TUNED_OOV_PENALTIES, load_lm, read_lexicon,
-        )
-
         bundled = lm if isinstance(lm, str) else None
         if lm_weight is None:
             lm_weight = TUNED_LM_WEIGHTS.get(bundled, DEFAULT_LM_WEIGHT)
@@ -394,16 +391,16 @@ class LMBeamDecoder(BeamDecoder):
 
         if lm is None and lexicon is None:
             raise LinescribeError(f"the {type(self).__name__} needs a language model or a lexicon")
-        self.lm = lm if isinstance(lm, NgramModel) or lm is None else load_lm(lm)
-        if isinstance(lexicon, (str, Path)):
-            words: set[str] | None = read_lexicon(lexicon)
-        elif lexicon is not None:
-            words = {word_key(word) for word in lexicon}
+        weights = {"lm_weight": lm_weight, "word_bonus": word_bonus, "oov_penalty": oov_penalty,
+                   "oov_word_penalty": oov_word_penalty}
+        for name, value in weights.items():
+            if not math.isfinite(value):  # NaN scores leave the order of the beams to chance
+                raise LinescribeError(f"{name} must be a finite number, got {value}")
+        loaded = lm if isinstance(lm, NgramModel) or lm is None else load_lm(lm)
+        if lexicon is None or isinstance(lexicon, (str, Path)):
+            self.lm, self.lexicon = _shared_lexicon(loaded, lexicon)
         else:
-            words = None
-        if words is not None and self.lm is not None:
-            self.lm = _RestrictedLM(self.lm, words)
-        self.lexicon = Lexicon(words if words is not None else self.lm.vocabulary)
+            self.lm, self.lexicon = _lm_and_lexicon(loaded, {word_key(word) for word in lexicon})
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
         self.oov_penalty = oov_penalty
@@ -412,6 +409,36 @@ class LMBeamDecoder(BeamDecoder):
 
     def scorer(self, alphabet: Alphabet) -> WordScorer:
         return self._scorer
+
+
+def _lm_and_lexicon(lm: NgramModel | None, words: set[str] | None) -> tuple[Any, Lexicon]:
+    """The LM as the decoder scores with it (words outside ``words`` unknown) and the lexicon trie."""
+    if words is None:
+        return lm, Lexicon(lm.vocabulary)
+    return (_RestrictedLM(lm, words) if lm is not None else None), Lexicon(words)
+
+
+_SHARED_LEXICONS: dict[tuple[int, str | None, int], tuple[NgramModel | None, Any, Lexicon]] = {}
+"""(id of the LM, lexicon file, its mtime) -> (that LM, ``_lm_and_lexicon``): a decoder for another
+weight, as each web request may ask for, builds no new trie (2 s and 60 MB for French)."""
+MAX_SHARED_LEXICONS = 8
+
+
+def _shared_lexicon(lm: NgramModel | None, lexicon: str | Path | None) -> tuple[Any, Lexicon]:
+    """``_lm_and_lexicon`` for an LM and a lexicon file, built once per process."""
+    path = str(Path(lexicon).resolve()) if lexicon is not None else None
+    try:
+        modified = Path(lexicon).stat().st_mtime_ns if lexicon is not None else 0
+    except OSError:
+        modified = 0  # read_lexicon names the file and the problem
+    key = (id(lm), path, modified)
+    shared = _SHARED_LEXICONS.get(key)
+    if shared is None or shared[0] is not lm:  # an id can be reused once its LM is gone
+        shared = (lm, *_lm_and_lexicon(lm, read_lexicon(lexicon) if lexicon is not None else None))
+        while len(_SHARED_LEXICONS) >= MAX_SHARED_LEXICONS:
+            _SHARED_LEXICONS.pop(next(iter(_SHARED_LEXICONS)), None)
+        _SHARED_LEXICONS[key] = shared
+    return shared[1], shared[2]
 
 
 class _RestrictedLM:

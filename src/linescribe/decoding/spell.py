@@ -32,7 +32,7 @@ from linescribe.decoding.alignment import align_chars
 from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
-from linescribe.lm.words import find_words
+from linescribe.lm.words import APOSTROPHES, find_words, word_key
 
 SPELLERS = ("symspell", "symspell-fr", "autocorrect")
 DEFAULT_SPELLER = "symspell"
@@ -149,7 +149,7 @@ class Speller:
         if len(self._cache) >= MAX_CACHED_WORDS:  # a server sees new words forever
             self._cache.clear()
         result = word
-        lower = word.lower().replace("\u2019", "'")
+        lower = word_key(word)
         leave = (
             len(word) < self.min_length
             or (word.isupper() and len(word) > 1)
@@ -160,6 +160,8 @@ class Speller:
             candidate = self._suggest(lower)
             if candidate and candidate != lower and candidate.isalpha() == lower.isalpha():
                 candidate = _same_case(word, candidate)
+                written = next((char for char in word if char in APOSTROPHES), "'")
+                candidate = candidate.replace("'", written)  # the apostrophe the word was written with
                 if self.alphabet is None or not self.alphabet.unknown_chars(candidate):
                     result = candidate
         self._cache[word] = result

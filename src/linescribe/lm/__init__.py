@@ -9,6 +9,7 @@ files, and used by the ``beam_lm`` decoder.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -64,7 +65,8 @@ def read_lexicon(path: str | Path) -> set[str]:
     from linescribe.lm.words import word_key
 
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        # composed accents, as the model's alphabet writes them; a byte-order mark is not a word
+        lines = unicodedata.normalize("NFC", Path(path).read_text(encoding="utf-8-sig")).splitlines()
     except OSError as error:
         raise LanguageModelError(f"{path}: cannot read lexicon ({error.strerror})") from None
     except UnicodeDecodeError:

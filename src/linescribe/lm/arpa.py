@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -121,7 +122,8 @@ class NgramModel:
             except (EOFError, OSError, zlib.error) as error:  # truncated or damaged download
                 raise LanguageModelError(f"{path}: damaged gzip file ({error})") from None
         try:
-            text = raw.decode("utf-8")
+            # composed accents, as the model's alphabet writes them; a byte-order mark is not a word
+            text = unicodedata.normalize("NFC", raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
             raise LanguageModelError(f"{path}: not a UTF-8 ARPA file (a binary KenLM model? pass the .arpa file)") from None
         return cls._parse_arpa(text.splitlines(), path)

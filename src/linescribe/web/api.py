@@ -41,6 +41,10 @@ def openapi() -> Response:
 @bp.post("/api/v1/recognize")
 def recognize() -> Response:
     started = time.perf_counter()
+    if IMAGE_FIELD in request.form:  # `curl -F image=<x.png`, or FormData given a string
+        raise RequestError(
+            400, f"the field '{IMAGE_FIELD}' holds text, not a file: send each image as a file part (curl -F {IMAGE_FIELD}=@line.png)"
+        )
     options = parse_options(request.form, request.args)
     stray = sorted(set(request.files) - {IMAGE_FIELD})
     if stray:
