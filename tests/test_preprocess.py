@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from linescribe.data.preprocess import Preprocessing, is_blank
+from linescribe.data.preprocess import MAX_CORE_ZOOM, Preprocessing, core_band, is_blank
 from linescribe.errors import ModelFileError
 
 
@@ -56,3 +56,55 @@ def test_round_trip_and_unknown_keys():
     assert Preprocessing.from_dict(config.to_dict()) == config
     with pytest.raises(ModelFileError, match="unknown preprocessing"):
         Preprocessing.from_dict({"height": 40, "binarize": True})
+
+
+def _cursive_like(rows: int = 96, columns: int = 600, core: tuple[int, int] = (50, 70)) -> np.ndarray:
+    """Paper with dense strokes in the core rows and a few tall thin ascenders and descenders."""
+    image = np.full((rows, columns), 230, dtype=np.uint8)
+    image[core[0] : core[1], 20 : columns - 20 : 6] = 30
+    image[core[0] : core[1], 23 : columns - 20 : 6] = 30
+    image[10 : core[0], 40 : columns - 40 : 90] = 30
+    image[core[1] : rows - 8, 80 : columns - 40 : 120] = 30
+    return image
+
+
+def test_the_core_band_is_where_the_ink_is_densest_not_the_crop():
+    assert core_band(_cursive_like()) == pytest.approx((50, 70), abs=2)
+    assert core_band(np.full((40, 300), 200, np.uint8)) is None
+
+
+def test_a_core_height_scales_the_core_band_to_it_and_centres_it():
+    line = _cursive_like()
+    plain, cored = Preprocessing(height=48)(line), Preprocessing(height=48, core_height=16)(line)
+    # the crop's ~20-row core was ~10 rows at 48 px; now it is 16, so the line is ~1.6x as wide
+    top, bottom = core_band(line)
+    assert cored.shape == (48, round(line.shape[1] * 48 / round((bottom - top) * 3)))
+    assert 1.4 < cored.shape[1] / plain.shape[1] < 1.7
+    ink_rows = np.flatnonzero(cored.mean(axis=1) > 0.3)
+    assert ink_rows[0] == pytest.approx(16, abs=1) and ink_rows[-1] + 1 == pytest.approx(32, abs=1)
+
+
+def test_a_core_height_never_shrinks_a_line_nor_blows_one_up_past_the_limit():
+    tall_core = _cursive_like(core=(10, 86))  # the core fills the crop: as without a core height
+    assert Preprocessing(core_height=16)(tall_core).shape == Preprocessing()(tall_core).shape
+    thin_core = _cursive_like(core=(50, 52))  # a 2-row "core" (an underline): zoom stops at MAX_CORE_ZOOM
+    assert Preprocessing(core_height=16)(thin_core).shape[1] == round(Preprocessing()(thin_core).shape[1] * MAX_CORE_ZOOM)
+
+
+def test_core_height_settings_are_checked_and_stored():
+    with pytest.raises(ValueError, match="core height 60"):
+        Preprocessing(height=48, core_height=60)
+    with pytest.raises(ValueError, match="fixed width"):
+        Preprocessing(height=64, width=800, core_height=16)
+    config = Preprocessing(core_height=16)
+    assert Preprocessing.from_dict(config.to_dict()) == config
+    older = config.to_dict()
+    older.pop("core_height")  # a model file from before the option reads as before
+    assert Preprocessing.from_dict(older).core_height is None
+
+
+def test_the_widest_output_bounds_what_a_core_height_can_make_of_a_line():
+    line = _cursive_like(core=(50, 52))
+    cored = Preprocessing(core_height=16)
+    assert cored(line).shape[1] <= cored.widest_output(line.shape[1], line.shape[0])
+    assert Preprocessing().widest_output(600, 96) == Preprocessing().output_width(600, 96) == 300

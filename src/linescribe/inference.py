@@ -274,8 +274,10 @@ class Recognizer:
         try:
             gray = load(source)
             height, width = gray.shape
-            scale = self.model.preprocessing.horizontal_scale(width, height)
-            return _Prepared(name, self.model.preprocessing(gray), width=width, scale=scale)
+            preprocessing = self.model.preprocessing
+            line = preprocessing(gray)
+            scale = line.shape[1] / width if preprocessing.width is None else preprocessing.horizontal_scale(width, height)
+            return _Prepared(name, line, width=width, scale=scale)
         except ImageError as error:
             return _Prepared(name, None, str(error))
         except Exception as error:  # one odd file must not stop a batch job: it is reported instead

@@ -116,3 +116,20 @@ def test_resuming_needs_neither_the_init_file_nor_the_new_option(tmp_path):
 def test_a_line_height_must_be_a_whole_number_of_pixels(tmp_path):
     with pytest.raises(LinescribeError, match="--line-height must be a whole number"):
         tiny_train_config(tmp_path, tmp_path / "run", line_height=48.5)
+
+
+def test_a_model_trained_with_a_core_height_keeps_it_and_fine_tuning_cannot_change_it(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    result = train(tiny_train_config(data, tmp_path / "run", core_height=16, max_steps=2))
+    assert read_model_document(result.model_path)["preprocess"]["core_height"] == 16
+    recognizer = load_recognizer(result.model_path, backend="torch")
+    assert recognizer.model.preprocessing.core_height == 16
+    assert recognizer.predict(sorted(data.glob("*.png"))[0]).ok
+    described = CliRunner().invoke(main, ["info", str(result.model_path)])
+    assert "(their core band to 16 px)" in described.output
+    tuned = train(tiny_train_config(data, tmp_path / "tuned", init=result.model_path, max_steps=1))
+    assert read_model_document(tuned.model_path)["preprocess"]["core_height"] == 16
+    with pytest.raises(LinescribeError, match="same --core-height"):
+        train(tiny_train_config(data, tmp_path / "other", init=result.model_path, core_height=12, max_steps=1))
+    with pytest.raises(LinescribeError, match="--core-height: core height 60"):
+        train(tiny_train_config(data, tmp_path / "tall", core_height=60, max_steps=1))

@@ -97,7 +97,8 @@ def summary(document: dict[str, Any], path: Path, count: int | None) -> str:
     if preprocess.get("width"):
         rows.append(("input", f"lines scaled to {preprocess['width']}x{preprocess.get('height')} px"))
     else:
-        rows.append(("input", f"lines scaled to {preprocess.get('height')} px high, {preprocess.get('min_width')}-{preprocess.get('max_width')} px wide"))
+        core = f" (their core band to {preprocess['core_height']} px)" if preprocess.get("core_height") else ""
+        rows.append(("input", f"lines scaled to {preprocess.get('height')} px high{core}, {preprocess.get('min_width')}-{preprocess.get('max_width')} px wide"))
     alphabet = [char for char in document.get("alphabet") or [] if isinstance(char, str) and len(char) == 1]
     rows.append(("alphabet", f"{len(alphabet)} characters: {_alphabet_text(alphabet)}"))
     rules = _mapping(training.get("config")).get("text_rules")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from linescribe.data.preprocess import MAX_HEIGHT, MIN_HEIGHT
+from linescribe.data.preprocess import MAX_HEIGHT, MIN_CORE_HEIGHT, MIN_HEIGHT
 from linescribe.errors import LinescribeError
 from linescribe.training.config import ACCELERATORS, OPTIMIZERS, PRECISIONS, SCHEDULERS, TrainConfig
 
@@ -81,6 +81,8 @@ TRAIN_DEFAULTS = config_defaults(TrainConfig)
 @click.option("--hparam", multiple=True, help="Architecture hyper-parameter NAME=JSON (repeatable).")
 @config_option("line_height", "Scale lines to this height in pixels (default: the architecture's, or the --init model's).",
                type=click.IntRange(MIN_HEIGHT, MAX_HEIGHT))
+@config_option("core_height", "Scale each line so its core (x-height band) is this many pixels high, not the whole crop "
+               "(a new run; default: the whole crop).", type=click.IntRange(MIN_CORE_HEIGHT, MAX_HEIGHT))
 @config_option("alphabet", "Alphabet file (one character per line). Default: from the training texts.", type=click.Path(path_type=Path))
 @click.option("--text-rules", default="", help="Transcription rules for the labels, comma-separated: cremma, quotes, long-s.")
 @config_option("init", "Start from this model's weights (fine-tuning): a .safetensors file, a run folder or a bundled model's name.")

@@ -24,6 +24,8 @@ class TrainConfig:
     hparams: dict[str, Any] = field(default_factory=dict)
     line_height: int | None = None
     """Height in pixels the lines are scaled to (default: the architecture's, or the --init model's)."""
+    core_height: int | None = None
+    """Scale lines so their core (x-height band) is this many pixels high (``Preprocessing.core_height``)."""
     alphabet: Path | None = None
     text_rules: list[str] = field(default_factory=list)
     """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]."""

@@ -172,7 +172,7 @@ def _preprocessing(config: TrainConfig, resumed: dict[str, Any] | None) -> Prepr
     """The run's preprocessing: a resumed run's own (``resumed``, from its checkpoint, so the
     --init file is not needed again), else the --init model's (a fine-tuned model reads as it
     learned to), else the architecture's; --line-height sets the height of a new run, which must
-    be the --init model's."""
+    be the --init model's, and --core-height likewise."""
     if resumed is not None:
         return Preprocessing.from_dict(resumed)
     if config.init:
@@ -186,6 +186,13 @@ def _preprocessing(config: TrainConfig, resumed: dict[str, Any] | None) -> Prepr
         preprocessing = get_architecture(config.arch).preprocessing
     if config.line_height:
         preprocessing = dataclasses.replace(preprocessing, height=config.line_height)
+    if config.core_height and config.core_height != preprocessing.core_height:
+        if config.init:
+            raise LinescribeError(f"{config.init}: --init needs the same --core-height as the model ({preprocessing.core_height})")
+        try:
+            preprocessing = dataclasses.replace(preprocessing, core_height=config.core_height)
+        except ValueError as error:
+            raise LinescribeError(f"--core-height: {error}") from None
     return preprocessing
 
 

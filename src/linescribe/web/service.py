@@ -190,7 +190,7 @@ class ModelService:
         """RequestError 413 when the lines would cost more than MAX_REQUEST_WORK to read."""
         decoder = getattr(recognizer.decoder, "decoder", recognizer.decoder)  # under a SpellCorrected
         beam = getattr(decoder, "beam_width", 1)
-        columns = sum(self.model.preprocessing.output_width(image.shape[1], image.shape[0]) for image in images)
+        columns = sum(self.model.preprocessing.widest_output(image.shape[1], image.shape[0]) for image in images)
         if columns * beam > MAX_REQUEST_WORK:
             raise RequestError(
                 413,
