@@ -21,6 +21,7 @@ from linescribe.modelfile.export import export_onnx
 from linescribe.inference import Recognizer
 from linescribe.modelfile.document import read_safetensors_document
 from linescribe.modelfile.weights import load_model_file, save_model
+from linescribe.training.run import recorded_origin
 
 REPO = Path(__file__).resolve().parents[2]
 SPLITS = ("hooker", "copiste", "poilus", "mss19", "mss20", "peraire", "timeus")
@@ -67,7 +68,7 @@ def derived_from(training: dict) -> dict | None:
     or, for runs made before training recorded it, the ``source`` or ``derived_from`` found by
     following the chain of --init models back."""
     seen: set[str] = set()
-    while not (origin := training.get("derived_from") or training.get("source")):
+    while not (origin := recorded_origin(training)):
         init = training.get("config", {}).get("init")
         if not init or init in seen or not Path(init).is_file():
             return None

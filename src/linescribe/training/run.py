@@ -206,12 +206,16 @@ def extended_alphabet(init: Path, texts: Iterable[str]) -> Alphabet:
     return Alphabet(known.chars + [char for char in new if char not in known])
 
 
+def recorded_origin(training: dict[str, Any]) -> dict[str, Any] | None:
+    """The third-party weights that a model file's ``training`` record says it descends from: the
+    ``source`` that a converter wrote, or the ``derived_from`` that training inherited."""
+    return training.get("source") or training.get("derived_from")
+
+
 def inherited_origin(init: Path) -> dict[str, Any] | None:
     """The third-party weights that a model started from ``init`` descends from (e.g. PP-OCRv6's,
-    under Apache-2.0, whose notice must travel with every model made from them): the ``source``
-    that a converter wrote into ``init``, or the ``derived_from`` that ``init`` itself inherited."""
-    training = read_safetensors_document(init).get("training", {})
-    return training.get("source") or training.get("derived_from")
+    under Apache-2.0, whose notice must travel with every model made from them)."""
+    return recorded_origin(read_safetensors_document(init).get("training", {}))
 
 
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
