@@ -50,11 +50,13 @@ class DecodingOptions:
         """The decoder's keyword arguments: the options set, in field order."""
         return {name: getattr(self, name) for name in DECODER_KEYWORDS if getattr(self, name) is not None}
 
-    def with_decoder(self, decoder: str) -> DecodingOptions:
-        """These options for another decoder, without those it does not take (a server's defaults
-        under the decoder a request chose)."""
+    def with_decoder(self, decoder: str, **fill: Any) -> DecodingOptions:
+        """These options for another decoder, without those it does not take, and with the options
+        in ``fill`` that it takes (a server's defaults and options under the decoder a request chose)."""
         accepted = decoder_options(decoder) if decoder in DECODERS else []  # an unknown one is refused by name
-        return replace(self, decoder=decoder, **{name: None for name in DECODER_KEYWORDS if name not in accepted})
+        changes: dict[str, Any] = {name: None for name in DECODER_KEYWORDS if name not in accepted}
+        changes.update((name, value) for name, value in fill.items() if name in accepted)
+        return replace(self, decoder=decoder, **changes)
 
     def build(self, alphabet: Alphabet) -> Decoder:
         """The decoder, followed by the speller when there is one (loading an LM or a spelling

@@ -29,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from linescribe.decoding import DECODERS, DecodingOptions
-from linescribe.decoding.registry import decoder_options
+from linescribe.decoding import DecodingOptions
 from linescribe.decoding.spell import DEFAULT_SPELLER
 from linescribe.errors import LinescribeError
 from linescribe.inference import DEFAULT_BATCH_SIZE, Prediction, Recognizer
@@ -161,13 +160,11 @@ class ModelService:
         the server's defaults. The defaults apply only where the chosen decoder takes them; a
         requested option that it does not take is a RequestError 400."""
         decoder = requested.get("decoder") or self.defaults.decoder
-        options = self.defaults.with_decoder(decoder)
         spell = requested.get("spell", self.defaults.speller is not None)
-        taken = decoder_options(decoder) if decoder in DECODERS else []  # an unknown one is refused below
-        server = {name: value for name, value in self.decoder_options.items() if name in taken}
         asked = {name: requested[name] for name in REQUEST_DECODER_OPTIONS if requested.get(name) is not None}
         try:
-            return replace(options, speller=self.speller if spell else None, **{**server, **asked})
+            options = self.defaults.with_decoder(decoder, **self.decoder_options)
+            return replace(options, speller=self.speller if spell else None, **asked)
         except LinescribeError as error:
             raise RequestError(400, str(error)) from None
 
