@@ -173,6 +173,13 @@ def test_arrays_of_other_number_types_read_as_the_line(array: np.ndarray) -> Non
     assert_reads_as_line(load_gray(array))
 
 
+def test_a_12_bit_rgba_array_with_a_16_bit_alpha_channel_reads_as_the_line() -> None:
+    """The colour was scaled by the alpha channel's peak (65535): the line came out near black."""
+    twelve = (line_array().astype(np.uint16) * 4095) // 255
+    rgba = np.stack([twelve, twelve, twelve, np.full_like(twelve, 65535)], axis=2)
+    assert_reads_as_line(load_gray(rgba))
+
+
 def test_a_large_16_bit_scan_costs_no_float_copies_of_itself() -> None:
     """Regression: 16-bit pixels were scaled in float64 copies of the whole image; a 175 KB PNG
     of 80 M pixels took 2.2 GB (a cheap way to exhaust a server)."""

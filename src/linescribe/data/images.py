@@ -172,6 +172,9 @@ def _array_to_gray(array: np.ndarray) -> np.ndarray:
         array = array.astype(np.uint8) * 255  # as Pillow's mode "1": True is white
     elif array.dtype.kind == "f" and np.isnan(array).any():
         raise ImageError(f"{describe(array)}: image has NaN pixels")
+    elif array.ndim == 3 and array.shape[2] == 4:
+        # colour and alpha each by their own range: a 12-bit scan may carry a 16-bit alpha channel
+        array = np.concatenate([_numbers_to_bytes(array[:, :, :3]), _numbers_to_bytes(array[:, :, 3:])], axis=2)
     else:
         array = _numbers_to_bytes(array)
     if array.ndim == 2:
