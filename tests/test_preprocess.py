@@ -68,9 +68,41 @@ def _cursive_like(rows: int = 96, columns: int = 600, core: tuple[int, int] = (5
     return image
 
 
-def test_the_core_band_is_where_the_ink_is_densest_not_the_crop():
+def test_the_core_band_is_where_strokes_cross_rows_most_not_the_crop():
     assert core_band(_cursive_like()) == pytest.approx((50, 70), abs=2)
     assert core_band(np.full((40, 300), 200, np.uint8)) is None
+
+
+def test_a_ruled_line_or_a_neighbours_letters_do_not_take_the_core_band():
+    """A full-width rule is the densest row of all, and a neighbour line's letters caught at the
+    edge of a loose crop are as dense as the line's own: either took the band, and the window
+    cut the writing away."""
+    ruled = _cursive_like()
+    ruled[88:91, :] = 20
+    assert core_band(ruled) == pytest.approx((50, 70), abs=2)
+    neighbour = _cursive_like()
+    neighbour[0:12, 20:580:6] = 30  # the bottom of the line above: as many strokes, at the edge
+    neighbour[0:12, 23:580:6] = 30
+    assert core_band(neighbour) == pytest.approx((50, 70), abs=2)
+
+
+def test_a_window_that_would_cut_off_most_of_the_ink_is_not_used():
+    two_lines = _cursive_like()
+    two_lines[10:30, 20:580:6] = 30  # a second, as dense line in the same crop
+    two_lines[10:30, 23:580:6] = 30
+    cored = Preprocessing(core_height=16)
+    assert cored.core_window(two_lines) is None
+    assert cored(two_lines).shape == Preprocessing()(two_lines).shape
+
+
+def test_a_lone_word_is_scaled_the_same_whatever_paper_surrounds_it():
+    word = _cursive_like(columns=120)
+    wide = np.full((96, 600), 230, np.uint8)
+    wide[:, :120] = word
+    cored = Preprocessing(core_height=16)
+    zoom = cored.input_width(word) / Preprocessing().output_width(120, 96)
+    assert zoom > 1.3
+    assert cored.input_width(wide) / Preprocessing().output_width(600, 96) == pytest.approx(zoom, rel=0.05)
 
 
 def test_a_core_height_scales_the_core_band_to_it_and_centres_it():
@@ -98,13 +130,15 @@ def test_core_height_settings_are_checked_and_stored():
         Preprocessing(height=64, width=800, core_height=16)
     config = Preprocessing(core_height=16)
     assert Preprocessing.from_dict(config.to_dict()) == config
-    older = config.to_dict()
-    older.pop("core_height")  # a model file from before the option reads as before
-    assert Preprocessing.from_dict(older).core_height is None
+    # a model file without one holds no core_height key: it still opens in versions before it
+    assert "core_height" not in Preprocessing().to_dict()
+    assert Preprocessing.from_dict(Preprocessing().to_dict()) == Preprocessing()
 
 
-def test_the_widest_output_bounds_what_a_core_height_can_make_of_a_line():
-    line = _cursive_like(core=(50, 52))
+@pytest.mark.parametrize("rows", [96, 13, 10, 4])
+def test_the_widest_output_bounds_what_a_core_height_can_make_of_a_line(rows):
+    line = _cursive_like(rows=96, core=(50, 52))[48 - rows // 2 : 48 - rows // 2 + rows]
     cored = Preprocessing(core_height=16)
-    assert cored(line).shape[1] <= cored.widest_output(line.shape[1], line.shape[0])
+    assert cored(line).shape[1] == cored.input_width(line) <= cored.widest_output(line.shape[1], rows)
+    assert cored.widest_output(line.shape[1], rows) <= Preprocessing().output_width(line.shape[1], rows) * MAX_CORE_ZOOM + 1
     assert Preprocessing().widest_output(600, 96) == Preprocessing().output_width(600, 96) == 300

@@ -9,7 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from generated import line_texts, random_model, tiny_train_config, write_gt_folder
+from linescribe.alphabet import Alphabet
 from linescribe.cli import main
+from linescribe.data.dataset import load_datasets
+from linescribe.data.images import load_gray
 from linescribe.data.preprocess import Preprocessing
 from linescribe.errors import LinescribeError, ModelFileError
 from linescribe.inference import load_recognizer
@@ -17,7 +20,7 @@ from linescribe.modelfile import read_model_document
 from linescribe.modelfile.document import METADATA_KEY, model_from_document
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models import build_model
-from linescribe.training.run import train
+from linescribe.training.run import prepare_lines, train
 
 
 def test_a_model_trained_at_another_height_reads_at_that_height(tmp_path):
@@ -133,3 +136,13 @@ def test_a_model_trained_with_a_core_height_keeps_it_and_fine_tuning_cannot_chan
         train(tiny_train_config(data, tmp_path / "other", init=result.model_path, core_height=12, max_steps=1))
     with pytest.raises(LinescribeError, match="--core-height: core height 60"):
         train(tiny_train_config(data, tmp_path / "tall", core_height=60, max_steps=1))
+
+
+def test_lines_are_bucketed_by_the_width_a_core_height_gives_them(tmp_path):
+    """Bucketed by their width at the crop's height, lines up to 3x wider were padded to."""
+    texts = line_texts(6)
+    data = write_gt_folder(tmp_path / "lines", texts)
+    cored = Preprocessing(core_height=24)
+    prepared = prepare_lines(load_datasets([str(data)]), Alphabet(sorted(set("".join(texts)))), cored, 4, strict=False)
+    assert prepared.widths == [cored(load_gray(sample.path)).shape[1] for sample in prepared.samples]
+    assert any(width > Preprocessing().output_width(*load_gray(s.path).shape[::-1]) for width, s in zip(prepared.widths, prepared.samples))

@@ -6,6 +6,7 @@ parameters are stored in the model file, so a model always sees what it was trai
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -25,6 +26,8 @@ pixels this far apart has no ink and comes out as plain paper (all zeros)."""
 MIN_CORE_HEIGHT = 4
 MAX_CORE_ZOOM = 3.0
 """With ``core_height``, a line is scaled at most this many times larger than its crop would be."""
+MIN_INK_KEPT = 0.6
+"""With ``core_height``, a core window that keeps less of the line's ink than this is not used."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,10 @@ class Preprocessing:
                 raise ValueError("a core height needs lines of their own width, not a fixed width")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        if self.core_height is None:  # files without it still open in versions that predate it
+            del values["core_height"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Preprocessing:
@@ -88,10 +94,9 @@ class Preprocessing:
     def widest_output(self, width: int, height: int) -> int:
         """The most columns a line of this size can come out as (``output_width`` unless the
         scale depends on the ink): what a caller budgeting work must assume."""
-        narrowest = self.output_width(width, height)
         if self.core_height is None or self.width is not None:
-            return narrowest
-        return int(min(round(narrowest * MAX_CORE_ZOOM), self.max_width))
+            return self.output_width(width, height)
+        return self.output_width(width, math.ceil(height / MAX_CORE_ZOOM))  # the shortest window
 
     def horizontal_scale(self, width: int, height: int) -> float:
         """Model input columns per column of a ``width`` x ``height`` line image (to map the
@@ -130,47 +135,83 @@ class Preprocessing:
         canvas[:target_h, :target_w] = out
         return canvas
 
-    def _core_window(self, gray: np.ndarray) -> np.ndarray:
-        """The rows of ``gray`` that hold its core band centred in ``height / core_height`` times
-        the band's height (padded with paper where the crop ends), so that scaling this window to
-        ``height`` makes the band ``core_height`` high. Lines without a band are left as they are."""
-        band = core_band(gray, self.ink_percentile, self.paper_percentile)
+    def core_window(self, gray: np.ndarray) -> tuple[int, int] | None:
+        """(first row, rows) of the window of ``gray`` that is scaled to ``height`` so that its
+        core band comes out ``core_height`` high and centred; it may reach past the crop, which
+        adds paper. None: the line is read whole, as without a core height (no band, or a window
+        that would cut off too much of the ink: a band found on an underline or a neighbour's)."""
+        ink = _ink_mask(gray) if self.core_height is not None else None
+        band = core_band(gray, ink) if ink is not None else None
         if band is None:
-            return gray
+            return None
         top, bottom = band
         rows = gray.shape[0]
-        # the window is never taller than the crop (letters no smaller than without a core height)
-        # nor more than MAX_CORE_ZOOM times shorter (a band found in noise must not blow a line up)
+        # never taller than the crop (letters no smaller than without a core height) nor more than
+        # MAX_CORE_ZOOM times shorter (a thin band must not blow a line up)
         window = (bottom - top) * self.height / self.core_height
-        window = round(min(max(window, rows / MAX_CORE_ZOOM), rows))
+        window = min(max(round(window), math.ceil(rows / MAX_CORE_ZOOM)), rows)
         start = round((top + bottom - window) / 2)
+        kept = ink[max(start, 0) : start + window].sum()
+        if kept < MIN_INK_KEPT * ink.sum():
+            return None
+        return start, window
+
+    def input_width(self, gray: np.ndarray) -> int:
+        """The width this line comes out as (``output_width`` of its size, unless a core height
+        makes it depend on the ink)."""
+        height, width = gray.shape
+        window = self.core_window(gray) if self.core_height is not None else None
+        return self.output_width(width, window[1] if window else height)
+
+    def _core_window(self, gray: np.ndarray) -> np.ndarray:
+        """``gray``'s core window (``core_window``), padded with paper where it reaches past the crop."""
+        window = self.core_window(gray)
+        if window is None:
+            return gray
+        start, rows = window
         paper = int(np.percentile(gray[:, :: max(1, gray.shape[1] // 256)], self.paper_percentile))
-        padded = np.full((window, gray.shape[1]), paper, dtype=gray.dtype)
-        source_start, source_end = max(start, 0), min(start + window, rows)
+        padded = np.full((rows, gray.shape[1]), paper, dtype=gray.dtype)
+        source_start, source_end = max(start, 0), min(start + rows, gray.shape[0])
         padded[source_start - start : source_end - start] = gray[source_start:source_end]
         return padded
-
 
 def is_blank(line: np.ndarray) -> bool:
     """Whether a preprocessed line is plain paper: ``Preprocessing`` found no ink on it."""
     return not line.any()
 
 
-def core_band(gray: np.ndarray, ink_percentile: float = 2.0, paper_percentile: float = 90.0) -> tuple[int, int] | None:
-    """(top, bottom) rows of a line's core: the run of rows around the densest one whose share of
-    ink is at least half of that row's (the full width at half maximum of the row profile, the
-    usual estimate of the x-height band), or None for a line without ink."""
+def _ink_mask(gray: np.ndarray) -> np.ndarray | None:
+    """Ink (1) and paper (0) of a copy of ``gray`` half as wide (the rows kept: the band needs no
+    horizontal detail), split by Otsu's threshold, which holds for a lone word in a wide crop
+    where a low percentile is paper; None for a line without ink."""
     rows, columns = gray.shape
-    # measured on a copy a quarter as wide (rows kept): the profile needs no horizontal detail
-    small = cv2.resize(gray, (max(1, columns // 4), rows), interpolation=cv2.INTER_AREA) if columns >= 64 else gray
-    ink, paper = np.percentile(small, (ink_percentile, paper_percentile))
-    if paper - ink < MIN_CONTRAST:
+    small = cv2.resize(gray, (columns // 2, rows), interpolation=cv2.INTER_AREA) if columns >= 32 else gray
+    if int(small.max()) - int(small.min()) < MIN_CONTRAST:
         return None
-    darkness = np.clip((paper - small.astype(np.float32)) / np.float32(paper - ink), 0.0, 1.0)
-    profile = darkness.mean(axis=1)
+    _, ink = cv2.threshold(np.ascontiguousarray(small), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    return ink
+
+
+def core_band(gray: np.ndarray, ink: np.ndarray | None = None) -> tuple[int, int] | None:
+    """(top, bottom) rows of a line's core (x-height band), or None for a line without ink.
+
+    The band is where strokes cross a row most often (ink/paper changes along it: a ruled line or
+    an underline, one long stroke, cannot win), weighted towards the middle of the crop (against
+    a neighbour's letters caught at its edge): the run of rows around the best row whose
+    crossings are at least half of that row's (the full width at half maximum of the profile).
+    ``ink``: the line's ``_ink_mask``, if already made.
+    """
+    ink = _ink_mask(gray) if ink is None else ink
+    if ink is None:
+        return None
+    rows = ink.shape[0]
+    crossings = np.count_nonzero(np.diff(ink, axis=1), axis=1).astype(np.float32)
     size = max(1, round(rows / 24))  # smooth over about a stroke's width
-    profile = np.convolve(profile, np.ones(size, np.float32) / size, mode="same")
-    peak = int(profile.argmax())
+    profile = np.convolve(crossings, np.ones(size, np.float32) / size, mode="same")
+    offset = (np.arange(rows, dtype=np.float32) - (rows - 1) / 2) / max(rows / 2, 1)
+    peak = int((profile * (1.0 - 0.5 * offset**2)).argmax())
+    if profile[peak] <= 0:
+        return None
     dense = profile >= profile[peak] / 2
     below = np.flatnonzero(~dense[:peak])
     above = np.flatnonzero(~dense[peak:])

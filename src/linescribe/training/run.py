@@ -21,7 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
 from linescribe.data.dataset import LoadedDataset, drop_unwritable, load_datasets
-from linescribe.data.images import image_size
+from linescribe.data.images import image_size, load_sample_image
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Sample
 from linescribe.data.synth import LineSynthesizer
@@ -72,6 +72,18 @@ class PreparedLines:
     weights: list[float]
 
 
+def _input_width(sample: Sample, preprocessing: Preprocessing, width: int, height: int) -> int:
+    """A line's width as the model will see it, for bucketing and the CTC length check: from its
+    size alone, unless a core height makes it depend on the ink (then the image is read once:
+    estimated from the size, batches were padded to lines up to 3x wider than planned)."""
+    if preprocessing.core_height is None:
+        return preprocessing.output_width(width, height)
+    try:
+        return preprocessing.input_width(load_sample_image(sample))
+    except ImageError:  # the loader skips and counts it when it comes to it
+        return preprocessing.output_width(width, height)
+
+
 def prepare_lines(
     datasets: list[LoadedDataset],
     alphabet: Alphabet,
@@ -100,7 +112,7 @@ def prepare_lines(
                 dataset.skip(sample.id, "unreadable image")
                 continue
             width, height = sample.size_hint or size
-            input_width = preprocessing.output_width(width, height)
+            input_width = _input_width(sample, preprocessing, width, height)
             frames = input_width // stride if preprocessing.width is None else preprocessing.width // stride
             repeats = sum(1 for a, b in zip(sample.text, sample.text[1:]) if a == b)
             if frames < len(sample.text) + repeats:
