@@ -111,10 +111,33 @@ def test_auto_reads_a_safetensors_model_on_onnx_exporting_it_once(tmp_path, monk
 
     exports = []
     real_export = linescribe.modelfile.export.export_to_cache
-    monkeypatch.setattr(linescribe.modelfile.export, "export_to_cache", lambda *args: exports.append(args) or real_export(*args))
+    monkeypatch.setattr(
+        linescribe.modelfile.export, "export_to_cache", lambda *args, **kwargs: exports.append(args) or real_export(*args, **kwargs)
+    )
     assert linescribe.load_model(path).backend == "onnx" and exports == []
     save_model(random_model("crnn", seed=5), path)
     assert linescribe.load_model(path).backend == "onnx" and len(exports) == 1
+
+
+def test_a_model_file_replaced_while_it_is_exported_is_not_cached_under_its_old_content(tmp_path, monkeypatch):
+    """A training run rewrites model.safetensors at each better validation: the cache entry was
+    named after the bytes hashed first and held the export of the bytes read next, so a kept copy
+    of the old model later read as the new one."""
+    import linescribe.modelfile.weights
+    from linescribe.modelfile.cache import export_cache_entry
+
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
+    path = save_model(random_model("crnn", seed=1), tmp_path / "m.safetensors")
+    old_entry = export_cache_entry(path)
+    real_load = linescribe.modelfile.weights.load_model_file
+
+    def load_then_replace(source):
+        save_model(random_model("crnn", seed=2), path)  # the run writes its next best model
+        return real_load(source)
+
+    monkeypatch.setattr(linescribe.modelfile.weights, "load_model_file", load_then_replace)
+    assert linescribe.load_model(path).backend == "onnx"
+    assert not old_entry.exists()
 
 
 def test_a_damaged_cache_entry_is_exported_again(tmp_path, monkeypatch):
@@ -135,7 +158,7 @@ def test_auto_falls_back_to_pytorch_when_the_export_fails_its_check(tmp_path, mo
     monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
     path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
 
-    def failing(model, entry):
+    def failing(model, entry, source=None):
         raise ExportError(f"{model.name}: ONNX export check failed: (simulated)")
 
     monkeypatch.setattr(linescribe.modelfile.export, "export_to_cache", failing)

@@ -305,3 +305,38 @@ def test_the_origin_of_third_party_weights_travels_with_every_model_made_from_th
 
     shown = CliRunner().invoke(main, ["info", str(again.model_path)])
     assert shown.exit_code == 0 and "derived from  upstream recognizer (Apache-2.0)" in shown.output
+
+
+def test_resuming_from_the_api_with_only_a_new_budget_still_resumes(tmp_path):
+    """``resume_overrides`` naming only what the user typed left out ``resume`` itself, so the
+    run restarted from scratch over its own folder (the --init again, an early model written
+    over the best one)."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1))
+    run_file = tmp_path / "run" / "run.json"
+    started = run_file.stat().st_mtime_ns
+    result = train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1, resume=True), resume_overrides={"max_time"})
+    assert result.steps == 2
+    assert run_file.stat().st_mtime_ns == started  # a new run would have written its own
+
+
+def test_a_patience_given_on_resume_is_the_one_used():
+    """Lightning's early stopping restored the checkpoint's patience over the one given."""
+    from linescribe.training.callbacks import PatienceAsGiven
+
+    stopping = PatienceAsGiven(monitor="val_cer", mode="min", patience=20)
+    stopping.load_state_dict({"wait_count": 3, "stopped_epoch": 0, "best_score": 0.5, "patience": 6})
+    assert stopping.patience == 20 and stopping.wait_count == 3
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"max_time": "2h"}, "--max-time must be DD:HH:MM:SS"), ({"val_every": 1.5}, "--val-every must be a whole number")],
+)
+def test_a_malformed_budget_is_refused_before_anything_is_written(tmp_path, options, message):
+    """``--max-time 2h`` failed in Lightning with a traceback after the data was read, and left a
+    run.json that neither a rerun nor --resume could get past; ``--val-every 1.5`` validated every epoch."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    with pytest.raises(LinescribeError, match=message):
+        train(tiny_train_config(data, tmp_path / "run", **options))
+    assert not (tmp_path / "run" / "run.json").exists()

@@ -31,6 +31,7 @@ from linescribe import __version__
 from linescribe.data.batching import pad_lines
 from linescribe.errors import LinescribeError
 from linescribe.files import write_atomically
+from linescribe.modelfile.cache import export_cache_entry
 from linescribe.modelfile.document import METADATA_KEY, TrainedModel
 from linescribe.modelfile.onnx_runtime import INPUT_NAMES, OUTPUT_NAMES, load_onnx_model
 
@@ -204,12 +205,16 @@ def export_onnx(model: TrainedModel, path: str | Path, half: bool = False) -> Ex
     return check
 
 
-def export_to_cache(model: TrainedModel, entry: Path) -> bytes:
+def export_to_cache(model: TrainedModel, entry: Path, source: Path | None = None) -> bytes:
     """The checked ONNX export of ``model``, also written to the cache ``entry`` (see
     ``cache.export_cache_entry``). A cache that cannot be written only costs the export
-    next time."""
+    next time. ``source``: the model file ``entry`` was named after; when it no longer is (a
+    training run replaced it while it was read), the export is not cached under that name."""
     logger.info("%s: exporting to ONNX for onnxruntime, once (cached in %s)", model.name, entry.parent)
     data = onnx_bytes(model)[0]
+    if source is not None and export_cache_entry(source) != entry:
+        logger.info("%s changed while it was exported: the export is not cached", source)
+        return data
     try:
         write_atomically(entry, data, durable=False)
     except OSError as error:

@@ -9,7 +9,7 @@ from typing import Any
 
 import lightning as L
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from linescribe.modelfile.weights import save_model
@@ -27,6 +27,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: str | Path, map_location: Any = "cpu", weights_only: bool | None = None) -> dict[str, Any]:
         return read_checkpoint(Path(path), map_location)
+
+
+class PatienceAsGiven(EarlyStopping):
+    """Early stopping whose patience is the one the run was started or resumed with: Lightning's
+    restores the checkpoint's, so ``--resume --patience 20`` of a run that stopped at patience 6
+    stopped again at its first validation without a better CER."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        patience = self.patience
+        super().load_state_dict(state_dict)
+        self.patience = patience
 
 
 class CheckpointOnInterrupt(L.Callback):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ class TrainConfig:
                 setattr(self, name, Path(getattr(self, name)))
         if self.val_every <= 0:
             raise LinescribeError(f"--val-every must be above 0, not {self.val_every}")
+        if self.val_every > 1 and self.val_every != int(self.val_every):
+            raise LinescribeError(f"--val-every must be a whole number of epochs, or a fraction of one below 1, not {self.val_every}")
+        check_max_time(self.max_time)
         if self.precision not in PRECISIONS:
             raise LinescribeError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not self.train:
@@ -144,12 +148,23 @@ class AdaptConfig:
             raise LinescribeError(f"--held-out must be between 0 and 1, not {self.held_out}")
         if self.max_steps < 0:
             raise LinescribeError(f"--max-steps must be 0 (automatic) or more, not {self.max_steps}")
+        check_max_time(self.max_time)
+
+
+MAX_TIME_PATTERN = re.compile(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}")
+
+
+def check_max_time(max_time: str | None) -> None:
+    """A --max-time must be DD:HH:MM:SS: Lightning refuses anything else with a traceback, and
+    only once the data is read."""
+    if max_time is not None and not MAX_TIME_PATTERN.fullmatch(str(max_time)):
+        raise LinescribeError(f"--max-time must be DD:HH:MM:SS (e.g. 00:02:30:00 for 2 h 30 min), not {max_time!r}")
 
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 OPTIMIZERS = ("adamw", "rmsprop")
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "64-true")
-RESUME_OVERRIDES = ("max_epochs", "max_steps", "max_time", "patience", "workers", "threads", "accelerator", "devices", "num_nodes", "progress", "log_every", "resume")
+RESUME_OVERRIDES = ("max_epochs", "max_steps", "max_time", "patience", "workers", "threads", "accelerator", "devices", "num_nodes", "progress", "log_every")
 """What may change when a run is resumed: its budget and the machine. Everything else (data,
 splits, model, optimiser) comes from the run being resumed."""
 SCHEDULERS = ("onecycle", "cosine", "plateau", "constant")

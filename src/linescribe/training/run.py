@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from linescribe.alphabet import Alphabet
@@ -39,6 +39,7 @@ from linescribe.training.callbacks import (
     ExportBestModel,
     FlushLogsAtValidation,
     LineThroughput,
+    PatienceAsGiven,
     TrainingProgress,
 )
 from linescribe.training.checkpoints import read_checkpoint
@@ -298,7 +299,7 @@ def _resumed_config(
         raise LinescribeError(f"{run_file}: cannot read the description of the run to resume ({error})") from None
     ignored = [
         name for name in vars(config)
-        if name not in RESUME_OVERRIDES and name != "output" and getattr(config, name) != getattr(saved, name)
+        if name not in (*RESUME_OVERRIDES, "output", "resume") and getattr(config, name) != getattr(saved, name)
     ]
     if ignored:
         log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
@@ -315,6 +316,7 @@ def _resumed_config(
             "resume with that budget, or start a new run from its model with --init"
         )
     saved.output = config.output
+    saved.resume = True  # run.json holds the run as it started; this is its resumption
     return saved, alphabet, document.get("derived_from")
 
 
@@ -445,9 +447,6 @@ def train(
     if origin:
         training_info["derived_from"] = origin
     output.mkdir(parents=True, exist_ok=True)
-    if not config.resume and first_process:
-        run_document = {"alphabet": alphabet.chars, **training_info}
-        write_atomically(run_file, json.dumps(run_document, indent=2, ensure_ascii=False).encode())
 
     augmenter = Augmenter() if config.augment else None
     datamodule = LineDataModule(
@@ -485,7 +484,7 @@ def train(
         ModelCheckpoint(
             dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True, enable_version_counter=False
         ),
-        EarlyStopping(monitor="val_cer", mode="min", patience=config.patience, check_on_train_epoch_end=False),
+        PatienceAsGiven(monitor="val_cer", mode="min", patience=config.patience, check_on_train_epoch_end=False),
         CheckpointOnInterrupt(last_checkpoint),
         FlushLogsAtValidation(),
         exporter,
@@ -494,6 +493,9 @@ def train(
         *callbacks,
     ]
     trainer = _build_trainer(config, all_callbacks)
+    if not config.resume and first_process:  # written once nothing can stop the run from starting
+        run_document = {"alphabet": alphabet.chars, **training_info}
+        write_atomically(run_file, json.dumps(run_document, indent=2, ensure_ascii=False).encode())
     group_was_ours = not torch.distributed.is_initialized()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
     if exporter.validated_step != trainer.global_step:
