@@ -49,8 +49,8 @@ class Preprocessing:
     ink_percentile: float = 2.0
     paper_percentile: float = 90.0
     core_height: int | None = None
-    """Set: the line is scaled so that its core (the x-height band, where its ink is densest; see
-    ``core_band``) is this many pixels high and centred in the ``height`` rows, instead of the
+    """Set: the line is scaled so that its core (the x-height band, where its strokes cross the
+    rows most often; see ``core_band``) is this many pixels high and centred in the ``height`` rows, instead of the
     whole crop filling them. Tall ascenders or loose crops then no longer shrink the letters;
     what reaches past the window is cut off."""
 

@@ -111,6 +111,7 @@ class _Reading(NamedTuple):
         """Whether the text read so far is a whole word under this reading."""
         return self.known_end >= 0 or Lexicon.END in self.node
 
+
 def _letters(word: str) -> int:
     return sum(char.isalpha() and char not in APOSTROPHES for char in word)
 
