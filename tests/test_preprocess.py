@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -142,3 +143,10 @@ def test_the_widest_output_bounds_what_a_core_height_can_make_of_a_line(rows):
     assert cored(line).shape[1] == cored.input_width(line) <= cored.widest_output(line.shape[1], rows)
     assert cored.widest_output(line.shape[1], rows) <= Preprocessing().output_width(line.shape[1], rows) * MAX_CORE_ZOOM + 1
     assert Preprocessing().widest_output(600, 96) == Preprocessing().output_width(600, 96) == 300
+
+
+def test_faint_thin_strokes_that_resizing_averages_away_are_not_taken_for_a_blank_line():
+    line = np.full((400, 600), 230, np.uint8)
+    line[150:250, 20:580:40] = 200  # 1-px pencil strokes 30 levels darker: under 16 once shrunk 8x
+    assert int(cv2.resize(line, (75, 48), interpolation=cv2.INTER_AREA).min()) > 230 - 16
+    assert not is_blank(Preprocessing()(line))

@@ -262,3 +262,15 @@ def test_decoders_for_other_weights_share_one_lexicon_trie(tmp_path):
     words.write_text("cat\nthe\ndog\n", encoding="utf-8")
     os.utime(words, ns=(1, 10**18))  # a later modification time, whatever the file system's clock
     assert "dog" in LMBeamDecoder(lm="english", lexicon=words).lexicon
+
+
+def test_a_callers_own_lm_is_not_kept_alive_by_the_lexicon_cache():
+    """Keyed by the LM object, the cache held up to 8 of a tuning loop's LMs and their tries."""
+    from linescribe.decoding import beam
+    from linescribe.lm import resolve_lm_path
+    from linescribe.lm.arpa import NgramModel
+
+    own = NgramModel.read_arpa(resolve_lm_path("english"))
+    before = dict(beam._SHARED_LEXICONS)
+    decoder = LMBeamDecoder(lm=own)
+    assert decoder.lexicon is not None and beam._SHARED_LEXICONS == before

@@ -340,3 +340,15 @@ def test_a_malformed_budget_is_refused_before_anything_is_written(tmp_path, opti
     with pytest.raises(LinescribeError, match=message):
         train(tiny_train_config(data, tmp_path / "run", **options))
     assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_a_run_saved_with_a_fractional_val_every_above_one_still_resumes(tmp_path):
+    """Before --val-every had to be a whole number above 1, 1.5 was taken as 1; such a run must
+    still resume (its run.json would now be refused)."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1))
+    run_file = tmp_path / "run" / "run.json"
+    document = json.loads(run_file.read_text(encoding="utf-8"))
+    document["config"]["val_every"] = 1.5
+    run_file.write_text(json.dumps(document), encoding="utf-8")
+    assert train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1, resume=True)).steps == 2

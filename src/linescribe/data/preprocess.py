@@ -121,7 +121,7 @@ class Preprocessing:
         shrinking = target_h < height or target_w < width
         resized = cv2.resize(gray, (target_w, target_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
         ink, paper = np.percentile(resized, (self.ink_percentile, self.paper_percentile))
-        if int(resized.max()) - int(resized.min()) < MIN_CONTRAST:
+        if int(gray.max()) - int(gray.min()) < MIN_CONTRAST:  # before resizing, which can average faint strokes away
             out = np.zeros(resized.shape, np.float32)
         elif paper - ink < MIN_CONTRAST:
             # a few marks on a blank line: a plain inversion keeps noise from being amplified

@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -398,10 +399,15 @@ class LMBeamDecoder(BeamDecoder):
             if not math.isfinite(value):  # NaN scores leave the order of the beams to chance
                 raise LinescribeError(f"{name} must be a finite number, got {value}")
         loaded = lm if isinstance(lm, NgramModel) or lm is None else load_lm(lm)
-        if lexicon is None or isinstance(lexicon, (str, Path)):
-            self.lm, self.lexicon = _shared_lexicon(loaded, lexicon)
+        own_words = lexicon is not None and not isinstance(lexicon, (str, Path))
+        if isinstance(lm, NgramModel) or own_words:  # the caller's own objects: not kept alive in a cache
+            if own_words:
+                words: set[str] | None = {word_key(word) for word in lexicon}
+            else:
+                words = read_lexicon(lexicon) if lexicon is not None else None
+            self.lm, self.lexicon = _lm_and_lexicon(loaded, words)
         else:
-            self.lm, self.lexicon = _lm_and_lexicon(loaded, {word_key(word) for word in lexicon})
+            self.lm, self.lexicon = _shared_lexicon(loaded, lexicon)
         self.lm_weight = lm_weight
         self.word_bonus = word_bonus
         self.oov_penalty = oov_penalty
@@ -420,9 +426,11 @@ def _lm_and_lexicon(lm: NgramModel | None, words: set[str] | None) -> tuple[Any,
 
 
 _SHARED_LEXICONS: dict[tuple[int, str | None, int], tuple[NgramModel | None, Any, Lexicon]] = {}
-"""(id of the LM, lexicon file, its mtime) -> (that LM, ``_lm_and_lexicon``): a decoder for another
-weight, as each web request may ask for, builds no new trie (2 s and 60 MB for French)."""
+"""(id of a bundled or file LM from ``load_lm``, lexicon file, its mtime) -> (that LM,
+``_lm_and_lexicon``): a decoder for another weight, as each web request may ask for, builds no
+new trie (2 s and 60 MB for French)."""
 MAX_SHARED_LEXICONS = 8
+_SHARED_LEXICONS_LOCK = threading.Lock()
 
 
 def _shared_lexicon(lm: NgramModel | None, lexicon: str | Path | None) -> tuple[Any, Lexicon]:
@@ -433,12 +441,13 @@ def _shared_lexicon(lm: NgramModel | None, lexicon: str | Path | None) -> tuple[
     except OSError:
         modified = 0  # read_lexicon names the file and the problem
     key = (id(lm), path, modified)
-    shared = _SHARED_LEXICONS.get(key)
-    if shared is None or shared[0] is not lm:  # an id can be reused once its LM is gone
-        shared = (lm, *_lm_and_lexicon(lm, read_lexicon(lexicon) if lexicon is not None else None))
-        while len(_SHARED_LEXICONS) >= MAX_SHARED_LEXICONS:
-            _SHARED_LEXICONS.pop(next(iter(_SHARED_LEXICONS)), None)
-        _SHARED_LEXICONS[key] = shared
+    with _SHARED_LEXICONS_LOCK:  # one build per key, even when requests ask for it at once
+        shared = _SHARED_LEXICONS.get(key)
+        if shared is None or shared[0] is not lm:  # an id can be reused once its LM is gone
+            shared = (lm, *_lm_and_lexicon(lm, read_lexicon(lexicon) if lexicon is not None else None))
+            while len(_SHARED_LEXICONS) >= MAX_SHARED_LEXICONS:
+                del _SHARED_LEXICONS[next(iter(_SHARED_LEXICONS))]
+            _SHARED_LEXICONS[key] = shared
     return shared[1], shared[2]
 
 

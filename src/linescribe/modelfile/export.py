@@ -212,7 +212,11 @@ def export_to_cache(model: TrainedModel, entry: Path, source: Path | None = None
     training run replaced it while it was read), the export is not cached under that name."""
     logger.info("%s: exporting to ONNX for onnxruntime, once (cached in %s)", model.name, entry.parent)
     data = onnx_bytes(model)[0]
-    if source is not None and export_cache_entry(source) != entry:
+    try:
+        replaced = source is not None and export_cache_entry(source) != entry
+    except OSError:  # moved or deleted meanwhile: the export made is still good for this reading
+        replaced = True
+    if replaced:
         logger.info("%s changed while it was exported: the export is not cached", source)
         return data
     try:

@@ -293,7 +293,10 @@ def _resumed_config(
     that a learning-rate schedule laid out for the whole run cannot follow is refused."""
     try:
         document = json.loads(run_file.read_text(encoding="utf-8"))
-        saved = TrainConfig(**document["config"])
+        values = dict(document["config"])
+        if isinstance(values.get("val_every"), (int, float)) and values["val_every"] > 1:
+            values["val_every"] = int(values["val_every"])  # what runs started before the check did with 1.5
+        saved = TrainConfig(**values)
         alphabet = Alphabet(document["alphabet"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise LinescribeError(f"{run_file}: cannot read the description of the run to resume ({error})") from None
