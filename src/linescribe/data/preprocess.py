@@ -175,6 +175,7 @@ class Preprocessing:
         padded[source_start - start : source_end - start] = gray[source_start:source_end]
         return padded
 
+
 def is_blank(line: np.ndarray) -> bool:
     """Whether a preprocessed line is plain paper: ``Preprocessing`` found no ink on it."""
     return not line.any()

@@ -399,13 +399,8 @@ class LMBeamDecoder(BeamDecoder):
             if not math.isfinite(value):  # NaN scores leave the order of the beams to chance
                 raise LinescribeError(f"{name} must be a finite number, got {value}")
         loaded = lm if isinstance(lm, NgramModel) or lm is None else load_lm(lm)
-        own_words = lexicon is not None and not isinstance(lexicon, (str, Path))
-        if isinstance(lm, NgramModel) or own_words:  # the caller's own objects: not kept alive in a cache
-            if own_words:
-                words: set[str] | None = {word_key(word) for word in lexicon}
-            else:
-                words = read_lexicon(lexicon) if lexicon is not None else None
-            self.lm, self.lexicon = _lm_and_lexicon(loaded, words)
+        if isinstance(lm, NgramModel) or not (lexicon is None or isinstance(lexicon, (str, Path))):
+            self.lm, self.lexicon = _lm_and_lexicon(loaded, lexicon)  # the caller's own objects: not kept alive in a cache
         else:
             self.lm, self.lexicon = _shared_lexicon(loaded, lexicon)
         self.lm_weight = lm_weight
@@ -418,10 +413,13 @@ class LMBeamDecoder(BeamDecoder):
         return self._scorer
 
 
-def _lm_and_lexicon(lm: NgramModel | None, words: set[str] | None) -> tuple[Any, Lexicon]:
-    """The LM as the decoder scores with it (words outside ``words`` unknown) and the lexicon trie."""
-    if words is None:
+def _lm_and_lexicon(lm: NgramModel | None, lexicon: str | Path | Iterable[str] | None) -> tuple[Any, Lexicon]:
+    """The LM as the decoder scores with it and the lexicon trie: ``lexicon`` (a word-list file or
+    the words) is the known words, and the LM scores words outside it as unknown; None: the LM's
+    vocabulary."""
+    if lexicon is None:
         return lm, Lexicon(lm.vocabulary)
+    words = read_lexicon(lexicon) if isinstance(lexicon, (str, Path)) else {word_key(word) for word in lexicon}
     return (_RestrictedLM(lm, words) if lm is not None else None), Lexicon(words)
 
 
@@ -444,7 +442,7 @@ def _shared_lexicon(lm: NgramModel | None, lexicon: str | Path | None) -> tuple[
     with _SHARED_LEXICONS_LOCK:  # one build per key, even when requests ask for it at once
         shared = _SHARED_LEXICONS.get(key)
         if shared is None or shared[0] is not lm:  # an id can be reused once its LM is gone
-            shared = (lm, *_lm_and_lexicon(lm, read_lexicon(lexicon) if lexicon is not None else None))
+            shared = (lm, *_lm_and_lexicon(lm, lexicon))
             while len(_SHARED_LEXICONS) >= MAX_SHARED_LEXICONS:
                 del _SHARED_LEXICONS[next(iter(_SHARED_LEXICONS))]
             _SHARED_LEXICONS[key] = shared
