@@ -4,7 +4,7 @@
 # The shipped model: train.sh (CPU, 1 h 45 min), then on one GPU
 #   finetune.sh runs/gpu1 src/linescribe/pretrained/default.safetensors 13 0.003
 #   finetune.sh runs/gpu2 runs/gpu1/model.safetensors 10 0.002
-# with LINESCRIBE_DATA pointing at a copy made by shrink_lines.py, then ship.py runs/gpu2.
+# with LINESCRIBE_DATA pointing at a copy made by recipes/gpu/shrink_lines.py --height 56 --quality 75, then ship.py runs/gpu2.
 set -euo pipefail
 run=$1 init=$2 epochs=$3 lr=$4
 shift 4
