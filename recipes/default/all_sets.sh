@@ -15,7 +15,7 @@
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
 # (recipes/accurate/train.sh runs all the ppocr stages), then ship.py RUN_DIR. timeus (7.7k lines of
 # two court registers) is drawn at half weight so the registers do not crowd out the letters;
-# HOOKER_WEIGHT=1.5 draws hooker, the one English hand, at that weight (TIMEUS_WEIGHT likewise);
+# HOOKER_WEIGHT=1.5 draws hooker, the one English hand, at that weight (COPISTE_WEIGHT and TIMEUS_WEIGHT likewise);
 # mss20 has no train split (val and test only).
 set -euo pipefail
 run=$1 init=$2
@@ -25,7 +25,7 @@ here=$(dirname "$0")
 val=()
 for set in hooker copiste poilus mss19 mss20 peraire timeus; do val+=(--val "$data/$set/val"); done
 linescribe train \
-  "$data/hooker/train${HOOKER_WEIGHT:+@$HOOKER_WEIGHT}" "$data/copiste/train" "$data/poilus/train" "$data/mss19/train" "$data/peraire/train" \
+  "$data/hooker/train${HOOKER_WEIGHT:+@$HOOKER_WEIGHT}" "$data/copiste/train${COPISTE_WEIGHT:+@$COPISTE_WEIGHT}" "$data/poilus/train" "$data/mss19/train" "$data/peraire/train" \
   "$data/timeus/train@${TIMEUS_WEIGHT:-0.5}" "${val[@]}" \
   --alphabet "$here/alphabet.txt" --text-rules cremma,quotes,long-s \
   -o "$run" --arch crnn --init "$init" --batch-size 16 --lr 0.001 --scheduler onecycle \
