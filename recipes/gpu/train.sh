@@ -8,8 +8,8 @@
 # pack, drawn at weights that restore their CPU share) for EPOCHS passes in one one-cycle
 # schedule, stopped by MINUTES at the latest, and writes to $OUT (runs/gpu-out elsewhere):
 # model.safetensors (the best on the seven val splits so far, copied whenever it changes, so a
-# timeout still brings it back), run.json, train.log and gpu.csv (GPU utilisation and memory
-# every 5 s). The defaults aim at a 15-minute device budget: about 1.5 min to start, 7 min of
+# timeout still brings it back), run.json, train.log, metrics.csv and gpu.csv (GPU utilisation
+# and memory every 5 s). The defaults aim at a 15-minute device budget: about 1.5 min to start, 7 min of
 # training, a minute to validate and save.
 # Back here, judge the model on the full-quality val splits (`linescribe eval MODEL
 # ../shared/data/lines/<set>/val` for the seven sets) before shipping it with
@@ -63,6 +63,11 @@ if [ "$status" -ne 0 ]; then
   log | tail -30
   exit "$status"
 fi
-echo "validation CER, each epoch: $(log | grep -o 'val CER=[0-9.]*%' | uniq | cut -d= -f2 | tr '\n' ' ')"
+cp runs/gpu/logs/csv/metrics.csv "$out/" 2> /dev/null || true
+python3 - "$out/metrics.csv" << 'EOF'
+import csv, sys
+rows = [row for row in csv.DictReader(open(sys.argv[1])) if row.get("val_cer")]
+print("validation CER:", ", ".join(f"{100 * float(row['val_cer']):.2f} % (step {row['step']})" for row in rows))
+EOF
 echo "training speed at the end: $(log | grep -o 'lines/s=[0-9.]*' | tail -1)"
 log | grep "best val CER"
