@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bundled `accurate` model from scratch: PP-OCRv6 small's weights (Apache-2.0) converted to our
 # `ppocr` network, then fine-tuned on the train splits of all seven line sets in ../shared/data.
-#   recipes/accurate/train.sh STAGE        (convert, 1, 2, 3 or ship; run them in that order)
+#   recipes/accurate/train.sh STAGE        (convert, 1, 2, 3, 4 or ship; run them in that order)
 # Each stage is one command; stages 1-4 are the CPU runs of sessions 6 to 8 (2 cores, batch 16,
 # bf16 autocast, one one-cycle schedule each, stopped by their step budget), each starting from the
 # best model of the one before. The wheel comes from `pip download --no-deps rapidocr==3.10.0`.

@@ -6,7 +6,8 @@
 # It fine-tunes that model on the packed lines (all_sets.sh with batch 64, 14 loader processes,
 # bf16 autocast, 10 % synthetic lines from the bundled fonts; copiste and timeus, thinned in the
 # pack, drawn at weights that restore their CPU share) for EPOCHS passes in one one-cycle
-# schedule, stopped by MINUTES at the latest, and writes to $OUT (runs/gpu-out elsewhere):
+# schedule (EPOCHS must fit in MINUTES, or the learning rate never comes down: time the first
+# call's epochs and set EPOCHS from them), stopped by MINUTES at the latest, and writes to $OUT (runs/gpu-out elsewhere):
 # model.safetensors (the best on the seven val splits so far, copied whenever it changes, so a
 # timeout still brings it back), run.json, train.log, metrics.csv and gpu.csv (GPU utilisation
 # and memory every 5 s). The defaults aim at a 15-minute device budget: about 1.5 min to start, 7 min of
