@@ -13,6 +13,9 @@
 # and in session 9 from v5, hooker at 1.5x weight (v6):
 #   HOOKER_WEIGHT=1.5 recipes/default/all_sets.sh runs/v6a src/linescribe/pretrained/default.safetensors --lr 0.0004 \
 #     --max-steps 4000 --max-time 00:02:05:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 12
+# and from v6 the same session, hooker at 2x, shorter and gentler (v7):
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v7a src/linescribe/pretrained/default.safetensors --lr 0.0003 \
+#     --max-steps 2000 --max-time 00:00:42:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 13
 # and PP-OCRv6 small fine-tuned on the same data (docs/model-study.md; not shipped):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
