@@ -6,12 +6,12 @@
 # It fine-tunes that model on the packed lines (all_sets.sh with batch 64, 14 loader processes,
 # bf16 autocast, 10 % synthetic lines from the bundled fonts; copiste and timeus, thinned in the
 # pack, drawn at weights that restore their CPU share) for EPOCHS passes in one one-cycle
-# schedule (EPOCHS must fit in MINUTES, or the learning rate never comes down: time the first
-# call's epochs and set EPOCHS from them), stopped by MINUTES at the latest, and writes to $OUT (runs/gpu-out elsewhere):
-# model.safetensors (the best on the seven val splits so far, copied whenever it changes, so a
-# timeout still brings it back), run.json, train.log, metrics.csv and gpu.csv (GPU utilisation
-# and memory every 5 s). The defaults aim at a 15-minute device budget: about 1.5 min to start, 7 min of
-# training, a minute to validate and save.
+# schedule, stopped by MINUTES at the latest (EPOCHS must fit in MINUTES, or the learning rate
+# never comes down: time the first call's epochs and set EPOCHS from them). It writes to $OUT
+# (runs/gpu-out elsewhere): model.safetensors (the best on the seven val splits so far, copied
+# whenever it changes, so a timeout still brings it back), run.json, train.log, metrics.csv and
+# gpu.csv (GPU utilisation and memory every 5 s). The defaults aim at a 15-minute device budget:
+# about 1.5 min to start, 7 min of training, a minute to validate and save.
 # Back here, judge the model on the full-quality val splits (`linescribe eval MODEL
 # ../shared/data/lines/<set>/val` for the seven sets) before shipping it with
 # `python recipes/default/ship.py RUN_DIR` (add `--output src/linescribe/pretrained/accurate.safetensors`
@@ -64,7 +64,7 @@ if [ "$status" -ne 0 ]; then
   log | tail -30
   exit "$status"
 fi
-cp runs/gpu/logs/csv/metrics.csv "$out/" 2> /dev/null || true
+cp runs/gpu/logs/csv/metrics.csv "$out/"
 python3 - "$out/metrics.csv" << 'EOF'
 import csv, sys
 rows = [row for row in csv.DictReader(open(sys.argv[1])) if row.get("val_cer")]
