@@ -16,7 +16,7 @@ import torch
 import linescribe
 from linescribe.data.batching import pad_lines
 from linescribe.errors import LinescribeError, ModelFileError
-from linescribe.modelfile.export import ExportError, check_onnx, export_onnx, onnx_bytes
+from linescribe.modelfile.export import TOLERANCE, ExportError, check_onnx, export_onnx, onnx_bytes
 from linescribe.inference import Recognizer
 from linescribe.models import ARCHITECTURES
 from linescribe.modelfile.weights import save_model
@@ -364,7 +364,8 @@ def test_each_bundled_model_ships_its_onnx_export(name):
     batch = pad_lines([by_torch.model.preprocessing(image) for image in images])
     expected, _ = by_torch._forward(*batch)
     got, lengths = by_onnx._forward(*batch)
-    assert max(np.abs(got[:n, i] - expected[:n, i]).max() for i, n in enumerate(lengths)) < 1e-4
+    # the bound the export check itself holds an export to; a stale export differs by far more
+    assert max(np.abs(got[:n, i] - expected[:n, i]).max() for i, n in enumerate(lengths)) < TOLERANCE
 
 
 def test_training_verbs_without_torch_say_so_in_one_line(tmp_path):
