@@ -222,3 +222,30 @@ def test_real_line_stays_legible() -> None:
         assert out_paper - out_low > 40, f"seed {seed}: ink faded into the paper"
         assert 0.3 < (out < (out_low + out_paper) / 2).sum() / ink < 3.0
         assert Preprocessing()(out).max() == 1.0
+
+
+def test_grain_scales_with_the_line_height() -> None:
+    """A 48 px line gets half the grain of a 96 px one: as much as the 96 px one keeps after the resize."""
+    tall, short = text_line(height=96), text_line(height=48)
+    grain = [(only(noise=8.0)(line, np.random.default_rng(3)).astype(np.float64) - line).std() for line in (tall, short)]
+    assert grain[1] / grain[0] == pytest.approx(0.5, abs=0.05)
+
+
+def test_blur_scales_with_the_line_height() -> None:
+    """The same line scanned at twice the size is blurred twice as wide: alike once resized."""
+    line = text_line()
+    doubled = cv2.resize(line, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    for seed in range(5):
+        blurred = only(blur=1.0)(line, np.random.default_rng(seed)).astype(np.float64)
+        blurred_doubled = cv2.resize(only(blur=1.0)(doubled, np.random.default_rng(seed)), line.shape[::-1], interpolation=cv2.INTER_AREA)
+        plain_doubled = cv2.resize(doubled, line.shape[::-1], interpolation=cv2.INTER_AREA)
+        change = [np.abs(blurred - line).mean(), np.abs(blurred_doubled.astype(np.float64) - plain_doubled).mean()]
+        assert change[1] == pytest.approx(change[0], rel=0.25), f"seed {seed}: mean change {change}"
+
+
+def test_stroke_change_is_proportional_to_the_line_height() -> None:
+    line = text_line()
+    doubled = cv2.resize(line, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    for seed in range(10):  # the pen width changes by as many pixels of the 96 px line at either size
+        ratios = [ink_count(only(stroke=1)(image, np.random.default_rng(seed))) / ink_count(image) for image in (line, doubled)]
+        assert 0.75 < np.log(ratios[1]) / np.log(ratios[0]) < 1.33, f"seed {seed}: ink ratios {ratios}"

@@ -25,7 +25,15 @@ ELASTIC_SPACING = 0.5
 """Distance between the control points of the elastic field, in line heights: about a letter."""
 
 MIN_BLUR_SIGMA = 0.4
-"""Below this a neighbour gets under 4% of the gaussian weight: a uint8 line barely changes."""
+"""Below this a neighbour gets under 4% of the gaussian weight: a uint8 line barely changes
+(the lower end of the blur drawn for a REFERENCE_HEIGHT line)."""
+
+REFERENCE_HEIGHT = 96
+"""Line height (px) at which the pixel-sized strengths (stroke, blur, noise) apply as given.
+
+Lines of other heights get them scaled by height / REFERENCE_HEIGHT, so that after the resize to
+the model's height a 64 px line is thickened, blurred and grained as much as a 96 px one, not
+1.5 times as much."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,8 @@ class AugmentConfig:
 
     Each op fires on a line with chance ``probability``, independently of the others, and then
     draws its strength uniformly up to the maximum given here. Lengths are relative to the line
-    height where that makes them independent of the scan resolution (shear, elastic).
+    height (shear, elastic), or given in pixels of a ``REFERENCE_HEIGHT`` line and scaled to the
+    actual one (stroke, blur, noise), so that no op's strength depends on the scan resolution.
     """
 
     probability: float = 0.5
@@ -52,7 +61,8 @@ class AugmentConfig:
     blur: float = 1.0
     """Max gaussian sigma in pixels."""
     noise: float = 8.0
-    """Max std of the gaussian pixel noise, in grey levels."""
+    """Max std of the gaussian pixel noise, in grey levels (at REFERENCE_HEIGHT: resizing a
+    taller line averages its grain away, a shorter one keeps more of it)."""
     contrast: tuple[float, float] = (0.6, 1.2)
     """Range of the factor on the ink-to-paper difference: faint and dark inks."""
     brightness: float = 25.0
@@ -104,23 +114,24 @@ class Augmenter:
         if config.probability == 0:
             return gray
         paper = _paper_grey(gray)
+        scale = gray.shape[0] / REFERENCE_HEIGHT
         out = gray
         if config.stroke and self._fires(rng):
-            out = _change_stroke(out, config.stroke, rng)
+            out = _change_stroke(out, config.stroke, scale, rng)
         linear = self._affine(rng)
         if linear is not None:
             out = _warp_affine(out, linear, paper)
         if config.elastic and self._fires(rng):
             out = _distort(out, rng.uniform(0.0, config.elastic), paper, rng)
         if config.blur and self._fires(rng):
-            sigma = rng.uniform(min(MIN_BLUR_SIGMA, config.blur), config.blur)
+            sigma = rng.uniform(min(MIN_BLUR_SIGMA, config.blur), config.blur) * scale
             out = cv2.GaussianBlur(out, (0, 0), sigmaX=sigma)
         if self._tone_enabled() and self._fires(rng):
             factor = rng.uniform(*config.contrast)
             shift = rng.uniform(-config.brightness, config.brightness)
             out = _adjust_tone(out, paper, factor, shift)
         if config.noise and self._fires(rng):
-            out = _add_noise(out, rng.uniform(0.0, config.noise), rng)
+            out = _add_noise(out, rng.uniform(0.0, config.noise * scale), rng)
         return out
 
     def _fires(self, rng: np.random.Generator) -> bool:
@@ -155,14 +166,20 @@ def _paper_grey(gray: np.ndarray) -> int:
     return int(np.searchsorted(cumulative, cumulative[-1] * PAPER_PERCENTILE / 100.0))
 
 
-def _change_stroke(gray: np.ndarray, radius: int, rng: np.random.Generator) -> np.ndarray:
+def _change_stroke(gray: np.ndarray, radius: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     """A thicker or thinner pen: min filter (ink spreads) or max filter (ink shrinks).
 
     Thinning uses at most half the kernel of thickening: 2-3 px strokes, common at 96 px line
-    height, would be erased by a 3x3 max filter.
+    height, would be erased by a 3x3 max filter. A kernel of k pixels changes the pen width by
+    k - 1: that change, drawn for a ``REFERENCE_HEIGHT`` line, is scaled to this one and rounded
+    up or down at random, in proportion, so that its mean scales exactly; a one-pixel kernel
+    leaves the line as it is.
     """
     thicken = rng.random() < 0.5
-    size = int(rng.integers(2, 2 * radius + 2 if thicken else radius + 2))
+    width_change = (int(rng.integers(2, 2 * radius + 2 if thicken else radius + 2)) - 1) * scale
+    size = 1 + math.floor(width_change + rng.random())
+    if size < 2:
+        return gray
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     return cv2.erode(gray, kernel) if thicken else cv2.dilate(gray, kernel)
 
