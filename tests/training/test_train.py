@@ -131,6 +131,16 @@ def test_fine_tuning_from_a_model_keeps_shared_characters(tmp_path, overfit_mode
     assert recognizer.predict(line).text == expected
 
 
+def test_a_fine_tune_may_change_dropout_but_no_weight_shape(tmp_path, overfit_model):
+    data = write_gt_folder(tmp_path / "lines", ["the cat sat!", "on the mat!"])
+    hparams = load_recognizer(overfit_model).model.hparams
+    tuned = train(tiny_train_config(data, tmp_path / "run", init=overfit_model, max_steps=1, hparams={**hparams, "dropout": 0.3}))
+    assert load_recognizer(tuned.model_path).model.hparams == {**hparams, "dropout": 0.3}
+    wider = {**hparams, "lstm_hidden": hparams["lstm_hidden"] * 2}
+    with pytest.raises(LinescribeError, match=r"--init needs the same architecture \(only dropout may differ\)"):
+        train(tiny_train_config(data, tmp_path / "wider", init=overfit_model, max_steps=1, hparams=wider))
+
+
 def test_iam_with_split_lists_from_the_command_line(tmp_path):
     from click.testing import CliRunner
 

@@ -21,6 +21,15 @@ from linescribe.models.ppocr import PPOCR, PPOCR_DEFAULTS, PPOCR_PREPROCESSING
 from linescribe.models.seed import SEED_DEFAULTS, SEED_PREPROCESSING, SeedNet
 
 
+WEIGHTLESS_HPARAMS = frozenset({"dropout"})
+"""Hyper-parameters that shape no weight: a fine-tune (``--init``) may set them anew."""
+
+
+def weight_shaping(hparams: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters that two models must share for one's weights to fit the other."""
+    return {name: value for name, value in hparams.items() if name not in WEIGHTLESS_HPARAMS}
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str

@@ -27,7 +27,7 @@ from linescribe.data.sample import Sample
 from linescribe.data.synth import LineSynthesizer
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
 from linescribe.errors import ImageError, LinescribeError
-from linescribe.models import build_model, get_architecture, resolve_hparams
+from linescribe.models import WEIGHTLESS_HPARAMS, build_model, get_architecture, resolve_hparams, weight_shaping
 from linescribe.files import check_writable, write_atomically
 from linescribe.modelfile.document import model_from_document, read_safetensors_document
 from linescribe.modelfile.names import RUN_MODEL_FILE, resolve_model_path
@@ -235,10 +235,10 @@ def initialise_from(module: LineRecognitionModule, path: Path) -> None:
     """Copy a trained model's weights into the new network. The output rows of characters that
     both alphabets share are copied too, so a model can be fine-tuned on a new alphabet."""
     source = load_model_file(path)
-    if source.arch != module.hparams.arch or source.hparams != module.hparams.hparams:
+    if source.arch != module.hparams.arch or weight_shaping(source.hparams) != weight_shaping(module.hparams.hparams):
         raise LinescribeError(
-            f"{path}: --init needs the same architecture; it is {source.arch} {source.hparams}, "
-            f"this run is {module.hparams.arch} {module.hparams.hparams}"
+            f"{path}: --init needs the same architecture (only {', '.join(sorted(WEIGHTLESS_HPARAMS))} may differ); "
+            f"it is {source.arch} {source.hparams}, this run is {module.hparams.arch} {module.hparams.hparams}"
         )
     old_state, new_state = source.net.state_dict(), module.net.state_dict()
     old_ids = {char: index + 1 for index, char in enumerate(source.alphabet.chars)}
