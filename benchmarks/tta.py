@@ -1,13 +1,18 @@
 """Does test-time augmentation pay? Greedy CER and lines/s when each line is read in several
-variants whose per-frame probabilities are averaged, against reading it once.
+variants whose per-frame probabilities are averaged (or whose decoded strings vote), against
+reading it once.
 
     python benchmarks/tta.py [--model default] [--splits hooker/val copiste/val ...] [--limit 150]
+                             [--combine frames|vote]
 
 Variants, all made after preprocessing so that the model's own normalisation is kept:
     slant     the line sheared by -s, 0, +s (x += s * (y - h/2)), same width, frames aligned
     stroke    ink thinned, as is, thickened (grey erosion / dilation, 2x2)
     width     the line stretched to 0.9, 1.0, 1.1 times its width; each variant's frame
               probabilities are resampled to the plain line's frame count before averaging
+Combining: ``frames`` averages the variants' per-frame probabilities, then decodes once;
+``vote`` decodes every variant and keeps the medoid string (the one with the least total edit
+distance to the others; ties go to the plain read), so a peak moved by a frame cannot cancel.
 Validation splits only: test-time augmentation is a decoding choice, chosen on val like the
 decoders' weights. The model runs on onnxruntime with one thread; lines/s include every variant.
 """
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from linescribe.data.batching import pad_lines, width_sorted_batches
 from linescribe.data.dataset import load_datasets
@@ -88,17 +94,34 @@ def frame_probs(net, lines: list[np.ndarray], batch_size: int = 16) -> list[np.n
     return out
 
 
-def evaluate(net, alphabet, lines: list[np.ndarray], references: list[str], variants: list[Variant]) -> tuple[ErrorRates, float]:
+def greedy_text(probs: np.ndarray, alphabet) -> str:
+    """Greedy decoding of one line's (T, C) probabilities."""
+    log_probs = np.log(np.maximum(probs, 1e-12))[:, None, :].astype(np.float32)
+    (hypothesis,) = greedy_decode(log_probs, np.array([probs.shape[0]]), alphabet)
+    return hypothesis.text
+
+
+def medoid(texts: list[str], first: int) -> str:
+    """The text with the least total edit distance to the others; ties go to ``texts[first]``."""
+    totals = [sum(Levenshtein.distance(text, other) for other in texts) for text in texts]
+    best = min(totals)
+    return texts[first] if totals[first] == best else texts[totals.index(best)]
+
+
+def evaluate(
+    net, alphabet, lines: list[np.ndarray], references: list[str], variants: list[Variant], combine: str
+) -> tuple[ErrorRates, float]:
     start = time.perf_counter()
     per_variant = [frame_probs(net, [variant(line) for line in lines]) for variant in variants]
     base_index = variants.index(identity)
     rates = ErrorRates()
     for index, reference in enumerate(references):
-        frames = per_variant[base_index][index].shape[0]
-        mean = np.mean([resample(probs[index], frames) for probs in per_variant], axis=0)
-        log_probs = np.log(np.maximum(mean, 1e-12))[:, None, :].astype(np.float32)
-        (hypothesis,) = greedy_decode(log_probs, np.array([frames]), alphabet)
-        rates.add(reference, hypothesis.text)
+        if combine == "vote":
+            text = medoid([greedy_text(probs[index], alphabet) for probs in per_variant], base_index)
+        else:
+            frames = per_variant[base_index][index].shape[0]
+            text = greedy_text(np.mean([resample(probs[index], frames) for probs in per_variant], axis=0), alphabet)
+        rates.add(reference, text)
     return rates, time.perf_counter() - start
 
 
@@ -108,10 +131,12 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=SPLITS)
     parser.add_argument("--limit", type=int, default=150, help="Lines per split (0: all).")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANT_SETS), default=list(VARIANT_SETS))
+    parser.add_argument("--combine", choices=["frames", "vote"], default="frames")
     args = parser.parse_args()
     model = open_model(args.model, backend="onnx", threads=1)
     rules = parse_rules(model.training.get("config", {}).get("text_rules", []))
-    print(f"model {model.name}; onnxruntime, 1 thread; greedy; {args.limit or 'all'} lines per split")
+    print(f"model {model.name}; onnxruntime, 1 thread; greedy, variants combined by {args.combine}; "
+          f"{args.limit or 'all'} lines per split")
     print("| split | variants | reads per line | CER | WER | lines/s |")
     print("|---|---|---|---|---|---|")
     totals: dict[str, ErrorRates] = {name: ErrorRates() for name in args.variants}
@@ -121,7 +146,7 @@ def main() -> None:
         lines = [model.preprocessing(load_sample_image(sample)) for sample in samples]
         references = [sample.text for sample in samples]
         for name in args.variants:
-            rates, seconds = evaluate(model.net, model.alphabet, lines, references, VARIANT_SETS[name])
+            rates, seconds = evaluate(model.net, model.alphabet, lines, references, VARIANT_SETS[name], args.combine)
             for field in ("char_errors", "chars", "word_errors", "words", "lines"):
                 setattr(totals[name], field, getattr(totals[name], field) + getattr(rates, field))
             print(f"| {split} ({len(lines)}) | {name} | {len(VARIANT_SETS[name])} | {rates.cer:.2%} | {rates.wer:.2%} | "

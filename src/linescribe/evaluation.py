@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from linescribe.data.images import load_sample_image
 from linescribe.data.sample import Sample
@@ -45,17 +47,20 @@ class EvalResult:
         }
 
 
-def evaluate(recognizer: Recognizer, samples: Sequence[Sample]) -> EvalResult:
+def evaluate(
+    recognizer: Recognizer, samples: Sequence[Sample], load: Callable[[Sample], np.ndarray] = load_sample_image
+) -> EvalResult:
     """Read every sample and compare with its transcription; unreadable images are listed, not scored.
 
     Lines with characters the model cannot write are scored (those characters count as errors)
     and counted, so that a CER is never flattered by silently dropping hard lines. Images are
-    decoded (and cropped out of their pages) by the recognizer's threads while it reads.
+    decoded (and cropped out of their pages) by the recognizer's threads while it reads, with
+    ``load`` (another loader reads them altered, e.g. augmented as in training).
     """
     result = EvalResult()
     alphabet = recognizer.model.alphabet
     start = time.perf_counter()
-    for sample, prediction in zip(samples, recognizer.predict_iter(samples, load=load_sample_image)):
+    for sample, prediction in zip(samples, recognizer.predict_iter(samples, load=load)):
         if not prediction.ok:
             result.unreadable.append(f"{sample.id}: {prediction.error}")
             continue
