@@ -145,3 +145,15 @@ def test_decoding_given_the_old_way_is_a_clear_error():
 
     with pytest.raises(LinescribeError, match="decoding must be a DecodingOptions"):
         Recognizer(random_model(), "beam")
+
+
+def test_evaluation_reads_the_lines_through_the_given_loader(overfit_model, overfit_lines):
+    from linescribe.data.dataset import load_datasets
+    from linescribe.evaluation import evaluate
+    from linescribe.inference import load_recognizer
+
+    (dataset,) = load_datasets([str(overfit_lines)])
+    recognizer = load_recognizer(overfit_model, backend="torch")
+    assert evaluate(recognizer, dataset.samples).rates.cer == 0.0
+    blank = evaluate(recognizer, dataset.samples, load=lambda sample: np.full((32, 200), 230, np.uint8))
+    assert blank.rates.cer == 1.0 and all(line.prediction == "" for line in blank.lines)
