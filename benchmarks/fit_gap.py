@@ -34,17 +34,24 @@ def augmented_loader(seed: int):
     augmenter = Augmenter()
 
     def load(sample: Sample) -> np.ndarray:
-        rng = np.random.default_rng([seed, int.from_bytes(sample.id.encode()[-8:], "little")])
+        rng = np.random.default_rng([seed, int.from_bytes(sample.id.encode(), "little")])
         return augmenter(load_sample_image(sample), rng)
 
     return load
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["default", "accurate"])
     parser.add_argument("--sets", nargs="+", default=SETS)
-    parser.add_argument("--limit", type=int, default=400, help="Training lines per set (every k-th line).")
+    parser.add_argument("--limit", type=positive, default=400, help="Training lines per set (every k-th line).")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     print(f"greedy CER, onnxruntime, {args.threads} thread(s); about {args.limit} training lines per set, all val lines")

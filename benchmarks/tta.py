@@ -12,7 +12,7 @@ Variants, all made after preprocessing so that the model's own normalisation is 
               probabilities are resampled to the plain line's frame count before averaging
 Combining: ``frames`` averages the variants' per-frame probabilities, then decodes once;
 ``vote`` decodes every variant and keeps the medoid string (the one with the least total edit
-distance to the others; ties go to the plain read), so a peak moved by a frame cannot cancel.
+distance to the others; ties go to the plain read, else to the first tied variant), so a peak moved by a frame cannot cancel.
 Validation splits only: test-time augmentation is a decoding choice, chosen on val like the
 decoders' weights. The model runs on onnxruntime with one thread; lines/s include every variant.
 """

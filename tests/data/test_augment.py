@@ -249,3 +249,21 @@ def test_stroke_change_is_proportional_to_the_line_height() -> None:
     for seed in range(10):  # the pen width changes by as many pixels of the 96 px line at either size
         ratios = [ink_count(only(stroke=1)(image, np.random.default_rng(seed))) / ink_count(image) for image in (line, doubled)]
         assert 0.75 < np.log(ratios[1]) / np.log(ratios[0]) < 1.33, f"seed {seed}: ink ratios {ratios}"
+
+
+def test_pen_width_change_scales_on_average_at_fractional_scales(monkeypatch) -> None:
+    """At 64 px the pen widens or narrows by 2/3 of what it does at 96 px, on average: kernels
+    are rounded up or down at random, not always down to nothing."""
+    from linescribe.data import augment
+
+    def mean_width_change(height: int) -> float:
+        sizes: list[int] = []
+        real = augment.cv2.getStructuringElement
+        monkeypatch.setattr(augment.cv2, "getStructuringElement", lambda shape, size: sizes.append(size[0]) or real(shape, size))
+        rng, draws = np.random.default_rng(0), 4000
+        for _ in range(draws):
+            augment._change_stroke(np.full((height, 8), PAPER, np.uint8), 1, height / augment.REFERENCE_HEIGHT, rng)
+        monkeypatch.undo()
+        return sum(size - 1 for size in sizes) / draws  # a skipped (one-pixel) kernel changes nothing
+
+    assert mean_width_change(64) / mean_width_change(96) == pytest.approx(2 / 3, rel=0.05)

@@ -136,6 +136,9 @@ def test_a_fine_tune_may_change_dropout_but_no_weight_shape(tmp_path, overfit_mo
     hparams = load_recognizer(overfit_model).model.hparams
     tuned = train(tiny_train_config(data, tmp_path / "run", init=overfit_model, max_steps=1, hparams={**hparams, "dropout": 0.3}))
     assert load_recognizer(tuned.model_path).model.hparams == {**hparams, "dropout": 0.3}
+    unset = {name: value for name, value in hparams.items() if name != "dropout"}
+    again = train(tiny_train_config(data, tmp_path / "again", init=tuned.model_path, max_steps=1, hparams=unset))
+    assert load_recognizer(again.model_path).model.hparams["dropout"] == 0.3, "a fine-tune keeps its model's dropout"
     wider = {**hparams, "lstm_hidden": hparams["lstm_hidden"] * 2}
     with pytest.raises(LinescribeError, match=r"--init needs the same architecture \(only dropout may differ\)"):
         train(tiny_train_config(data, tmp_path / "wider", init=overfit_model, max_steps=1, hparams=wider))

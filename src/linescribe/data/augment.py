@@ -57,9 +57,10 @@ class AugmentConfig:
     """Max displacement of the smooth random field, as a fraction of the line height."""
     stroke: int = 1
     """Max morphology radius in pixels: thickening adds up to 2 * stroke to the pen width,
-    thinning removes up to stroke (thin strokes would vanish otherwise)."""
+    thinning removes up to stroke (thin strokes would vanish otherwise); for a REFERENCE_HEIGHT
+    line."""
     blur: float = 1.0
-    """Max gaussian sigma in pixels."""
+    """Max gaussian sigma in pixels of a REFERENCE_HEIGHT line."""
     noise: float = 8.0
     """Max std of the gaussian pixel noise, in grey levels (at REFERENCE_HEIGHT: resizing a
     taller line averages its grain away, a shorter one keeps more of it)."""

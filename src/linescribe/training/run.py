@@ -231,6 +231,16 @@ def inherited_origin(init: Path) -> dict[str, Any] | None:
     return recorded_origin(read_safetensors_document(init).get("training", {}))
 
 
+def inherited_regularisation(config: TrainConfig) -> dict[str, Any]:
+    """The ``--init`` model's weightless hyper-parameters (dropout) that the run does not set
+    itself: a fine-tune keeps its model's dropout unless told otherwise. Stored in the run's
+    config, so that a resumed run keeps them too."""
+    source = read_safetensors_document(config.init)
+    if source.get("arch") != config.arch:
+        return {}  # initialise_from refuses the mismatch with the clearer message
+    return {name: value for name, value in source.get("hparams", {}).items() if name in WEIGHTLESS_HPARAMS}
+
+
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
     """Copy a trained model's weights into the new network. The output rows of characters that
     both alphabets share are copied too, so a model can be fine-tuned on a new alphabet."""
@@ -407,6 +417,7 @@ def train(
         check_writable(output, folder=True)  # now, not after minutes of reading the data
     if config.init and not config.resume:  # a resumed run needs its --init file no more
         config = dataclasses.replace(config, init=init_model_path(config.init))
+        config = dataclasses.replace(config, hparams={**inherited_regularisation(config), **config.hparams})
         origin = inherited_origin(config.init)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
