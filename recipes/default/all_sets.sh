@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v7 and of accurate).
+# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v8 and of accurate).
 #   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
 # As run in session 4 (2 CPU cores, beside other work, 1 thread):
 #   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
@@ -16,6 +16,13 @@
 # and from v6 the same session, hooker at 2x, shorter and gentler (v7):
 #   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v7a src/linescribe/pretrained/default.safetensors --lr 0.0003 \
 #     --max-steps 2000 --max-time 00:00:42:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 13
+# and in session 10 from v7, three runs of v7's recipe with seed 15 (--max-time 00:01:00:00 each), whose best
+# weights averaged are v8: (a) as v7, with augmentation in absolute pixels (the code of 79feeec); (b) as (a) with
+# --hparam dropout=0.1 (stopped at step 1,972 by its time budget); (c) as (b) with today's augmentation, scaled to
+# the line height; then: python recipes/default/soup.py runs/v8soup runs/v8ctl runs/v8drop runs/v8aug
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v8aug src/linescribe/pretrained/default.safetensors --lr 0.0003 \
+#     --max-steps 2000 --max-time 00:01:00:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed \
+#     --seed 15 --hparam dropout=0.1
 # and PP-OCRv6 small fine-tuned on the same data (docs/model-study.md; not shipped):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
