@@ -17,13 +17,9 @@ from pathlib import Path
 
 import torch
 
-from linescribe.modelfile.names import RUN_MODEL_FILE
+from linescribe.modelfile.names import RUN_MODEL_FILE, resolve_model_path
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models import weight_shaping
-
-
-def model_path(run_or_model: Path) -> Path:
-    return run_or_model / RUN_MODEL_FILE if run_or_model.is_dir() else run_or_model
 
 
 def main() -> None:
@@ -31,7 +27,7 @@ def main() -> None:
     parser.add_argument("output", type=Path, help="Run folder for the averaged model.")
     parser.add_argument("models", type=Path, nargs="+", help="Run folders or .safetensors models to average.")
     args = parser.parse_args()
-    paths = [model_path(path) for path in args.models]
+    paths = [resolve_model_path(path) for path in args.models]
     models = [load_model_file(path) for path in paths]
     first = models[0]
     for path, model in zip(paths[1:], models[1:]):
