@@ -1,32 +1,42 @@
-"""Growing a trained crnn: same readings before training, and the new units can learn."""
+"""Growing a trained crnn: same readings before training, new units that can learn, and a
+fine-tune that starts from the grown weights."""
+
+import dataclasses
 
 import pytest
 import torch
 
+from generated import tiny_train_config, write_gt_folder
+from linescribe.inference import load_recognizer
+from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models import ARCHITECTURES, build_model, resolve_hparams
 from linescribe.models.growth import widen_crnn
+from linescribe.training.run import train
 
 SPEC = ARCHITECTURES["crnn"]
-HPARAMS = resolve_hparams("crnn", {**SPEC.tiny, "lstm_layers": 2})  # two layers: the second reads both directions
+TINY_HIDDEN, TINY_LAST = SPEC.tiny["lstm_hidden"], SPEC.tiny["channels"][-1]
 
 
-def _trained_looking_crnn():
+def _trained_looking_crnn(layers: int):
     """A tiny crnn whose batch-norm statistics are not the identity, as after training."""
     torch.manual_seed(1)
-    net = build_model("crnn", 9, HPARAMS)
+    hparams = resolve_hparams("crnn", {**SPEC.tiny, "lstm_layers": layers})
+    net = build_model("crnn", 9, hparams)
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.3, 0.3)
-    return net.eval()
+    return net.eval(), hparams
 
 
-def test_grown_crnn_reads_as_the_original():
-    old = _trained_looking_crnn()
-    grown, hparams = widen_crnn(old, HPARAMS, SPEC.preprocessing, lstm_hidden=48, last_channels=24)
-    assert (hparams["lstm_hidden"], hparams["channels"][-1]) == (48, 24)
+@pytest.mark.parametrize("layers", [1, 2, 3])  # deeper layers read both directions of the one below
+@pytest.mark.parametrize("hidden, last", [(48, TINY_LAST), (TINY_HIDDEN, 24), (48, 24)])
+def test_grown_crnn_reads_as_the_original(layers, hidden, last):
+    old, hparams = _trained_looking_crnn(layers)
+    grown, grown_hparams = widen_crnn(old, hparams, SPEC.preprocessing, lstm_hidden=hidden, last_channels=last)
+    assert (grown_hparams["lstm_hidden"], grown_hparams["channels"][-1]) == (hidden, last)
     assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in old.parameters())
     lines, widths = torch.rand(3, 1, 48, 160), torch.tensor([160, 101, 40])
     with torch.no_grad():
@@ -37,14 +47,29 @@ def test_grown_crnn_reads_as_the_original():
 
 def test_new_units_get_gradients():
     """Zero outgoing weights still receive gradient, so training can put the new units to use."""
-    old = _trained_looking_crnn()
-    grown, _ = widen_crnn(old, HPARAMS, SPEC.preprocessing, lstm_hidden=48, last_channels=24)
+    old, hparams = _trained_looking_crnn(2)
+    grown, _ = widen_crnn(old, hparams, SPEC.preprocessing, lstm_hidden=48, last_channels=24)
     log_probs, _ = grown.train()(torch.rand(2, 1, 48, 120), torch.tensor([120, 90]))
     log_probs[:, :, 1].sum().backward()
-    assert grown.classifier.weight.grad[:, 32:48].abs().sum() > 0  # the new forward units' outputs
-    assert grown.rnn.weight_ih_l0.grad[:32, old.rnn.input_size :].abs().sum() > 0  # old units' weights from the new channels
+    assert grown.classifier.weight.grad[:, TINY_HIDDEN:48].abs().sum() > 0  # the new forward units' outputs
+    assert grown.rnn.weight_ih_l0.grad[:TINY_HIDDEN, old.rnn.input_size :].abs().sum() > 0  # old units, new channels
 
 
 def test_growth_cannot_shrink():
+    old, hparams = _trained_looking_crnn(1)
     with pytest.raises(ValueError, match="growth only"):
-        widen_crnn(_trained_looking_crnn(), HPARAMS, SPEC.preprocessing, lstm_hidden=16, last_channels=16)
+        widen_crnn(old, hparams, SPEC.preprocessing, lstm_hidden=16, last_channels=16)
+
+
+def test_a_grown_model_fine_tunes_from_its_file_alone(tmp_path, overfit_model, overfit_lines):
+    """Saved, then named by --init with no --hparam: one step at a negligible learning rate
+    still reads the lines the original learned by heart."""
+    model = load_model_file(overfit_model)
+    grown, hparams = widen_crnn(model.net, resolve_hparams("crnn", model.hparams), model.preprocessing, 48, 24)
+    grown_file = save_model(dataclasses.replace(model, net=grown, hparams=hparams), tmp_path / "grown.safetensors")
+    data = write_gt_folder(tmp_path / "lines", ["the cat sat", "on the mat"])
+    tuned = train(tiny_train_config(data, tmp_path / "run", init=grown_file, hparams={}, max_steps=1, lr=1e-9))
+    recognizer = load_recognizer(tuned.model_path)
+    assert recognizer.model.hparams["lstm_hidden"] == 48
+    for line in sorted(overfit_lines.glob("*.png"))[:3]:
+        assert recognizer.predict(line).text == line.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()

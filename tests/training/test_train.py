@@ -144,6 +144,20 @@ def test_a_fine_tune_may_change_dropout_but_no_weight_shape(tmp_path, overfit_mo
         train(tiny_train_config(data, tmp_path / "wider", init=overfit_model, max_steps=1, hparams=wider))
 
 
+def test_a_fine_tune_trains_the_init_models_own_network(tmp_path, overfit_model):
+    """--init alone is enough: the tiny model's non-default widths come from its file, and a
+    conflicting --arch or width is refused before any data is read (the data path is absent)."""
+    data = write_gt_folder(tmp_path / "lines", ["the cat sat!", "on the mat!"])
+    hparams = load_recognizer(overfit_model).model.hparams
+    tuned = train(tiny_train_config(data, tmp_path / "run", init=overfit_model, max_steps=1, hparams={}))
+    assert load_recognizer(tuned.model_path).model.hparams == hparams
+    absent = tmp_path / "no-such-data"
+    with pytest.raises(LinescribeError, match="--init is a crnn model, it cannot start a ppocr run"):
+        train(tiny_train_config(absent, tmp_path / "ppocr", init=overfit_model, arch="ppocr", hparams={}))
+    with pytest.raises(LinescribeError, match=r"--hparam lstm_hidden=64 but the model has 32"):
+        train(tiny_train_config(absent, tmp_path / "wide", init=overfit_model, hparams={"lstm_hidden": 64}))
+
+
 def test_iam_with_split_lists_from_the_command_line(tmp_path):
     from click.testing import CliRunner
 

@@ -77,7 +77,7 @@ TRAIN_DEFAULTS = config_defaults(TrainConfig)
 @config_option("train_ids", "Split list: line or form ids to train on (e.g. IAM trainset.txt).", type=click.Path(path_type=Path))
 @config_option("val_ids", "Split list: line or form ids to validate on.", type=click.Path(path_type=Path))
 @config_option("val_fraction", "Share of documents held out when no validation set is given.", type=click.FloatRange(0, 1, max_open=True))
-@config_option("arch", "Architecture name (see `linescribe info --archs`).")
+@config_option("arch", "Architecture name (see `linescribe info --archs`; default: the --init model's, else crnn).")
 @click.option("--hparam", multiple=True, help="Architecture hyper-parameter NAME=JSON (repeatable).")
 @config_option("line_height", "Scale lines to this height in pixels (default: the architecture's, or the --init model's).",
                type=click.IntRange(MIN_HEIGHT, MAX_HEIGHT))

@@ -33,8 +33,9 @@ def widen_crnn(
     if lstm_hidden < old_hidden or last_channels < old_channels[-1]:
         raise ValueError(f"growth only: the model has a {old_hidden}-wide BiLSTM and {old_channels[-1]} last channels")
     grown_hparams = {**hparams, "lstm_hidden": lstm_hidden, "channels": old_channels[:-1] + [last_channels]}
-    torch.manual_seed(seed)
-    new = CRNN(old.num_classes, preprocessing=preprocessing, **grown_hparams)
+    with torch.random.fork_rng():  # the caller's random streams stay as they were
+        torch.manual_seed(seed)
+        new = CRNN(old.num_classes, preprocessing=preprocessing, **grown_hparams)
     old_state, new_state = old.state_dict(), new.state_dict()
     last_block = f"blocks.{len(old.blocks) - 1}."
     with torch.no_grad():

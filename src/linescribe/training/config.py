@@ -13,6 +13,10 @@ from linescribe.data.text import parse_rules
 from linescribe.errors import LinescribeError
 
 
+DEFAULT_ARCH = "crnn"
+"""The architecture of a run that names none and starts from no model."""
+
+
 @dataclass
 class TrainConfig:
     train: list[str]
@@ -21,7 +25,8 @@ class TrainConfig:
     train_ids: Path | None = None
     val_ids: Path | None = None
     val_fraction: float = 0.1
-    arch: str = "crnn"
+    arch: str | None = None
+    """Architecture name (default: the ``init`` model's, else ``DEFAULT_ARCH``)."""
     hparams: dict[str, Any] = field(default_factory=dict)
     line_height: int | None = None
     """Height in pixels the lines are scaled to (default: the architecture's, or the --init model's)."""
@@ -76,6 +81,8 @@ class TrainConfig:
         check_max_time(self.max_time)
         if self.precision not in PRECISIONS:
             raise LinescribeError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.arch is None and self.init is None:
+            self.arch = DEFAULT_ARCH
         if not self.train:
             raise LinescribeError("no training data: give at least one dataset")
         if "input_height" in self.hparams:  # how runs started before --line-height stated it

@@ -231,14 +231,24 @@ def inherited_origin(init: Path) -> dict[str, Any] | None:
     return recorded_origin(read_safetensors_document(init).get("training", {}))
 
 
-def inherited_regularisation(config: TrainConfig) -> dict[str, Any]:
-    """The ``--init`` model's weightless hyper-parameters (dropout) that the run does not set
-    itself: a fine-tune keeps its model's dropout unless told otherwise. Stored in the run's
-    config, so that a resumed run keeps them too."""
+def inherited_architecture(config: TrainConfig) -> TrainConfig:
+    """A fine-tune trains the ``--init`` model's own network: its architecture and every
+    hyper-parameter, so ``--init MODEL`` needs no ``--arch`` or ``--hparam`` to match it (a grown
+    or otherwise non-default model included). The run may set the weightless ones (dropout)
+    anew; any other difference is refused here, before minutes of reading the data."""
     source = read_safetensors_document(config.init)
-    if source.get("arch") != config.arch:
-        return {}  # initialise_from refuses the mismatch with the clearer message
-    return {name: value for name, value in source.get("hparams", {}).items() if name in WEIGHTLESS_HPARAMS}
+    arch, model_hparams = source["arch"], source.get("hparams", {})
+    if config.arch not in (None, arch):
+        raise LinescribeError(f"{config.init}: --init is a {arch} model, it cannot start a {config.arch} run (leave out --arch)")
+    hparams = {**model_hparams, **config.hparams}
+    wanted, present = weight_shaping(resolve_hparams(arch, hparams)), weight_shaping(resolve_hparams(arch, model_hparams))
+    changed = [name for name in wanted if wanted[name] != present[name]]
+    if changed:
+        raise LinescribeError(
+            f"{config.init}: --init needs the same architecture (only {', '.join(sorted(WEIGHTLESS_HPARAMS))} may differ); "
+            + ", ".join(f"--hparam {name}={json.dumps(wanted[name])} but the model has {json.dumps(present[name])}" for name in changed)
+        )
+    return dataclasses.replace(config, arch=arch, hparams=hparams)
 
 
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
@@ -417,7 +427,7 @@ def train(
         check_writable(output, folder=True)  # now, not after minutes of reading the data
     if config.init and not config.resume:  # a resumed run needs its --init file no more
         config = dataclasses.replace(config, init=init_model_path(config.init))
-        config = dataclasses.replace(config, hparams={**inherited_regularisation(config), **config.hparams})
+        config = inherited_architecture(config)
         origin = inherited_origin(config.init)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
