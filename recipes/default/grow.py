@@ -1,6 +1,8 @@
-"""Widen a trained ``crnn`` model file without changing what it reads (``linescribe.models.growth``).
+"""Grow a trained model file without changing what it reads (``linescribe.models.growth``): a
+wider ``crnn`` or a deeper ``ppocr`` neck.
 
     python recipes/default/grow.py OUT_MODEL.safetensors MODEL [--lstm-hidden 256] [--last-channels 160]
+    python recipes/default/grow.py OUT_MODEL.safetensors accurate --neck-depth 4
 
 Checks on random lines that the grown model reads as the old one before it writes it; then
 fine-tune it with ``linescribe train --init OUT_MODEL.safetensors`` (a fine-tune trains its
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -20,28 +23,36 @@ from linescribe.modelfile.names import resolve_model_path
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models import resolve_hparams
 from linescribe.models.crnn import CRNN
-from linescribe.models.growth import widen_crnn
+from linescribe.models.growth import deepen_ppocr, widen_crnn
+from linescribe.models.ppocr import PPOCR
 
 MAX_DIFFERENCE = 1e-4
 """Largest log-probability change allowed between the model and its grown copy (float32 sums)."""
 
 
-def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int | None, seed: int) -> str:
+def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int | None, neck_depth: int | None, seed: int) -> str:
     """Write the grown model to ``output``; returns what to tell the user. Raises
     ``LinescribeError`` with a one-line message naming the file for anything it refuses."""
     if output.suffix != ".safetensors":
         raise LinescribeError(f"{output}: the grown model must be a .safetensors file (ONNX cannot be trained further)")
     path = resolve_model_path(source)
     model = load_model_file(path)
-    if not isinstance(model.net, CRNN):
-        raise LinescribeError(f"{path}: only crnn models can be grown, this one is {model.arch}")
-    hparams = resolve_hparams("crnn", model.hparams)
-    hidden = hparams["lstm_hidden"] if lstm_hidden is None else lstm_hidden
-    channels = hparams["channels"][-1] if last_channels is None else last_channels
-    if (hidden, channels) == (hparams["lstm_hidden"], hparams["channels"][-1]):
-        raise LinescribeError(f"{path}: nothing to grow: give a --lstm-hidden or --last-channels above the model's")
+    hparams = resolve_hparams(model.arch, model.hparams)
+    if isinstance(model.net, CRNN) and neck_depth is None:
+        before = {"lstm_hidden": hparams["lstm_hidden"], "last_channels": hparams["channels"][-1]}
+        after = {"lstm_hidden": before["lstm_hidden"] if lstm_hidden is None else lstm_hidden,
+                 "last_channels": before["last_channels"] if last_channels is None else last_channels}
+        build = partial(widen_crnn, model.net, hparams, model.preprocessing, after["lstm_hidden"], after["last_channels"], seed)
+    elif isinstance(model.net, PPOCR) and lstm_hidden is None and last_channels is None:
+        before = {"neck_depth": hparams["neck_depth"]}
+        after = {"neck_depth": before["neck_depth"] if neck_depth is None else neck_depth}
+        build = partial(deepen_ppocr, model.net, hparams, model.preprocessing, after["neck_depth"], seed)
+    else:
+        raise LinescribeError(f"{path}: a {model.arch} model; crnn grows by --lstm-hidden and --last-channels, ppocr by --neck-depth")
+    if after == before:
+        raise LinescribeError(f"{path}: nothing to grow: give {' or '.join('--' + name.replace('_', '-') for name in before)} above the model's")
     try:
-        grown, grown_hparams = widen_crnn(model.net, hparams, model.preprocessing, hidden, channels, seed)
+        grown, grown_hparams = build()
     except ValueError as error:
         raise LinescribeError(f"{path}: {error}") from None
     grown.eval()
@@ -51,8 +62,7 @@ def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int
     if difference > MAX_DIFFERENCE:
         raise LinescribeError(f"{path}: growth changed the output (max |log p difference| {difference:.2e}): a bug, nothing written")
     old_parameters = sum(p.numel() for p in model.net.parameters())
-    growth = {"from": f"{path.parent.name}/{path.name}", "lstm_hidden": [hparams["lstm_hidden"], hidden],
-              "last_channels": [hparams["channels"][-1], channels], "seed": seed}
+    growth = {"from": f"{path.parent.name}/{path.name}", **{name: [before[name], after[name]] for name in before}, "seed": seed}
     model.net, model.hparams = grown, grown_hparams
     model.training = {**model.training, "grown": growth}
     save_model(model, output)
@@ -65,13 +75,14 @@ def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path, help="The grown model (.safetensors).")
-    parser.add_argument("model", type=Path, help="A crnn model file, run folder or bundled name.")
+    parser.add_argument("model", type=Path, help="A crnn or ppocr model file, run folder or bundled name.")
     parser.add_argument("--lstm-hidden", type=int, help="New BiLSTM width (each direction); default: unchanged.")
     parser.add_argument("--last-channels", type=int, help="New channel count of the last convolution; default: unchanged.")
+    parser.add_argument("--neck-depth", type=int, help="New number of transformer blocks in a ppocr neck.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the new units' random weights.")
     args = parser.parse_args()
     try:
-        print(grow(args.output, args.model, args.lstm_hidden, args.last_channels, args.seed))
+        print(grow(args.output, args.model, args.lstm_hidden, args.last_channels, args.neck_depth, args.seed))
     except LinescribeError as error:
         raise SystemExit(str(error)) from None
 

@@ -10,7 +10,7 @@ from generated import tiny_train_config, write_gt_folder
 from linescribe.inference import load_recognizer
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models import ARCHITECTURES, build_model, resolve_hparams
-from linescribe.models.growth import widen_crnn
+from linescribe.models.growth import deepen_ppocr, widen_crnn
 from linescribe.training.run import train
 
 SPEC = ARCHITECTURES["crnn"]
@@ -59,6 +59,23 @@ def test_growth_cannot_shrink():
     old, hparams = _trained_looking_crnn(1)
     with pytest.raises(ValueError, match="growth only"):
         widen_crnn(old, hparams, SPEC.preprocessing, lstm_hidden=16, last_channels=16)
+
+
+def test_deeper_ppocr_neck_reads_as_the_original():
+    """New transformer blocks start as identities, and their output projections can learn."""
+    spec = ARCHITECTURES["ppocr"]
+    hparams = resolve_hparams("ppocr", spec.tiny)
+    torch.manual_seed(2)
+    old = build_model("ppocr", 9, hparams).eval()
+    grown, grown_hparams = deepen_ppocr(old, hparams, spec.preprocessing, neck_depth=hparams["neck_depth"] + 2)
+    assert len(grown.transformer) == grown_hparams["neck_depth"] == hparams["neck_depth"] + 2
+    lines, widths = torch.rand(2, 1, 48, 160), torch.tensor([160, 70])
+    with torch.no_grad():
+        assert torch.allclose(old(lines, widths)[0], grown.eval()(lines, widths)[0], atol=1e-5)
+    grown.train()(lines, widths)[0][:, :, 1].sum().backward()
+    assert grown.transformer[-1].mlp[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="growth only"):
+        deepen_ppocr(old, hparams, spec.preprocessing, neck_depth=0)
 
 
 def test_a_grown_model_fine_tunes_from_its_file_alone(tmp_path, overfit_model, overfit_lines):

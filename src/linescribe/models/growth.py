@@ -1,4 +1,5 @@
-"""Widen a trained ``crnn`` without changing what it reads (function-preserving growth).
+"""Grow a trained network without changing what it reads (function-preserving growth): a
+wider ``crnn``, a deeper ``ppocr`` neck.
 
 The bundled models underfit (docs/model-study.md): they read their own training lines nearly as
 badly as unseen ones, so more capacity may pay where more steps no longer do. Training a wider
@@ -7,7 +8,9 @@ are added beside the trained ones with random incoming weights and *zero* outgoi
 new channels of the last convolution feed nothing yet, the new LSTM units feed neither the next
 layer nor the classifier), so the grown network reads exactly as the old one and training then
 moves the new units into use (Chen et al., 2016, "Net2Net", with zero-initialised new
-connections instead of split units).
+connections instead of split units). A ``ppocr`` neck grows in depth instead: a pre-norm
+transformer block whose two output projections are zero adds nothing to its residual stream, so
+new blocks start as the identity.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 
 from linescribe.data.preprocess import Preprocessing
 from linescribe.models.crnn import CRNN
+from linescribe.models.ppocr import PPOCR, TransformerBlock
 
 GATES = 4
 """PyTorch stacks an LSTM's four gates (input, forget, cell, output) as row blocks."""
@@ -76,3 +80,28 @@ def _copy_lstm_tensor(name: str, new: torch.Tensor, old: torch.Tensor, old_hidde
         new[new_rows] = 0.0
         for old_start, new_start, length in spans:
             new[new_rows, new_start : new_start + length] = old[old_rows, old_start : old_start + length]
+
+
+def deepen_ppocr(
+    old: PPOCR, hparams: dict[str, Any], preprocessing: Preprocessing, neck_depth: int, seed: int = 0
+) -> tuple[PPOCR, dict[str, Any]]:
+    """A copy of ``old`` (built with ``hparams``) whose neck has ``neck_depth`` transformer
+    blocks, the new ones appended after the trained ones as identities; returns the network and
+    its hyper-parameters. ``seed`` draws the new blocks' inner weights."""
+    if neck_depth < hparams["neck_depth"]:
+        raise ValueError(f"growth only: the model's neck has {hparams['neck_depth']} transformer blocks")
+    grown_hparams = {**hparams, "neck_depth": neck_depth}
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        new = PPOCR(old.num_classes, preprocessing=preprocessing, **grown_hparams)
+    loaded = new.load_state_dict(old.state_dict(), strict=False)
+    new_blocks = tuple(f"transformer.{index}." for index in range(hparams["neck_depth"], neck_depth))
+    if loaded.unexpected_keys or not all(name.startswith(new_blocks) for name in loaded.missing_keys):
+        raise ValueError(f"ppocr weights do not fit the deeper neck (missing {loaded.missing_keys[:3]}, unexpected {loaded.unexpected_keys[:3]})")
+    with torch.no_grad():
+        for block in list(new.transformer)[hparams["neck_depth"] :]:
+            assert isinstance(block, TransformerBlock)
+            for projection in (block.attn.proj, block.mlp[-1]):
+                projection.weight.zero_()
+                projection.bias.zero_()
+    return new, grown_hparams
