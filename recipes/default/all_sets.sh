@@ -41,6 +41,6 @@ linescribe train \
   "$data/hooker/train${HOOKER_WEIGHT:+@$HOOKER_WEIGHT}" "$data/copiste/train${COPISTE_WEIGHT:+@$COPISTE_WEIGHT}" "$data/poilus/train" "$data/mss19/train" "$data/peraire/train" \
   "$data/timeus/train@${TIMEUS_WEIGHT:-0.5}" "${val[@]}" \
   --alphabet "$here/alphabet.txt" --text-rules cremma,quotes,long-s \
-  -o "$run" --arch crnn --init "$init" --batch-size 16 --lr 0.001 --scheduler onecycle \
+  -o "$run" --init "$init" --batch-size 16 --lr 0.001 --scheduler onecycle \
   --max-steps 4500 --max-epochs 100 --max-time 00:02:25:00 --val-every 0.33 --patience 1000 \
   --workers 1 --threads 1 --seed 3 "$@"

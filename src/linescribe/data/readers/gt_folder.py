@@ -7,6 +7,7 @@ This is the layout of kraken, OCR-D and ``/work/shared/data/lines``. The tree is
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ from linescribe.errors import DatasetError
 LABEL_SUFFIX = ".gt.txt"
 NO_LABEL = "no .gt.txt"
 MULTI_LINE = "multi-line transcription"
+OCROPUS_VARIANTS = (".nrm", ".bin")
+"""OCRopus / kraken ketos name a line's normalised and binarised images ``010001.nrm.png`` and
+``010001.bin.png`` beside ``010001.gt.txt``; with several, the plainest one is read (plain image
+first, then normalised grey, then binarised)."""
 
 
 def _walk(root: Path) -> Iterator[tuple[str, list[str]]]:
@@ -29,11 +34,32 @@ def _walk(root: Path) -> Iterator[tuple[str, list[str]]]:
         yield ("" if relative == "." else relative), sorted(names)
 
 
+LINE_ID = re.compile(
+    r"_(?:r\d+l\d+|tr_\d+_tl_\d+|tl_\d+|l_\d+|eSc_line_[0-9a-f]+|line_[\d_]+|line\d+|l\d+)$"
+)
+"""The line part of an exported line image's stem: Transkribus ``r1l10``, ``tr_1_tl_3``, ``l_535``,
+``line_1561403516499_110``; eScriptorium ``eSc_line_6d78f9b1``; kraken ``line_12``."""
+
+
 def _group(key: str, root: Path) -> str:
-    """The stem before its last ``_`` (``JDH_2_16_144_001_r1l10`` -> the page), else the folder."""
+    """The page a line comes from, so that a page never straddles the train/val split: the stem
+    without its line id (``JDH_2_16_65_001_tr_1_tl_3`` -> ``JDH_2_16_65_001``), else the stem
+    before its last ``_``, else the folder."""
     folder, _, stem = key.rpartition("/")
-    prefix = stem.rpartition("_")[0]
+    match = LINE_ID.search(stem)
+    prefix = stem[: match.start()] if match else stem.rpartition("_")[0]
     return prefix or folder or root.name
+
+
+def _plainest(names: list[str]) -> str | None:
+    """Of one line's images, the one without an OCRopus variant suffix, else the normalised, else
+    the binarised one; None when two are equally plain (``a.png`` and ``a.jpg``): ambiguous."""
+    def rank(name: str) -> int:
+        variant = os.path.splitext(os.path.splitext(name)[0])[1]
+        return OCROPUS_VARIANTS.index(variant) + 1 if variant in OCROPUS_VARIANTS else 0
+
+    ranked = sorted(names, key=rank)
+    return ranked[0] if len(ranked) == 1 or rank(ranked[0]) < rank(ranked[1]) else None
 
 
 def _read_label(path: Path, key: str) -> str | Skipped:
@@ -71,19 +97,21 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
             else:
                 stem, suffix = os.path.splitext(name)
                 if suffix.lower() in IMAGE_SUFFIXES:
-                    images[prefix + stem].append(name)
+                    base, variant = os.path.splitext(stem)
+                    images[prefix + (base if variant in OCROPUS_VARIANTS else stem)].append(name)
     for key in sorted(images.keys() | labels):
         names = images.get(key, [])
+        image_name = _plainest(names) if names else None
         if key not in labels:
             yield Skipped(key, NO_LABEL)
         elif not names:
             yield Skipped(key, IMAGE_MISSING)
-        elif len(names) > 1:
+        elif image_name is None:
             yield Skipped(key, f"several images share one {LABEL_SUFFIX}")
         else:
             label = _read_label(root / f"{key}{LABEL_SUFFIX}", key)
             if isinstance(label, Skipped):
                 yield label
                 continue
-            image = root / key.rpartition("/")[0] / names[0]
+            image = root / key.rpartition("/")[0] / image_name
             yield line_entry(key, label, image, group=_group(key, root))
