@@ -180,6 +180,26 @@ def test_iam_with_split_lists_from_the_command_line(tmp_path):
     assert document["data"]["train"][0]["lines"] == 8 and document["data"]["val"][0]["lines"] == 2
 
 
+def test_train_ids_alone_hold_validation_out_of_the_listed_forms(tmp_path):
+    """With --train-ids and no --val-ids, validation comes from the listed forms only: the
+    unlisted ones (IAM's test forms) are neither trained nor validated on."""
+    from generated import write_iam_root
+    from linescribe.training.run import _select
+
+    texts = line_texts(3, seed=4)
+    forms = {f"a01-{index:03d}u": texts for index in range(20)}
+    root = write_iam_root(tmp_path / "iam", forms)
+    listed = sorted(forms)[:14]
+    (tmp_path / "trainset.txt").write_text("\n".join(listed) + "\n", encoding="utf-8")
+    config = tiny_train_config(root, tmp_path / "run", val=[], train_ids=tmp_path / "trainset.txt", val_fraction=0.3)
+    config.train = [f"iam:{root}"]
+    train_sets, val_sets = _select(config)
+    trained = {sample.group for sample in train_sets[0].samples}
+    validated = {sample.group for sample in val_sets[0].samples}
+    assert validated and trained and not trained & validated
+    assert trained | validated == set(listed)
+
+
 def test_missing_split_file_is_a_clear_error(tmp_path):
     data = write_gt_folder(tmp_path / "lines", line_texts(4))
     with pytest.raises(LinescribeError, match="trainset.txt: split file not found"):

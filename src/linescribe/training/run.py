@@ -135,10 +135,13 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
 
     Validation lines never reach training: with one dataset and id lists (IAM style), training
     takes the --train-ids lines, or else every line not listed in --val-ids; a line listed in
-    --val-ids is never trained on, whether --val names its dataset again or not.
+    --val-ids is never trained on, whether --val names its dataset again or not. With --train-ids
+    alone, the validation documents are held out of the listed lines, never drawn from the
+    unlisted ones (which are, in IAM's lists, the test set).
     """
     train_sets = load_datasets(config.train, config.strict, config.text_rules)
     val_ids = read_split_file(config.val_ids) if config.val_ids else None
+    train_ids = read_split_file(config.train_ids) if config.train_ids else None
     if config.val:
         val_sets = load_datasets(config.val, config.strict, config.text_rules)
         if val_ids is not None:
@@ -155,9 +158,9 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
                 listed = {sample.id for sample in held_out.samples}
                 dataset.samples = [sample for sample in dataset.samples if sample.id not in listed]
             else:
-                dataset.samples, held_out.samples, _ = split_by_group(dataset.samples, config.val_fraction, config.seed)
-    if config.train_ids:
-        train_ids = read_split_file(config.train_ids)
+                listed = filter_by_ids(dataset.samples, train_ids) if train_ids is not None else dataset.samples
+                dataset.samples, held_out.samples, _ = split_by_group(listed, config.val_fraction, config.seed)
+    if train_ids is not None:
         for dataset in train_sets:
             dataset.samples = filter_by_ids(dataset.samples, train_ids)
     if not any(dataset.samples for dataset in val_sets):
