@@ -327,6 +327,27 @@ def test_a_page_image_of_another_size_is_read_with_the_coordinates_scaled(tmp_pa
     assert reading.page.lines == [] and squashed.shapes == []
 
 
+@pytest.mark.parametrize("fmt", ["page", "alto"])
+def test_a_dataset_of_pages_crops_a_reduced_scan_where_its_lines_are(tmp_path, fmt):
+    """Training and eval read PAGE/ALTO pages as read_document does: coordinates scaled to a
+    reduced copy of the scan, and every line of an image of another shape skipped with the reason."""
+    from linescribe.data.images import load_sample_image
+
+    path = write_document(tmp_path, "letter", fmt)
+    image = Image.open(tmp_path / "letter.png")
+    width, height = image.size
+    full = [load_sample_image(sample) for sample in read_entries(parse_spec(str(path)))]
+    image.resize((width // 2, height // 2)).save(tmp_path / "letter.png")
+    entries = list(read_entries(parse_spec(str(path))))
+    assert len(entries) == len(full) == 5 and all(isinstance(entry, Sample) for entry in entries)
+    for big, entry in zip(full, entries):
+        small = load_sample_image(entry)
+        assert abs(small.shape[0] - big.shape[0] / 2) <= 2 and abs(small.shape[1] - big.shape[1] / 2) <= 2
+    image.resize((width, height // 2)).save(tmp_path / "letter.png")
+    reasons = {entry.reason for entry in read_entries(parse_spec(str(path)))}
+    assert reasons == {f"page image letter.png is {width}x{height // 2}, the file's page {width}x{height}: another shape"}
+
+
 def test_a_baseline_that_is_not_finite_is_left_out_of_the_json(tmp_path, echo):
     import json
     import re

@@ -42,6 +42,8 @@ from linescribe.data.readers._xml import (
     checked_polygon,
     child,
     children,
+    coordinate_scale,
+    declared_page_size,
     find_image,
     local_name,
     parse_points,
@@ -73,10 +75,6 @@ piling up alternatives (PAGE before 2016 has no @comments: there ours cannot be 
 
 PAGE_ALTERNATIVES_SINCE = "2016-07-15"
 """The first PAGE schema whose lines may hold several TextEquivs (ordered by @index)."""
-
-ASPECT_TOLERANCE = 0.01
-"""A page image whose aspect ratio is the file's within this share is the same page at another
-resolution (a reduced download of the scan): the coordinates are scaled to it."""
 
 Outcome = Literal["main", "alternative", "kept"]
 """What became of a PAGE line's new text: its main text, an alternative after the text it had,
@@ -216,14 +214,15 @@ def read_document(recognizer: Recognizer, document: str | Path | XmlDocument) ->
     except ImageError as error:
         return DocumentReading(document, PageResult(str(image), 0, 0, 0.0, []), [f"{path}: {error}"])
     height, width = page.shape
-    declared = _declared_size(document) or (width, height)
-    scale_x, scale_y = width / declared[0], height / declared[1]
-    if abs(scale_x / scale_y - 1) > ASPECT_TOLERANCE:
+    declared = declared_page_size(document.root) or (width, height)
+    scale = coordinate_scale(declared, (width, height))
+    if scale is None:
         problem = (
             f"{path}: page image {printable(image.name)} is {width}x{height} but the file gives "
             f"{declared[0]:g}x{declared[1]:g}, another shape: its {len(lines)} lines were not read"
         )
         return DocumentReading(document, PageResult(str(image), width, height, 0.0, []), [problem] if lines else [])
+    scale_x, scale_y = scale
     problems, cropped = [], []
     for index, line in enumerate(lines):
         polygon = checked_polygon(line.points)
@@ -261,24 +260,6 @@ def read_document(recognizer: Recognizer, document: str | Path | XmlDocument) ->
     problems += _fill(document, read, parents)
     size = (round(declared[0]), round(declared[1]))
     return DocumentReading(document, PageResult(str(image), *size, 0.0, read), problems)
-
-
-def _declared_size(document: XmlDocument) -> tuple[float, float] | None:
-    """The page's size in the file's coordinates: PAGE's ``Page/@imageWidth``/``@imageHeight``,
-    ALTO's ``Layout/Page/@WIDTH``/``@HEIGHT`` (pixels); None when absent or not a size."""
-    if document.format == "page":
-        page, names = child(document.root, "Page"), ("imageWidth", "imageHeight")
-    else:
-        page, names = child(document.root, "Layout", "Page"), ("WIDTH", "HEIGHT")
-    if page is None:
-        return None
-    try:
-        width, height = (float(page.get(name, "")) for name in names)
-    except ValueError:
-        return None
-    if not all(math.isfinite(value) and 0 < value <= MAX_COORDINATE for value in (width, height)):
-        return None
-    return width, height
 
 
 def _whole(points: tuple[Point, ...]) -> tuple[Point, ...]:

@@ -18,10 +18,10 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS
+from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Point, Sample, Skipped
-from linescribe.errors import DatasetError
+from linescribe.errors import DatasetError, ImageError, printable
 
 SNIFF_FILES = 5
 """A folder is sniffed by the first few XML files, so one stray file cannot hide the format."""
@@ -29,6 +29,10 @@ SNIFF_FILES = 5
 MAX_COORDINATE = float(MAX_PIXELS)
 """No page we decode has a side longer than this; beyond it a coordinate is garbage (and its
 arithmetic could overflow to infinity)."""
+
+ASPECT_TOLERANCE = 0.01
+"""A page image whose aspect ratio is the file's within this share is the same page at another
+resolution (a reduced download of the scan): the coordinates are scaled to it."""
 
 XML_ERRORS = (ParseError, LookupError, ValueError)
 """What parsing a damaged file raises: expat's errors, and for an encoding declared in the file
@@ -188,8 +192,38 @@ def _why_unparsed(error: Exception) -> str:
     return f"malformed XML: {error}"
 
 
+def declared_page_size(root: Element) -> tuple[float, float] | None:
+    """The page's size in the file's coordinates: PAGE's ``Page/@imageWidth``/``@imageHeight``,
+    ALTO's ``Layout/Page/@WIDTH``/``@HEIGHT``; None when absent or not a size."""
+    if local_name(root) == "alto":
+        page, names = child(root, "Layout", "Page"), ("WIDTH", "HEIGHT")
+    else:
+        page, names = child(root, "Page"), ("imageWidth", "imageHeight")
+    if page is None:
+        return None
+    try:
+        width, height = (float(page.get(name, "")) for name in names)
+    except ValueError:
+        return None
+    if not all(math.isfinite(value) and 0 < value <= MAX_COORDINATE for value in (width, height)):
+        return None
+    return width, height
+
+
+def coordinate_scale(declared: tuple[float, float] | None, image: tuple[int, int]) -> tuple[float, float] | None:
+    """(x, y) factors from the file's coordinates to the pixels of a ``(width, height)`` page
+    image: 1 when the file states no size; None when the image has another shape than the page
+    the file describes (another page, or a crop), so that no coordinate of it can be trusted."""
+    if declared is None:
+        return 1.0, 1.0
+    scale_x, scale_y = image[0] / declared[0], image[1] / declared[1]
+    return (scale_x, scale_y) if abs(scale_x / scale_y - 1) <= ASPECT_TOLERANCE else None
+
+
 def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
-    """Every line of every page file; a file that cannot be parsed is one Skipped entry naming it."""
+    """Every line of every page file; a file that cannot be parsed is one Skipped entry naming
+    it. Coordinates are scaled to the page image when it has another resolution than the file
+    states (a reduced download), and every line of a page whose image has another shape is skipped."""
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     files = xml_files(path)
@@ -205,16 +239,34 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sam
             continue
         layout = parse_page(xml_path, document)
         image = find_image(xml_path, layout.image_name)
+        scale = _page_scale(document, image) if image is not None and layout.lines else (1.0, 1.0)
         for line in layout.lines:
-            yield _line_entry(xml_path, image, line)
+            yield _line_entry(xml_path, image, line, scale)
 
 
-def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine) -> Sample | Skipped:
+def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
+    """``coordinate_scale`` for the page image, from its header alone; or why its lines cannot be cropped."""
+    try:
+        size = image_size(image)
+    except ImageError as error:
+        return str(error)
+    scale = coordinate_scale(declared := declared_page_size(document), size)
+    if scale is None:
+        assert declared is not None
+        return f"page image {printable(image.name)} is {size[0]}x{size[1]}, the file's page {declared[0]:g}x{declared[1]:g}: another shape"
+    return scale
+
+
+def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine, scale: tuple[float, float] | str) -> Sample | Skipped:
     """The line as a polygon of its page image; id ``<xml stem>/<line id>``, grouped by page."""
     line_id = f"{xml_path.stem}/{line.id}"
     if image is None:
         return Skipped(line_id, IMAGE_MISSING)
+    if isinstance(scale, str):
+        return Skipped(line_id, scale)
     polygon = checked_polygon(line.points)
     if isinstance(polygon, str):
         return Skipped(line_id, polygon)
+    if scale != (1.0, 1.0):
+        polygon = tuple((x * scale[0], y * scale[1]) for x, y in polygon)
     return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, size_hint=_size_hint(polygon))
