@@ -348,6 +348,23 @@ def test_a_dataset_of_pages_crops_a_reduced_scan_where_its_lines_are(tmp_path, f
     assert reasons == {f"page image letter.png is {width}x{height // 2}, the file's page {width}x{height}: another shape"}
 
 
+@pytest.mark.skipif(not PAGES_SAMPLE.is_dir(), reason="../shared/data/pages-sample is not here")
+def test_steep_lines_of_a_page_are_read_turned_level():
+    """mss19 f235's four diagonal marginal notes reach the recognizer level (wide, not as upright
+    boxes); their characters get no page columns, which a turned line has not."""
+    path = PAGES_SAMPLE / "mss19" / "f235.xml"
+    lines = open_document(path).layout.lines
+    recognizer = FixedRecognizer(["a b"] * len(lines))
+    reading = read_document(recognizer, path)
+    assert reading.problems == [] and len(reading.page.lines) == len(lines)
+    unplaced = [line for line in reading.page.lines if not line.char_positions]
+    assert len(unplaced) == 4
+    for line in unplaced:
+        height, width = recognizer.shapes[line.index]
+        assert width > 1.8 * height
+    assert all(len(line.char_positions) == 3 for line in reading.page.lines if line not in unplaced)
+
+
 def test_a_baseline_that_is_not_finite_is_left_out_of_the_json(tmp_path, echo):
     import json
     import re

@@ -7,6 +7,7 @@ go on; decompression bombs are refused before their pixels are decoded.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,6 +25,10 @@ ImageInput = Union[str, Path, bytes, Image.Image, np.ndarray]
 
 MAX_PIXELS = 80_000_000
 """Largest image we decode: a 600 dpi A3 scan fits, a decompression bomb does not."""
+
+ROTATE_ABOVE = 20.0
+"""Degrees: a polygon line whose baseline is steeper is read turned level (marginal notes written
+up the page, diagonal notes); a flatter one is read as it lies, as the models were trained."""
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2")
 
@@ -212,6 +217,11 @@ def crop_polygon(page: np.ndarray, polygon: tuple[Point, ...], margin: float = 0
     The paper grey is the 75th percentile of the pixels inside the polygon, so neighbouring lines'
     ascenders and descenders disappear without leaving a white frame on beige paper.
     """
+    return _masked_crop(page, polygon, margin)[0]
+
+
+def _masked_crop(page: np.ndarray, polygon: tuple[Point, ...], margin: float) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """``crop_polygon``'s crop, its paper grey and where its top-left corner lies on the page."""
     left, top, right, bottom = crop_box(polygon, (page.shape[1], page.shape[0]), margin)
     crop = page[top:bottom, left:right].copy()
     # Pillow fills only the crop's rows; cv2.fillPoly walks every row the polygon spans, which
@@ -221,17 +231,58 @@ def crop_polygon(page: np.ndarray, polygon: tuple[Point, ...], margin: float = 0
     mask = cv2.dilate(np.asarray(mask_image), np.ones((3, 3), np.uint8), iterations=2)
     inside = crop[mask > 0]
     if inside.size == 0:
-        return crop
-    crop[mask == 0] = np.uint8(np.percentile(inside, 75))
-    return crop
+        return crop, int(np.percentile(crop, 75)), (left, top)
+    paper = int(np.percentile(inside, 75))
+    crop[mask == 0] = np.uint8(paper)
+    return crop, paper, (left, top)
+
+
+def baseline_angle(baseline: tuple[Point, ...]) -> float:
+    """Degrees a baseline, from its first point to its last, turns clockwise from level (image y
+    points down): 0 for a level line, -90 for one written bottom to top, 180 upside down."""
+    if len(baseline) < 2:
+        return 0.0
+    (x0, y0), (x1, y1) = baseline[0], baseline[-1]
+    return math.degrees(math.atan2(y1 - y0, x1 - x0)) if (x0, y0) != (x1, y1) else 0.0
+
+
+def steep_angle(baseline: tuple[Point, ...]) -> float:
+    """``baseline_angle`` when the line is steep enough to be read turned level, else 0."""
+    angle = baseline_angle(baseline)
+    return angle if abs(angle) > ROTATE_ABOVE else 0.0
+
+
+def _level_map(crop_size: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The affine map (2, 3) turning a ``(width, height)`` crop ``angle`` degrees anticlockwise
+    onto a canvas that holds all of it, and the canvas's size."""
+    width, height = crop_size
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], dtype=np.float64) @ matrix.T
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    matrix[:, 2] -= low
+    return matrix, (int(np.ceil(high[0] - low[0])), int(np.ceil(high[1] - low[1])))
+
+
+def crop_line(page: np.ndarray, polygon: tuple[Point, ...], angle: float = 0.0, margin: float = 0.05) -> np.ndarray:
+    """The line image of a polygon: ``crop_polygon``'s crop, and for a steep line (``angle``, see
+    ``steep_angle``) that crop turned so that the baseline is level, then cut again to the turned
+    polygon plus the margin (a diagonal note's whole turned box would leave its text tiny)."""
+    if not angle:
+        return crop_polygon(page, polygon, margin)
+    crop, paper, (left, top) = _masked_crop(page, polygon, margin)
+    matrix, size = _level_map((crop.shape[1], crop.shape[0]), angle)
+    level = cv2.warpAffine(crop, matrix, size, flags=cv2.INTER_LINEAR, borderValue=paper)
+    points = np.array([(x - left, y - top, 1.0) for x, y in polygon]) @ matrix.T
+    x0, y0, x1, y1 = crop_box(tuple((float(x), float(y)) for x, y in points), size, margin)
+    return level[y0:y1, x0:x1]
 
 
 def load_sample_image(sample: Sample) -> np.ndarray:
-    """The sample's line image as grayscale uint8, cropped out of its page where needed."""
+    """The sample's line image as grayscale uint8, cropped out of its page (and turned level) where needed."""
     if sample.polygon is None:
         return load_gray(sample.path)
     try:
-        return crop_polygon(_page(sample.path), sample.polygon)
+        return crop_line(_page(sample.path), sample.polygon, sample.angle)
     except ImageError as error:
         if str(error).startswith("polygon"):
             raise ImageError(f"{sample.path} line {printable(sample.id)}: {error}") from None

@@ -24,6 +24,9 @@ class Sample:
     group: str = ""
     writer: str = ""
     polygon: tuple[Point, ...] | None = None
+    angle: float = 0.0
+    """Degrees the line's baseline turns clockwise from level (image y points down), for a polygon
+    line steep enough to be read turned level (``images.ROTATE_ABOVE``); else 0."""
     size_hint: tuple[int, int] | None = field(default=None, compare=False)
     """(width, height) of the line image when the reader knows it without decoding."""
 

@@ -26,7 +26,7 @@ namespace prefixes) is written as it came; the file is written in UTF-8, without
 from __future__ import annotations
 
 import copy
-import math
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from xml.etree.ElementTree import PI, Comment, Element, SubElement, TreeBuilder, tostring
 
-from linescribe.data.images import crop_box, crop_polygon, load_gray
+from linescribe.data.images import crop_box, crop_line, load_gray, steep_angle
 from linescribe.data.readers import alto, pagexml
 from linescribe.data.readers._xml import (
-    MAX_COORDINATE,
     PageLayout,
     checked_polygon,
     child,
@@ -45,8 +44,8 @@ from linescribe.data.readers._xml import (
     coordinate_scale,
     declared_page_size,
     find_image,
+    line_baseline,
     local_name,
-    parse_points,
     parse_xml,
     read_root_name,
     text_of,
@@ -230,20 +229,23 @@ def read_document(recognizer: Recognizer, document: str | Path | XmlDocument) ->
             problems.append(f"{path} line {printable(line.id)}: {polygon}")
             continue
         on_image = tuple((x * scale_x, y * scale_y) for x, y in polygon)
+        angle = steep_angle(tuple((x * scale_x, y * scale_y) for x, y in line_baseline(line.element)))
         try:
             left = crop_box(on_image, (width, height))[0]
-            cropped.append((index, polygon, left, crop_polygon(page, on_image)))
+            cropped.append((index, polygon, left, angle, crop_line(page, on_image, angle)))
         except ImageError as error:  # the polygon lies outside the page
             problems.append(f"{path} line {printable(line.id)}: {error}")
     predictions = recognizer.predict([crop for *_, crop in cropped]) if cropped else []
     regions: dict[int, int] = {}
     parents = {id(node): parent for parent in document.root.iter() for node in parent}
     read = []
-    for (index, polygon, left, _), prediction in zip(cropped, predictions):
+    for (index, polygon, left, angle, _), prediction in zip(cropped, predictions):
         line = lines[index]
         if not prediction.ok:
             problems.append(f"{path} line {printable(line.id)}: {prediction.error}")
             continue
+        if angle:  # columns of a line read turned level are no columns of the page
+            prediction = dataclasses.replace(prediction, char_positions=())
         region = parents.get(id(line.element))
         read.append(
             PageLine(
@@ -251,7 +253,7 @@ def read_document(recognizer: Recognizer, document: str | Path | XmlDocument) ->
                 text=prediction.text,
                 confidence=prediction.confidence,
                 polygon=_whole(polygon),
-                baseline=_whole(_baseline(document.format, line.element)),
+                baseline=_whole(line_baseline(line.element)),
                 block=regions.setdefault(id(region), len(regions)),
                 prediction=prediction,
                 x_to_page=(1 / scale_x, left / scale_x),
@@ -265,20 +267,6 @@ def read_document(recognizer: Recognizer, document: str | Path | XmlDocument) ->
 def _whole(points: tuple[Point, ...]) -> tuple[Point, ...]:
     """Coordinates that are whole numbers as ints, so JSON gives 105 rather than 105.0."""
     return tuple(tuple(int(v) if float(v).is_integer() else v for v in point) for point in points)
-
-
-def _baseline(kind: str, element: Element) -> tuple[Point, ...]:
-    """PAGE's ``Baseline/@points`` or ALTO's ``@BASELINE`` points; nothing for ALTO 2-3's single
-    number, or for coordinates that are not finite or out of range (JSON has no NaN)."""
-    if kind == "page":
-        found = child(element, "Baseline")
-        text = "" if found is None else found.get("points", "")
-    else:
-        text = element.get("BASELINE", "")
-    points = parse_points(text) or ()
-    if not all(math.isfinite(value) and abs(value) <= MAX_COORDINATE for point in points for value in point):
-        return ()
-    return points
 
 
 def _fill(document: XmlDocument, lines: list[PageLine], parents: dict[int, Element]) -> list[str]:

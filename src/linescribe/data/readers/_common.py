@@ -39,10 +39,11 @@ def line_entry(
     group: str = "",
     writer: str = "",
     polygon: tuple[Point, ...] | None = None,
+    angle: float = 0.0,
     size_hint: tuple[int, int] | None = None,
 ) -> Sample | Skipped:
     """A sample with its text normalized, or Skipped when nothing is left of the text."""
     text = normalize_text(text)
     if not text:
         return Skipped(id, EMPTY_TEXT)
-    return Sample(id, text, path, group=group, writer=writer, polygon=polygon, size_hint=size_hint)
+    return Sample(id, text, path, group=group, writer=writer, polygon=polygon, angle=angle, size_hint=size_hint)

@@ -18,7 +18,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size
+from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size, steep_angle
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError, ImageError, printable
@@ -102,6 +102,19 @@ def parse_points(text: str) -> tuple[Point, ...] | None:
     return tuple(zip(numbers[::2], numbers[1::2]))
 
 
+def line_baseline(element: Element | None) -> tuple[Point, ...]:
+    """A TextLine's baseline: PAGE's ``Baseline/@points`` or ALTO's ``@BASELINE`` points; nothing
+    for ALTO 2-3's single number, or for coordinates that are not finite or out of range."""
+    if element is None:
+        return ()
+    found = child(element, "Baseline")
+    text = element.get("BASELINE", "") if found is None else found.get("points", "")
+    points = parse_points(text) or ()
+    if not all(math.isfinite(value) and abs(value) <= MAX_COORDINATE for point in points for value in point):
+        return ()
+    return points
+
+
 def checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | str:
     """The polygon if it can be cropped, else why not."""
     if points is None:
@@ -116,8 +129,12 @@ def checked_polygon(points: tuple[Point, ...] | None) -> tuple[Point, ...] | str
     return points
 
 
-def _size_hint(points: tuple[Point, ...]) -> tuple[int, int]:
-    """The bounding box's (width, height): the crop's size without decoding the page."""
+def _size_hint(points: tuple[Point, ...], angle: float = 0.0) -> tuple[int, int]:
+    """The bounding box's (width, height) once the line is turned level: the crop's size without
+    decoding the page."""
+    if angle:
+        turn = math.radians(-angle)
+        points = tuple((x * math.cos(turn) - y * math.sin(turn), x * math.sin(turn) + y * math.cos(turn)) for x, y in points)
     xs, ys = [x for x, _ in points], [y for _, y in points]
     return max(1, math.ceil(max(xs) - min(xs))), max(1, math.ceil(max(ys) - min(ys)))
 
@@ -269,4 +286,5 @@ def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine, scale: tup
         return Skipped(line_id, polygon)
     if scale != (1.0, 1.0):
         polygon = tuple((x * scale[0], y * scale[1]) for x, y in polygon)
-    return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, size_hint=_size_hint(polygon))
+    angle = steep_angle(tuple((x * scale[0], y * scale[1]) for x, y in line_baseline(line.element)))
+    return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, angle=angle, size_hint=_size_hint(polygon, angle))
