@@ -72,6 +72,16 @@ def test_iam_folder_without_lines_txt_is_refused(tmp_path: Path) -> None:
         read("iam", tmp_path)
 
 
+def test_iam_replaces_only_well_formed_entities(iam_root: Path) -> None:
+    """``&quot;`` is lines.txt's quote; an ``&`` without ``;`` is ink (html.unescape made ``&not`` a ``¬``)."""
+    lines_txt = iam_root / "ascii" / "lines.txt"
+    lines_txt.write_text(
+        "a01-000u-00 ok 154 19 408 746 1663 91 AT&T|&not|&notx;|&amp;|&quot;x&quot;|&#39;|&#x41;|&bogus;\n",
+        encoding="utf-8",
+    )
+    assert samples_of(read("iam", iam_root))["a01-000u-00"].text == "AT&T &not &notx; & \"x\" ' A &bogus;"
+
+
 # --- gt folder ---------------------------------------------------------------------------------
 
 
@@ -156,6 +166,66 @@ def test_csv_without_header(tmp_path: Path, line_image: Callable[..., Path]) -> 
     assert samples_of(read("tsv", manifest))["x1"].text == "a, b"
 
 
+ODD_TEXTS = ['He said "hi"', '"quoted line"', "tab\there", "back\\slash \\t \\n \\\\ C:\\new", "line\nbreak\r"]
+"""Texts a csv writer would quote, or that hold what ends a TSV cell or looks like an escape."""
+
+
+def test_tsv_written_by_predict_reads_back_exactly(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    from linescribe.cli.predict import TSV_HEADER, _rows
+    from linescribe.data.readers._common import normalize_text
+    from linescribe.inference import Prediction
+
+    names = ("a.png", 'b "q".png', "c\\d.png", "e\tf.png", "g.png")  # file names too, as predict writes them
+    images = [line_image(tmp_path / "lines" / name) for name in names]
+    predictions = [Prediction(str(image), text, 0.5) for image, text in zip(images, ODD_TEXTS)]
+    manifest = tmp_path / "predicted.tsv"
+    manifest.write_text(TSV_HEADER + _rows(predictions, "tsv", single=False), encoding="utf-8")
+    entries = read("tsv", manifest)
+    assert [(entry.path, entry.text) for entry in entries if isinstance(entry, Sample)] == [
+        (image, normalize_text(text)) for image, text in zip(images, ODD_TEXTS)  # every reader normalizes whitespace
+    ]
+
+
+def test_eval_report_reads_back_exactly(tmp_path: Path) -> None:
+    from linescribe.cli.eval import report_tsv
+    from linescribe.data.readers.manifest import _rows
+    from linescribe.evaluation import LineResult
+
+    results = [LineResult(f"id{number}", text, text[::-1], 3, 0.25) for number, text in enumerate(ODD_TEXTS)]
+    report = tmp_path / "report.tsv"
+    report.write_text(report_tsv(results), encoding="utf-8")
+    rows = [cells for _, cells in _rows(report)]
+    assert rows[0] == ["id", "reference", "prediction", "distance", "confidence"]
+    assert rows[1:] == [[result.id, result.reference, result.prediction, "3", "0.2500"] for result in results]
+
+
+def test_tsv_written_by_hand_keeps_quotes_and_lone_backslashes(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    line_image(tmp_path / "a.png")
+    manifest = tmp_path / "lines.tsv"
+    manifest.write_text('a.png\t"Oui", dit-il \\ \\d ""x""\n', encoding="utf-8")
+    assert samples_of(read("tsv", manifest))["a"].text == '"Oui", dit-il \\ \\d ""x""'
+
+
+def test_manifest_ids_without_id_column_stay_stems_unless_they_collide(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    """Stems, as before, where they are unique; ``a/001.png`` and ``b/001.png`` get their paths,
+    so that --val-ids and eval reports tell them apart, and keep them in whichever split is read."""
+    from linescribe.data.splits import filter_by_ids
+
+    rows = {"a/001.png": "train", "b/001.png": "val", "c/002.png": "train", "d/003.png": "train", "d/003.jpg": "val"}
+    for name in rows:
+        line_image(tmp_path / name)
+    manifest = tmp_path / "manifest.tsv"
+    lines = "".join(f"{split}\t{name}\tline {name}\n" for name, split in rows.items())
+    manifest.write_text("split\tfile\ttext\n" + lines, encoding="utf-8")
+    samples = samples_of(read("tsv", manifest))
+    assert {id: sample.path.relative_to(tmp_path).as_posix() for id, sample in samples.items()} == {
+        "a/001": "a/001.png", "b/001": "b/001.png", "002": "c/002.png", "d/003.png": "d/003.png", "d/003.jpg": "d/003.jpg",
+    }
+    assert [sample.id for sample in filter_by_ids(list(samples.values()), {"a/001"})] == ["a/001"]
+    val = samples_of(read_entries(DatasetSpec("tsv", manifest, split="val")))
+    assert list(val) == ["b/001", "d/003.jpg"]
+
+
 def test_tsv_reads_real_hooker_manifest(shared_data: Path) -> None:
     folder = shared_data / "lines" / "hooker"
     samples = samples_of(read("tsv", folder / "manifest.tsv"))
@@ -238,6 +308,40 @@ def test_page_folder_skips_broken_files_and_never_expands_entities(page_folder: 
     assert reasons["xxe.xml"] == "unsafe XML refused (EntitiesForbidden)"
 
 
+def test_page_line_text_from_plaintext_or_its_words_when_it_has_no_unicode(page_folder: Path, page_lines: dict) -> None:
+    """OCR-D ground truth may hold a line's text only in its Words (or Glyphs), or as PlainText:
+    the line's text is then theirs, joined as PAGE's consistency rule joins them; a line with a
+    word without text is no label at all rather than a label missing a word."""
+
+    def line(line_id: str, box: str, inner: str) -> str:
+        left, top, right, bottom = page_lines[box]
+        points = f"{left},{top} {right},{top} {right},{bottom} {left},{bottom}"
+        return f'<TextLine id="{line_id}"><Coords points="{points}"/>{inner}</TextLine>'
+
+    def word(*content: str) -> str:
+        return f"<Word><Coords points='0,0 1,0 1,1'/>{''.join(content)}</Word>"
+
+    def equiv(text: str, element: str = "Unicode") -> str:
+        return f"<TextEquiv><{element}>{text}</{element}></TextEquiv>"
+
+    glyphs = "".join(f"<Glyph>{equiv(char)}</Glyph>" for char in "Sir,")
+    lines = [
+        line("plain", "l1", equiv("Dear Sir,", "PlainText")),
+        line("words", "l2", word(equiv("Dear")) + word(glyphs) + "<TextEquiv><Unicode/></TextEquiv>"),
+        line("gap", "l3", word(equiv("Dear")) + word()),
+    ]
+    xml = page_folder / "letter_001.xml"
+    head, region, rest = xml.read_text(encoding="utf-8").partition('<TextRegion id="r1">')
+    tail = rest.partition("</TextRegion>")[2]
+    xml.write_text(f"{head}{region}{''.join(lines)}</TextRegion>{tail}", encoding="utf-8")
+    entries = read("page", xml)
+    assert {id: sample.text for id, sample in samples_of(entries).items()} == {
+        "letter_001/plain": "Dear Sir,",
+        "letter_001/words": "Dear Sir,",
+    }
+    assert reasons_of(entries) == {"letter_001/gap": "empty transcription"}
+
+
 def test_alto_reads_polygons_boxes_and_joined_strings(alto_folder: Path, page_lines: dict) -> None:
     entries = read("alto", alto_folder)
     samples = samples_of(entries)
@@ -255,9 +359,14 @@ def test_alto_reads_polygons_boxes_and_joined_strings(alto_folder: Path, page_li
         assert_line_crop(sample)
 
 
-def test_alto_refuses_units_other_than_pixels() -> None:
-    with pytest.raises(DatasetError, match=r"mm10_units\.xml: MeasurementUnit is 'mm10'"):
-        read("alto", FIXTURES / "alto" / "invalid" / "mm10_units.xml")
+def test_alto_file_in_units_other_than_pixels_is_skipped_not_its_folder(alto_folder: Path) -> None:
+    """Like a malformed file, it costs its own lines, not the valid pages' beside it."""
+    shutil.copy(FIXTURES / "alto" / "invalid" / "mm10_units.xml", alto_folder / "mm10_units.xml")
+    entries = read("alto", alto_folder)
+    assert len(samples_of(entries)) == 3  # will_0001-0's lines, as read alone
+    reason = reasons_of(entries)[str(alto_folder / "mm10_units.xml")]
+    assert reason.startswith("MeasurementUnit is 'mm10'; only pixel coordinates can be cropped")
+    assert read("alto", alto_folder / "mm10_units.xml") == [Skipped(str(alto_folder / "mm10_units.xml"), reason)]
 
 
 def test_alto_broken_files_are_skipped_by_name(tmp_path: Path) -> None:
@@ -317,6 +426,17 @@ def test_parse_spec_format_prefix_and_weight(gt_root: Path, tmp_path: Path) -> N
     shutil.copytree(gt_root, odd)
     assert parse_spec(str(odd)) == DatasetSpec("gt", odd, 1.0)  # ':' and '@' belong to the path
     assert parse_spec(f"{odd}@3") == DatasetSpec("gt", odd, 3.0)
+
+
+def test_parse_spec_takes_a_weight_only_when_the_whole_path_does_not_exist(gt_root: Path, tmp_path: Path) -> None:
+    scans = tmp_path / "scans@2"
+    shutil.copytree(gt_root, scans)
+    assert parse_spec(str(scans)) == DatasetSpec("gt", scans, 1.0)
+    assert parse_spec(f"gt:{scans}") == DatasetSpec("gt", scans, 1.0)
+    assert parse_spec(f"{scans}@0.5") == DatasetSpec("gt", scans, 0.5)
+    shutil.copytree(gt_root, tmp_path / "scans")  # the longer name, which exists, wins
+    assert parse_spec(str(scans)) == DatasetSpec("gt", scans, 1.0)
+    assert parse_spec(str(tmp_path / "scans@3")) == DatasetSpec("gt", tmp_path / "scans", 3.0)
 
 
 @pytest.mark.parametrize(

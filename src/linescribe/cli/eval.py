@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,11 +18,25 @@ from linescribe.cli.options import (
     split_model_argument,
 )
 
+if TYPE_CHECKING:
+    from linescribe.evaluation import LineResult
+
+
+def report_tsv(lines: list[LineResult]) -> str:
+    """The per-line report, unquoted as the manifest reader reads TSV, so that texts holding
+    quotes come back as they are."""
+    from linescribe.data.readers.manifest import tsv_line
+
+    header = tsv_line(["id", "reference", "prediction", "distance", "confidence"])
+    return header + "".join(
+        tsv_line([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"]) for line in lines
+    )
+
 
 @click.command("eval")
 @click.argument("datasets", nargs=-1, required=True, metavar="[MODEL] DATASETS...")
 @model_option
-@click.option("--report", type=click.Path(path_type=Path), help="Per-line TSV: id, reference, prediction, edit distance, confidence.")
+@click.option("--report", type=click.Path(path_type=Path), help="Per-line TSV: id, reference, prediction, edit distance, confidence (tab, newline and backslash written as \\t, \\n, \\\\ as in manifests).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--confusions", default=10, show_default=True, help="Show the N most frequent character confusions.")
 @batch_size_option()
@@ -68,12 +80,7 @@ def evaluate(
         samples = filter_by_ids(samples, read_split_file(ids))
     result = run_evaluation(recognizer, samples)
     if report:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(["id", "reference", "prediction", "distance", "confidence"])
-        for line in result.lines:
-            writer.writerow([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"])
-        write_atomically(report, buffer.getvalue().encode("utf-8"))
+        write_atomically(report, report_tsv(result.lines).encode("utf-8"))
     skipped = {str(d.spec.path): dict(d.skipped) for d in loaded if d.skipped}
     if as_json:
         document = {

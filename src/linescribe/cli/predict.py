@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import glob
-import io
 import json
 import os
 import sys
@@ -84,14 +82,13 @@ def _inside(path: Path, folder: Path | None) -> bool:
 
 
 def _rows(predictions: list[Prediction], output_format: str, single: bool) -> str:
-    """Text or TSV rows (no header) for the readable predictions."""
+    """Text or TSV rows (no header) for the readable predictions; TSV as the manifest reader
+    reads it back, so that corrected predictions can be trained on."""
+    from linescribe.data.readers.manifest import tsv_line
+
     readable = [p for p in predictions if p.ok]
     if output_format == "tsv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
-        for p in readable:
-            writer.writerow([p.source, p.text, f"{p.confidence:.4f}"])
-        return buffer.getvalue()
+        return "".join(tsv_line([p.source, p.text, f"{p.confidence:.4f}"]) for p in readable)
     if single:
         return "".join(f"{p.text}\n" for p in readable)
     return "".join(f"{p.source}\t{p.text}\n" for p in readable)

@@ -20,11 +20,21 @@ from linescribe.data.readers._xml import (
     read_xml_pages,
     sniff_xml,
     text_of,
+    xml_files,
 )
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError
 
 ROOT = "alto"
+
+
+class NotPixels(DatasetError):
+    """A page whose coordinates are not in pixels: an error for the one document being read,
+    one skipped file in a dataset."""
+
+    def __init__(self, xml_path: Path, unit: str) -> None:
+        self.reason = f"MeasurementUnit is {unit!r}; only pixel coordinates can be cropped (re-export the ALTO with pixel units)"
+        super().__init__(f"{xml_path}: {self.reason}")
 
 
 def _points(line: Element) -> tuple[Point, ...] | None:
@@ -64,10 +74,7 @@ def page_layout(xml_path: Path, document: Element) -> PageLayout:
     """The page's lines; refuses units other than pixels, which cannot be cropped without the dpi."""
     unit = text_of(document, "Description", "MeasurementUnit")
     if unit not in ("", "pixel"):
-        raise DatasetError(
-            f"{xml_path}: MeasurementUnit is {unit!r}; only pixel coordinates can be cropped "
-            "(re-export the ALTO with pixel units)"
-        )
+        raise NotPixels(xml_path, unit)
     lines = [
         LayoutLine(
             line.get("ID", f"line{number}"),
@@ -86,5 +93,11 @@ def sniff(path: Path) -> bool:
 
 
 def read(path: Path) -> Iterator[Sample | Skipped]:
-    """Lines of one ALTO file, or of every ALTO file below a folder."""
-    return read_xml_pages(path, ROOT, page_layout)
+    """Lines of one ALTO file, or of every ALTO file below a folder; a file in units other than
+    pixels is one Skipped entry naming its unit, as a malformed file is, so that it costs only
+    its own lines."""
+    for xml_path in xml_files(path) or [path]:  # none: read_xml_pages says why (no such path, no XML)
+        try:
+            yield from read_xml_pages(xml_path, ROOT, page_layout)
+        except NotPixels as error:  # raised before any line of the file is yielded
+            yield Skipped(str(xml_path), error.reason)

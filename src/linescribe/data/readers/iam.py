@@ -7,7 +7,9 @@ group, and ``forms.txt`` (when present) names the form's writer, so splits can b
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
+from html.entities import html5
 from pathlib import Path
 
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
@@ -21,6 +23,10 @@ DAMAGED = "known damaged image in IAM"
 
 _FIELDS = 8
 """id, status, graylevel, components, x, y, w, h; the transcription follows (and may hold spaces)."""
+
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+"""A well-formed character reference (``&quot;``, ``&#39;``), as lines.txt writes quotes; an ``&``
+without the ``;`` is text (``&not`` stays, where html.unescape alone would give ``¬``)."""
 
 
 def _find(root: Path, name: str) -> Path | None:
@@ -45,6 +51,13 @@ def _writers(root: Path) -> dict[str, str]:
     if forms is None:
         return {}
     return {fields[0]: fields[1] for fields in _records(forms) if len(fields) >= 2}
+
+
+def _character(entity: re.Match[str]) -> str:
+    """What one well-formed entity stands for; an unknown name stays as written."""
+    if entity[0].startswith("&#"):
+        return html.unescape(entity[0])
+    return html5.get(entity[0][1:], entity[0])  # keyed "quot;"
 
 
 def _size(width: str, height: str) -> tuple[int, int] | None:
@@ -81,7 +94,7 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
         if not is_file(path):
             yield Skipped(line_id, IMAGE_MISSING)
             continue
-        text = html.unescape(" ".join(fields[_FIELDS:]).replace("|", " "))
+        text = _ENTITY.sub(_character, " ".join(fields[_FIELDS:]).replace("|", " "))
         yield line_entry(
             line_id, text, path, group=form, writer=writers.get(form, ""), size_hint=_size(fields[6], fields[7])
         )

@@ -3,14 +3,21 @@
 Without a header the columns are (path, text). With one, the columns are found by name, so the
 manifests of ``/work/shared/data/lines`` (``split file page group line_id width height flags text``)
 read as they are. Image paths are relative to the manifest's folder.
+
+TSV cells are taken as written, quotes included, except for four escapes that let a cell hold
+what would end it: ``\\t`` (tab), ``\\n`` (newline), ``\\r`` (carriage return), and ``\\\\`` for
+a backslash, so that a text holding ``\\t`` itself survives. Any other backslash is itself.
+``tsv_line`` writes cells that way: linescribe reads back exactly the TSV files it writes
+(``predict -f tsv``, ``eval --report``).
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
-from collections.abc import Iterator
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
@@ -30,11 +37,27 @@ log = logging.getLogger(__name__)
 
 Row = tuple[int, list[str]]
 
+_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ESCAPED = re.compile(r"\\([\\tnr])")
+_UNESCAPED = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def tsv_line(cells: Iterable[object]) -> str:
+    """One TSV row, newline included, that ``read`` gives back cell for cell: unquoted, with the
+    module's four escapes, since a csv-quoted cell would be read with its quotes."""
+    return "\t".join(str(cell).translate(_ESCAPE) for cell in cells) + "\n"
+
+
+def _unescape(cell: str) -> str:
+    """The cell with the escapes ``tsv_line`` writes undone, and nothing else changed."""
+    return _ESCAPED.sub(lambda match: _UNESCAPED[match[1]], cell)
+
 
 def _rows(path: Path) -> Iterator[Row]:
     """(line number, cells) of the non-blank rows: CSV with quoting, anything else split on tabs.
 
-    TSV cells are not unquoted, since transcriptions hold quotes and commas as written.
+    TSV cells are not unquoted, since transcriptions hold quotes and commas as written; only the
+    escapes of ``tsv_line`` are undone.
     """
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
@@ -50,7 +73,7 @@ def _rows(path: Path) -> Iterator[Row]:
             for number, line in enumerate(handle, start=1):
                 line = line.rstrip("\r\n")
                 if line.strip():
-                    yield number, line.split("\t")
+                    yield number, [_unescape(cell) for cell in line.split("\t")]
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -124,16 +147,34 @@ def read(manifest: Path, split: str | None = None) -> Iterator[Sample | Skipped]
         raise DatasetError(f"{manifest}: cannot read manifest ({error.strerror})") from None
 
 
+def _ids_by_image(images: Iterable[Path]) -> dict[Path, str]:
+    """The line ids of a manifest without an id column: each image's stem, unless another image
+    has the same one (``a/001.png``, ``b/001.png``); then its path without the suffix (``a/001``),
+    or as written when even that is shared (``001.png``, ``001.jpg``). Ids must be unique for
+    --val-ids and eval reports, and stay the stems they always were where those are unique."""
+    bare = {image: (image.parent / image.stem).as_posix() for image in images}
+    stems, bare_counts = Counter(image.stem for image in bare), Counter(bare.values())
+    ids: dict[Path, str] = {}
+    for image in bare:
+        if stems[image.stem] == 1:
+            ids[image] = image.stem
+        elif bare_counts[bare[image]] == 1:
+            ids[image] = bare[image]
+        else:
+            ids[image] = image.as_posix()
+    return ids
+
+
 def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
-    rows = _rows(manifest)
-    first = next(rows, None)
-    if first is None:
+    rows = list(_rows(manifest))
+    if not rows:
         raise DatasetError(f"{manifest}: manifest is empty")
-    header = [cell.strip().lower() for cell in first[1]]
+    header = [cell.strip().lower() for cell in rows[0][1]]
     image_column, text_column = _column(header, IMAGE_COLUMNS), _column(header, TEXT_COLUMNS)
     if image_column is None or text_column is None:
-        header, image_column, text_column = ["path", "text"], 0, 1
-        rows = itertools.chain([first], rows)  # the first row was data after all
+        header, image_column, text_column = ["path", "text"], 0, 1  # the first row is data
+    else:
+        rows = rows[1:]
     id_column, group_column = _column(header, ID_COLUMNS), _column(header, GROUP_COLUMNS)
     writer_column = _column(header, WRITER_COLUMNS)
     width_column, height_column = _column(header, ("width",)), _column(header, ("height",))
@@ -142,6 +183,9 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
         raise DatasetError(f"{manifest}#{split}: the manifest has no 'split' column to select rows by")
     splits: set[str] = set()
     folder = manifest.parent
+    # from every row, whatever the split, so that a line has the same id in each split read
+    images = [Path(row[image_column].strip()) for _, row in rows if len(row) == len(header)]
+    ids_by_image = _ids_by_image(images) if id_column is None else {}
     for number, row in rows:
         if len(row) != len(header):
             # a fixed reason, so that the summary counts all such rows together
@@ -153,7 +197,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
             if split is not None and row_split != split:
                 continue
         relative = Path(row[image_column].strip())
-        line_id = row[id_column].strip() if id_column is not None else relative.stem
+        line_id = row[id_column].strip() if id_column is not None else ids_by_image[relative]
         path = folder / relative
         if not is_file(path):
             yield Skipped(line_id, IMAGE_MISSING)

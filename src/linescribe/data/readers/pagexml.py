@@ -1,7 +1,9 @@
 """PAGE XML (Transkribus, OCR-D, eScriptorium exports), any schema version.
 
 Lines are ``TextLine/Coords`` polygons on the page image ``Page/@imageFilename``; their text is the
-line's own ``TextEquiv/Unicode``, never the words' or the region's.
+line's own ``TextEquiv`` (its ``Unicode``, else its ``PlainText``). A line without text of its own
+(OCR-D keeps some at word level only) has its words' texts joined by spaces, as PAGE's consistency
+rule joins them, and a word without, its glyphs'; never the region's text.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from linescribe.data.readers._xml import (
     child,
     children,
     descendants,
+    local_name,
     parse_points,
     read_xml_pages,
     sniff_xml,
@@ -25,6 +28,9 @@ from linescribe.data.readers._xml import (
 from linescribe.data.sample import Point, Sample, Skipped
 
 ROOT = "PcGts"
+
+PARTS = {"TextLine": ("Word", " "), "Word": ("Glyph", "")}
+"""The parts whose texts, joined by the separator, make an element's text when it has none."""
 
 
 def _points(line: Element) -> tuple[Point, ...] | None:
@@ -45,10 +51,25 @@ def _index(equiv: Element) -> float:
         return math.inf
 
 
-def _text(line: Element) -> str:
-    """The Unicode of the line's TextEquiv with the lowest @index (the first when none has one)."""
-    equivs = children(line, "TextEquiv")
-    return text_of(min(equivs, key=_index), "Unicode") if equivs else ""
+def _own_text(element: Element) -> str:
+    """The Unicode, else the PlainText, of the element's TextEquiv with the lowest @index (the
+    first when none has one)."""
+    equivs = children(element, "TextEquiv")
+    if not equivs:
+        return ""
+    main = min(equivs, key=_index)
+    return text_of(main, "Unicode") or text_of(main, "PlainText")
+
+
+def _text(element: Element) -> str:
+    """The element's own text, else its parts' texts joined; "" when a part has none, since a
+    label missing a word would teach the model to leave ink unread."""
+    own = _own_text(element)
+    if own or local_name(element) not in PARTS:
+        return own
+    part, separator = PARTS[local_name(element)]
+    texts = [_text(found) for found in children(element, part)]
+    return separator.join(texts) if texts and all(texts) else ""
 
 
 def page_layout(xml_path: Path, document: Element) -> PageLayout:
