@@ -54,7 +54,9 @@ def test_ocropus_image_variants_pair_with_their_label(tmp_path: Path, line_image
     line_image(tmp_path / "010002.nrm.png")  # both variants: the normalised grey one is read
     _write_lines(tmp_path, ["010003"], line_image)
     line_image(tmp_path / "010003.jpg")  # two plain images: which one is meant is not known
+    _write_lines(tmp_path, ["scan.bin"], line_image)  # a label of that very name keeps its image
     entries = {entry.id: entry for entry in read_entries(DatasetSpec("gt", tmp_path))}
+    assert entries["scan.bin"].path.name == "scan.bin.png"
     assert entries["010001"].path.name == "010001.bin.png"
     assert entries["010002"].path.name == "010002.nrm.png"
     assert isinstance(entries["010003"], Skipped) and entries["010003"].reason == "several images share one .gt.txt"

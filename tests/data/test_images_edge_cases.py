@@ -287,6 +287,7 @@ def test_exif_rotation_is_applied(tmp_path: Path, orientation: int, stored: Imag
     if orientation in (6, 8):
         assert Image.open(io.BytesIO(data)).size == (HEIGHT, WIDTH)
     assert_reads_as_line(load_file(tmp_path, f"exif{orientation}.jpg", data))
+    assert image_size(tmp_path / f"exif{orientation}.jpg") == (WIDTH, HEIGHT)  # the size of what is read, from the header
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])

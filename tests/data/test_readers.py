@@ -175,7 +175,7 @@ def test_tsv_written_by_predict_reads_back_exactly(tmp_path: Path, line_image: C
     from linescribe.data.readers._common import normalize_text
     from linescribe.inference import Prediction
 
-    names = ("a.png", 'b "q".png', "c\\d.png", "e\tf.png", "g.png")  # file names too, as predict writes them
+    names = ("a.png", 'b "q".png', "c\\new.png", "e f.png", "g.png")  # file names as predict writes them: never unescaped
     images = [line_image(tmp_path / "lines" / name) for name in names]
     predictions = [Prediction(str(image), text, 0.5) for image, text in zip(images, ODD_TEXTS)]
     manifest = tmp_path / "predicted.tsv"
@@ -188,7 +188,7 @@ def test_tsv_written_by_predict_reads_back_exactly(tmp_path: Path, line_image: C
 
 def test_eval_report_reads_back_exactly(tmp_path: Path) -> None:
     from linescribe.cli.eval import report_tsv
-    from linescribe.data.readers.manifest import _rows
+    from linescribe.data.readers.manifest import _rows, _unescape
     from linescribe.evaluation import LineResult
 
     results = [LineResult(f"id{number}", text, text[::-1], 3, 0.25) for number, text in enumerate(ODD_TEXTS)]
@@ -196,7 +196,8 @@ def test_eval_report_reads_back_exactly(tmp_path: Path) -> None:
     report.write_text(report_tsv(results), encoding="utf-8")
     rows = [cells for _, cells in _rows(report)]
     assert rows[0] == ["id", "reference", "prediction", "distance", "confidence"]
-    assert rows[1:] == [[result.id, result.reference, result.prediction, "3", "0.2500"] for result in results]
+    texts = [[cells[0], _unescape(cells[1]), _unescape(cells[2]), *cells[3:]] for cells in rows[1:]]  # the text columns, as read
+    assert texts == [[result.id, result.reference, result.prediction, "3", "0.2500"] for result in results]
 
 
 def test_tsv_written_by_hand_keeps_quotes_and_lone_backslashes(tmp_path: Path, line_image: Callable[..., Path]) -> None:
@@ -204,6 +205,9 @@ def test_tsv_written_by_hand_keeps_quotes_and_lone_backslashes(tmp_path: Path, l
     manifest = tmp_path / "lines.tsv"
     manifest.write_text('a.png\t"Oui", dit-il \\ \\d ""x""\n', encoding="utf-8")
     assert samples_of(read("tsv", manifest))["a"].text == '"Oui", dit-il \\ \\d ""x""'
+    line_image(tmp_path / "scans\\new.png")  # a path is never unescaped (\n in a Windows-style name)
+    manifest.write_text("scans\\new.png\tone line\n", encoding="utf-8")
+    assert samples_of(read("tsv", manifest))["scans\\new"].path == tmp_path / "scans\\new.png"
 
 
 def test_manifest_ids_without_id_column_stay_stems_unless_they_collide(tmp_path: Path, line_image: Callable[..., Path]) -> None:

@@ -27,6 +27,8 @@ def test_angles_of_baselines() -> None:
     assert steep_angle(((0, 0), (100, 30))) == 0.0  # 16.7 degrees: read as it lies
     assert steep_angle(((0, 0), (100, 40))) == pytest.approx(21.8, abs=0.1) and ROTATE_ABOVE == 20.0
     assert steep_angle(((5, 5),)) == steep_angle(()) == 0.0  # no baseline: read as it lies
+    assert steep_angle(((100, 10), (0, 10))) == steep_angle(((100, 0), (0, 30))) == 0.0  # points listed right to left
+    assert steep_angle(((100, 0), (0, 50))) == pytest.approx(153.4, abs=0.1)  # steep either way: turned
 
 
 @pytest.mark.parametrize("turns, baseline", [(1, ((232, 395), (232, 105))), (3, ((208, 105), (208, 395)))])
@@ -56,3 +58,22 @@ def test_real_diagonal_marginal_notes_come_out_wide(shared_data: Path) -> None:
         image = load_sample_image(sample)
         assert image.shape[1] > 1.8 * image.shape[0], (sample.id, image.shape)
         assert abs(image.shape[1] - sample.size_hint[0]) <= 0.1 * image.shape[1] + 20  # the hint knows the turn
+
+
+def test_a_turned_line_reads_top_side_up() -> None:
+    """At 45 degrees too the line comes out with its first ink on the left and its text upright
+    (ink in the upper part of the crop where the reference has it)."""
+    line = _text_line()
+    page = np.full((500, 500), 220, np.uint8)
+    turned = np.asarray(Image.fromarray(line).rotate(-45, expand=True, fillcolor=220))  # descending to the right
+    page[100 : 100 + turned.shape[0], 100 : 100 + turned.shape[1]] = turned
+    h, w = turned.shape
+    polygon = ((100, 100), (100 + w, 100), (100 + w, 100 + h), (100, 100 + h))
+    level = crop_line(page, polygon, 45.0)
+    rows = np.nonzero((level < 128).any(axis=1))[0]
+    reference_rows = np.nonzero((line < 128).any(axis=1))[0]
+    assert abs(int(np.ptp(rows)) - int(np.ptp(reference_rows))) <= 4  # level: the text is as tall as written
+    columns = (level[rows.min() : rows.max() + 1] < 128).sum(axis=0)
+    reference = (line < 128).sum(axis=0)
+    start = int(np.argmax(columns > 0))
+    assert np.corrcoef(columns[start : start + 250], reference[np.argmax(reference > 0) :][:250])[0, 1] > 0.8  # not mirrored

@@ -73,6 +73,18 @@ def test_files_that_state_the_height_twice_load_when_the_two_agree(tmp_path):
         load_model_file(path)
 
 
+def test_a_file_that_states_the_height_twice_starts_a_fine_tune(tmp_path, overfit_model):
+    """--init takes the model's hyper-parameters as a load reads them: input_height is the line
+    height of older files, not a hyper-parameter to refuse."""
+    from linescribe.training.run import inherited_architecture
+
+    path = tmp_path / "old.safetensors"
+    path.write_bytes(overfit_model.read_bytes())
+    _rewrite_document(path, lambda d: d["hparams"].update(input_height=d["preprocess"]["height"]))
+    config = inherited_architecture(tiny_train_config(tmp_path, tmp_path / "run", init=path, hparams={}))
+    assert config.arch == "crnn" and "input_height" not in config.hparams
+
+
 @pytest.mark.parametrize("height", [0, 4, 48.5, "48", 10_000])
 def test_a_file_with_an_impossible_height_is_refused_by_name(height):
     document = {"arch": "crnn", "alphabet": list("ab"), "preprocess": {"height": height}}

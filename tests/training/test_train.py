@@ -298,6 +298,19 @@ def test_resume_keeps_the_runs_own_settings(tmp_path, caplog):
     assert document["config"]["lr"] == 0.003
 
 
+def test_resume_says_when_its_data_is_no_longer_the_same(tmp_path, caplog):
+    """Lines added since the run started change what it validates on: resuming says so."""
+    texts = line_texts(8)
+    data = write_gt_folder(tmp_path / "lines", texts)
+    train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1))
+    caplog.set_level("WARNING")
+    train(tiny_train_config(data, tmp_path / "run", max_steps=3, val_every=1, resume=True))
+    assert not any("not comparable" in record.getMessage() for record in caplog.records)
+    write_gt_folder(tmp_path / "lines", texts + texts[:2])
+    train(tiny_train_config(data, tmp_path / "run", max_steps=4, val_every=1, resume=True))
+    assert any("now reads [10] and [10]" in record.getMessage() and "not comparable" in record.getMessage() for record in caplog.records)
+
+
 def test_a_budget_change_that_the_lr_schedule_cannot_follow_is_refused_on_resume(tmp_path):
     """Regression: the restored onecycle schedule keeps its old total, so training died one step
     past the old budget, and kept dying on every later resume."""

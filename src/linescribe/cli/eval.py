@@ -27,9 +27,10 @@ def report_tsv(lines: list[LineResult]) -> str:
     quotes come back as they are."""
     from linescribe.data.readers.manifest import tsv_line
 
-    header = tsv_line(["id", "reference", "prediction", "distance", "confidence"])
+    header = tsv_line(["id", "reference", "prediction", "distance", "confidence"], texts=())
     return header + "".join(
-        tsv_line([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"]) for line in lines
+        tsv_line([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"], texts=(1, 2))
+        for line in lines
     )
 
 

@@ -88,7 +88,7 @@ def _rows(predictions: list[Prediction], output_format: str, single: bool) -> st
 
     readable = [p for p in predictions if p.ok]
     if output_format == "tsv":
-        return "".join(tsv_line([p.source, p.text, f"{p.confidence:.4f}"]) for p in readable)
+        return "".join(tsv_line([p.source, p.text, f"{p.confidence:.4f}"], texts=(1,)) for p in readable)
     if single:
         return "".join(f"{p.text}\n" for p in readable)
     return "".join(f"{p.source}\t{p.text}\n" for p in readable)

@@ -108,6 +108,14 @@ def _pillow_failures(name: str, problem: str) -> Iterator[None]:
         raise ImageError(f"{name}: {problem} ({error})") from None
 
 
+EXIF_ORIENTATION = 0x0112
+EXIF_QUARTER_TURNS = (5, 6, 7, 8)
+"""EXIF orientations whose image ``load_gray`` turns by a quarter (phone photos held upright)."""
+EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")
+"""Formats whose EXIF Pillow reads with the header; a PNG's may follow the pixels (reading it
+would decode the image, which image_size exists to avoid)."""
+
+
 def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> Image.Image:
     """The image, refused from its header alone when it has more than ``max_pixels`` (so bombs
     cost nothing), then decoded unless ``decode`` is False."""
@@ -137,13 +145,18 @@ def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> I
             raise ImageError(f"{name}: image has no pixels")
         if decode:
             image.load()
+        elif image.format in EXIF_IN_HEADER:
+            image.getexif()  # read (and kept) while the file is open, for image_size's orientation
     return image
 
 
 def image_size(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """(width, height) from the header alone, without decoding the pixels; an image that
-    load_gray would refuse for its size (or its header) is refused here already."""
-    return _open(path, max_pixels, decode=False).size
+    """(width, height) of the image ``load_gray`` gives (its EXIF orientation applied), from the
+    header alone, without decoding the pixels; an image that load_gray would refuse for its size
+    (or its header) is refused here already."""
+    image = _open(path, max_pixels, decode=False)
+    turned = image.format in EXIF_IN_HEADER and image.getexif().get(EXIF_ORIENTATION) in EXIF_QUARTER_TURNS
+    return (image.height, image.width) if turned else image.size
 
 
 def load_gray(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -247,9 +260,11 @@ def baseline_angle(baseline: tuple[Point, ...]) -> float:
 
 
 def steep_angle(baseline: tuple[Point, ...]) -> float:
-    """``baseline_angle`` when the line is steep enough to be read turned level, else 0."""
+    """``baseline_angle`` when the line is steep enough to be read turned level, else 0. A level
+    baseline whose points run right to left (within ``ROTATE_ABOVE`` of 180) is read as it lies:
+    such point orders come from tools far more often than upside-down writing does."""
     angle = baseline_angle(baseline)
-    return angle if abs(angle) > ROTATE_ABOVE else 0.0
+    return angle if ROTATE_ABOVE < abs(angle) < 180 - ROTATE_ABOVE else 0.0
 
 
 def _level_map(crop_size: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:

@@ -239,8 +239,8 @@ def inherited_architecture(config: TrainConfig) -> TrainConfig:
     hyper-parameter, so ``--init MODEL`` needs no ``--arch`` or ``--hparam`` to match it (a grown
     or otherwise non-default model included). The run may set the weightless ones (dropout)
     anew; any other difference is refused here, before minutes of reading the data."""
-    source = read_safetensors_document(config.init)
-    arch, model_hparams = source["arch"], source.get("hparams", {})
+    source = model_from_document(read_safetensors_document(config.init), None, config.init)  # hparams as a load reads them
+    arch, model_hparams = source.arch, source.hparams
     if config.arch not in (None, arch):
         raise LinescribeError(f"{config.init}: --init is a {arch} model, it cannot start a {config.arch} run (leave out --arch)")
     hparams = {**model_hparams, **config.hparams}
@@ -326,6 +326,7 @@ def _resumed_config(
     ignored = [
         name for name in vars(config)
         if name not in (*RESUME_OVERRIDES, "output", "resume") and getattr(config, name) != getattr(saved, name)
+        and not (name == "arch" and config.arch is None)  # not given: the run's own
     ]
     if ignored:
         log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
@@ -344,6 +345,24 @@ def _resumed_config(
     saved.output = config.output
     saved.resume = True  # run.json holds the run as it started; this is its resumption
     return saved, alphabet, document.get("derived_from")
+
+
+def _warn_if_split_changed(run_file: Path, train_sets: list[LoadedDataset], val_sets: list[LoadedDataset]) -> None:
+    """A resumed run reads its datasets again: if the lines it trains or validates on are not as
+    many as when it started (data edited since, or a reader or split rule that changed), its
+    next validation is not comparable with its best so far. Say so rather than hide it."""
+    try:
+        started = json.loads(run_file.read_text(encoding="utf-8"))["data"]
+        before = [[entry["lines"] for entry in started[role]] for role in ("train", "val")]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # _resumed_config has read this file already; a run.json without counts predates them
+    now = [[len(dataset.samples) for dataset in sets] for sets in (train_sets, val_sets)]
+    if now != before:
+        log.warning(
+            "%s: the run started with %s training and %s validation lines per dataset, it now reads %s and %s; "
+            "its validation CER from here on is not comparable with its best so far",
+            run_file.parent, *before, *now,
+        )
 
 
 def _keep_earlier_metrics(log_dir: Path) -> None:
@@ -457,6 +476,8 @@ def train(
         raise LinescribeError("no usable training lines (see the summaries above)")
     if not val_lines.samples:
         raise LinescribeError("no usable validation lines (see the summaries above)")
+    if config.resume:
+        _warn_if_split_changed(run_file, train_sets, val_sets)
 
     synthesizer, synth_texts = _synthetic_lines(config, alphabet, len(train_lines.samples))
     # lines are drawn in proportion to their weight: synthetic ones weigh as much as the average

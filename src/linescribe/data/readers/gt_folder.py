@@ -89,16 +89,20 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
         raise DatasetError(f"{root}: a gt dataset is a folder of line images with .gt.txt files")
     images: dict[str, list[str]] = defaultdict(list)
     labels: set[str] = set()
+    image_files: list[tuple[str, str, str]] = []  # (folder prefix, stem, file name)
     for folder, names in _walk(root):
         prefix = f"{folder}/" if folder else ""
         for name in names:
+            stem, suffix = os.path.splitext(name)
             if name.endswith(LABEL_SUFFIX):
                 labels.add(prefix + name[: -len(LABEL_SUFFIX)])
-            else:
-                stem, suffix = os.path.splitext(name)
-                if suffix.lower() in IMAGE_SUFFIXES:
-                    base, variant = os.path.splitext(stem)
-                    images[prefix + (base if variant in OCROPUS_VARIANTS else stem)].append(name)
+            elif suffix.lower() in IMAGE_SUFFIXES:
+                image_files.append((prefix, stem, name))
+    for prefix, stem, name in image_files:
+        base, variant = os.path.splitext(stem)
+        # x.bin.png belongs to x.gt.txt, unless x.bin.gt.txt names it
+        paired = base if variant in OCROPUS_VARIANTS and prefix + stem not in labels else stem
+        images[prefix + paired].append(name)
     for key in sorted(images.keys() | labels):
         names = images.get(key, [])
         image_name = _plainest(names) if names else None

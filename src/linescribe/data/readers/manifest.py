@@ -4,10 +4,11 @@ Without a header the columns are (path, text). With one, the columns are found b
 manifests of ``/work/shared/data/lines`` (``split file page group line_id width height flags text``)
 read as they are. Image paths are relative to the manifest's folder.
 
-TSV cells are taken as written, quotes included, except for four escapes that let a cell hold
-what would end it: ``\\t`` (tab), ``\\n`` (newline), ``\\r`` (carriage return), and ``\\\\`` for
-a backslash, so that a text holding ``\\t`` itself survives. Any other backslash is itself.
-``tsv_line`` writes cells that way: linescribe reads back exactly the TSV files it writes
+TSV cells are taken as written, quotes included. In the text column only, four escapes let a
+transcription hold what would end its cell: ``\\t`` (tab), ``\\n`` (newline), ``\\r`` (carriage
+return), and ``\\\\`` for a backslash, so that a text holding ``\\t`` itself survives; any other
+backslash is itself, and paths and ids are never unescaped (a Windows path stays as it is).
+``tsv_line`` writes text cells that way: linescribe reads back exactly the TSV files it writes
 (``predict -f tsv``, ``eval --report``).
 """
 
@@ -17,7 +18,7 @@ import csv
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
@@ -42,10 +43,11 @@ _ESCAPED = re.compile(r"\\([\\tnr])")
 _UNESCAPED = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 
 
-def tsv_line(cells: Iterable[object]) -> str:
-    """One TSV row, newline included, that ``read`` gives back cell for cell: unquoted, with the
-    module's four escapes, since a csv-quoted cell would be read with its quotes."""
-    return "\t".join(str(cell).translate(_ESCAPE) for cell in cells) + "\n"
+def tsv_line(cells: Iterable[object], texts: Collection[int]) -> str:
+    """One TSV row, newline included, that ``read`` gives back cell for cell: unquoted, the cells
+    at the ``texts`` positions with the module's four escapes (a csv-quoted cell would be read
+    with its quotes), the others (paths, ids, numbers) as they are."""
+    return "\t".join(str(cell).translate(_ESCAPE) if index in texts else str(cell) for index, cell in enumerate(cells)) + "\n"
 
 
 def _unescape(cell: str) -> str:
@@ -56,8 +58,8 @@ def _unescape(cell: str) -> str:
 def _rows(path: Path) -> Iterator[Row]:
     """(line number, cells) of the non-blank rows: CSV with quoting, anything else split on tabs.
 
-    TSV cells are not unquoted, since transcriptions hold quotes and commas as written; only the
-    escapes of ``tsv_line`` are undone.
+    TSV cells are not unquoted, since transcriptions hold quotes and commas as written (the text
+    column's escapes are undone by ``_read``).
     """
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
@@ -73,7 +75,7 @@ def _rows(path: Path) -> Iterator[Row]:
             for number, line in enumerate(handle, start=1):
                 line = line.rstrip("\r\n")
                 if line.strip():
-                    yield number, [_unescape(cell) for cell in line.split("\t")]
+                    yield number, line.split("\t")
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -183,6 +185,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
         raise DatasetError(f"{manifest}#{split}: the manifest has no 'split' column to select rows by")
     splits: set[str] = set()
     folder = manifest.parent
+    tsv = manifest.suffix.lower() != ".csv"
     # from every row, whatever the split, so that a line has the same id in each split read
     images = [Path(row[image_column].strip()) for _, row in rows if len(row) == len(header)]
     ids_by_image = _ids_by_image(images) if id_column is None else {}
@@ -204,7 +207,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
             continue
         yield line_entry(
             line_id,
-            row[text_column],
+            _unescape(row[text_column]) if tsv else row[text_column],
             path,
             # without a group column, the image's folder is the best guess at its document
             group=row[group_column].strip() if group_column is not None else relative.parent.as_posix(),
