@@ -23,6 +23,11 @@
 #   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v8aug src/linescribe/pretrained/default.safetensors --lr 0.0003 \
 #     --max-steps 2000 --max-time 00:01:00:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed \
 #     --seed 15 --hparam dropout=0.1
+# and in session 11, v8 grown to a 2x256 BiLSTM and 160 last-conv channels (function-preserving), then (v9):
+#   python recipes/default/grow.py runs/grown256x160.safetensors runs/v8soup --lstm-hidden 256 --last-channels 160
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v9g runs/grown256x160.safetensors --lr 0.0004 --max-steps 4400 \
+#     --max-time 00:01:50:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 17 \
+#     --hparam dropout=0.1
 # and PP-OCRv6 small fine-tuned on the same data (docs/model-study.md; not shipped):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
