@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v8 and of accurate).
+# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v9 and of accurate).
 #   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
 # As run in session 4 (2 CPU cores, beside other work, 1 thread):
 #   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
