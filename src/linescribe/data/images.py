@@ -267,6 +267,13 @@ def steep_angle(baseline: tuple[Point, ...]) -> float:
     return angle if ROTATE_ABOVE < abs(angle) < 180 - ROTATE_ABOVE else 0.0
 
 
+def level_points(points: tuple[Point, ...], angle: float) -> np.ndarray:
+    """The points turned ``angle`` degrees anticlockwise about the origin, as ``crop_line`` turns
+    a line (the same cv2 convention), as an (N, 2) array: where a steep line's outline lies once
+    level, up to a shift."""
+    return np.asarray(points, dtype=np.float64) @ cv2.getRotationMatrix2D((0.0, 0.0), angle, 1.0)[:, :2].T
+
+
 def _level_map(crop_size: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
     """The affine map (2, 3) turning a ``(width, height)`` crop ``angle`` degrees anticlockwise
     onto a canvas that holds all of it, and the canvas's size."""

@@ -48,6 +48,7 @@ from linescribe.data.readers._xml import (
     local_name,
     parse_xml,
     read_root_name,
+    scaled,
     text_of,
     xml_files,
 )
@@ -228,8 +229,8 @@ def read_document(recognizer: Recognizer, document: str | Path | XmlDocument) ->
         if isinstance(polygon, str):
             problems.append(f"{path} line {printable(line.id)}: {polygon}")
             continue
-        on_image = tuple((x * scale_x, y * scale_y) for x, y in polygon)
-        angle = steep_angle(tuple((x * scale_x, y * scale_y) for x, y in line_baseline(line.element)))
+        on_image = scaled(polygon, scale)
+        angle = steep_angle(scaled(line_baseline(line.element), scale))
         try:
             left = crop_box(on_image, (width, height))[0]
             cropped.append((index, polygon, left, angle, crop_line(page, on_image, angle)))

@@ -18,7 +18,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size, steep_angle
+from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size, level_points, steep_angle
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError, ImageError, printable
@@ -133,8 +133,7 @@ def _size_hint(points: tuple[Point, ...], angle: float = 0.0) -> tuple[int, int]
     """The bounding box's (width, height) once the line is turned level: the crop's size without
     decoding the page."""
     if angle:
-        turn = math.radians(-angle)
-        points = tuple((x * math.cos(turn) - y * math.sin(turn), x * math.sin(turn) + y * math.cos(turn)) for x, y in points)
+        points = tuple(map(tuple, level_points(points, angle)))
     xs, ys = [x for x, _ in points], [y for _, y in points]
     return max(1, math.ceil(max(xs) - min(xs))), max(1, math.ceil(max(ys) - min(ys)))
 
@@ -237,6 +236,11 @@ def coordinate_scale(declared: tuple[float, float] | None, image: tuple[int, int
     return (scale_x, scale_y) if abs(scale_x / scale_y - 1) <= ASPECT_TOLERANCE else None
 
 
+def scaled(points: tuple[Point, ...], scale: tuple[float, float]) -> tuple[Point, ...]:
+    """The file's points on the page image, by ``coordinate_scale``'s factors."""
+    return points if scale == (1.0, 1.0) else tuple((x * scale[0], y * scale[1]) for x, y in points)
+
+
 def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
     """Every line of every page file; a file that cannot be parsed is one Skipped entry naming
     it. Coordinates are scaled to the page image when it has another resolution than the file
@@ -284,7 +288,6 @@ def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine, scale: tup
     polygon = checked_polygon(line.points)
     if isinstance(polygon, str):
         return Skipped(line_id, polygon)
-    if scale != (1.0, 1.0):
-        polygon = tuple((x * scale[0], y * scale[1]) for x, y in polygon)
-    angle = steep_angle(tuple((x * scale[0], y * scale[1]) for x, y in line_baseline(line.element)))
+    polygon = scaled(polygon, scale)
+    angle = steep_angle(scaled(line_baseline(line.element), scale))
     return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, angle=angle, size_hint=_size_hint(polygon, angle))
