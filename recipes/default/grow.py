@@ -12,6 +12,7 @@ fine-tune it with ``linescribe train --init OUT_MODEL.safetensors`` (a fine-tune
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shlex
 from functools import partial
 from pathlib import Path
@@ -59,12 +60,18 @@ def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int
     lines, widths = torch.rand(3, 1, model.preprocessing.height, 400), torch.tensor([400, 317, 120])
     with torch.no_grad():
         difference = (model.net(lines, widths)[0] - grown(lines, widths)[0]).abs().max().item()
-    if difference > MAX_DIFFERENCE:
+    if not difference <= MAX_DIFFERENCE:  # also refuses nan
         raise LinescribeError(f"{path}: growth changed the output (max |log p difference| {difference:.2e}): a bug, nothing written")
     old_parameters = sum(p.numel() for p in model.net.parameters())
-    growth = {"from": f"{path.parent.name}/{path.name}", **{name: [before[name], after[name]] for name in before}, "seed": seed}
+    growth = {
+        "from": f"{path.parent.name}/{path.name}",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),  # a run folder's model changes while it trains
+        **{name: [before[name], after[name]] for name in before},
+        "seed": seed,
+    }
     model.net, model.hparams = grown, grown_hparams
-    model.training = {**model.training, "grown": growth}
+    earlier = model.training.get("grown", [])
+    model.training = {**model.training, "grown": [*(earlier if isinstance(earlier, list) else [earlier]), growth]}
     save_model(model, output)
     return (
         f"{output}: {sum(p.numel() for p in grown.parameters()):,} parameters (was {old_parameters:,}), "

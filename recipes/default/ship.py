@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path, PureWindowsPath
 
 from linescribe.data.dataset import load_dataset
 from linescribe.evaluation import evaluate
-from linescribe.modelfile.export import export_onnx
+from linescribe.files import write_atomically
+from linescribe.modelfile.export import onnx_bytes
 from linescribe.inference import Recognizer
 from linescribe.modelfile.document import read_safetensors_document
 from linescribe.modelfile.weights import load_model_file, save_model
@@ -105,8 +107,15 @@ def main() -> None:
     lineage = derived_from(model.training)
     model.training = {**without_local_paths(model.training), "license": LICENSE, **({"derived_from": lineage} if lineage else {})}
     model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
-    save_model(model, args.output, half=use_half)
-    export_onnx(load_model_file(args.output), args.output.with_suffix(".onnx"), half=use_half)  # for installs without torch
+    # both files are made and the export checked before either replaces the bundled pair, so a
+    # failed export cannot leave installs without torch reading other weights than the rest
+    staged = save_model(model, args.output.with_name(f".{args.output.name}.staged"), half=use_half)
+    try:
+        onnx_data, _ = onnx_bytes(load_model_file(staged), half=use_half)  # what installs without torch read
+        write_atomically(args.output.with_suffix(".onnx"), onnx_data)
+        os.replace(staged, args.output)
+    finally:
+        staged.unlink(missing_ok=True)
     print(json.dumps({"fp32": full, "fp16": half, "stored": "fp16" if use_half else "fp32"}, indent=2))
     print("\n| test split | lines | CER | WER | line accuracy |\n|---|---|---|---|---|")
     for split in SPLITS:

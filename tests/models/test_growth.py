@@ -2,11 +2,15 @@
 fine-tune that starts from the grown weights."""
 
 import dataclasses
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from generated import tiny_train_config, write_gt_folder
+from generated import random_model, tiny_train_config, write_gt_folder
 from linescribe.inference import load_recognizer
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.models import ARCHITECTURES, build_model, resolve_hparams
@@ -90,3 +94,26 @@ def test_a_grown_model_fine_tunes_from_its_file_alone(tmp_path, overfit_model, o
     assert recognizer.model.hparams["lstm_hidden"] == 48
     for line in sorted(overfit_lines.glob("*.png"))[:3]:
         assert recognizer.predict(line).text == line.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
+
+
+GROW = Path(__file__).resolve().parents[2] / "recipes" / "default" / "grow.py"
+
+
+def _grow(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(GROW), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_grow_recipe_records_each_growth_and_refuses_a_model_that_reads_nan(tmp_path):
+    source = save_model(random_model("crnn", seed=4), tmp_path / "source.safetensors")
+    once, twice = tmp_path / "once.safetensors", tmp_path / "twice.safetensors"
+    assert _grow(once, source, "--lstm-hidden", TINY_HIDDEN + 8).returncode == 0
+    assert _grow(twice, once, "--last-channels", TINY_LAST + 8).returncode == 0
+    steps = load_model_file(twice).training["grown"]
+    assert [step["from"] for step in steps] == [f"{tmp_path.name}/source.safetensors", f"{tmp_path.name}/once.safetensors"]
+    assert steps[1]["sha256"] == hashlib.sha256(once.read_bytes()).hexdigest()
+    broken = random_model("crnn", seed=4)
+    with torch.no_grad():
+        broken.net.classifier.bias[0] = float("nan")
+    refused = _grow(tmp_path / "nan.safetensors", save_model(broken, tmp_path / "broken.safetensors"), "--lstm-hidden", TINY_HIDDEN + 8)
+    assert refused.returncode != 0 and "growth changed the output (max |log p difference| nan)" in refused.stderr
+    assert not (tmp_path / "nan.safetensors").exists()

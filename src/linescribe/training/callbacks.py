@@ -133,6 +133,34 @@ class LineThroughput(L.Callback):
         return self.lines / self.seconds if self.seconds else 0.0
 
 
+class UnreadableLines(L.Callback):
+    """Lines whose images passed the size check before training but failed to load in a batch
+    (e.g. a truncated file): warned about once each, with the line's id, and counted for the
+    run's summary. Each process of a distributed run counts the lines it met."""
+
+    def __init__(self) -> None:
+        self.train: set[int] = set()
+        self.val: set[int] = set()
+
+    def _note(self, seen: set[int], dataset: Any, batch: Any) -> None:
+        for line in batch[5]:
+            if line.index not in seen:
+                seen.add(line.index)
+                log.warning("skipping line %s: %s", dataset.samples[line.index].id, line.reason)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._note(self.train, trainer.datamodule.train_set, batch)
+
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self._note(self.val, trainer.datamodule.val_set, batch)
+
+    @property
+    def count(self) -> int:
+        return len(self.train) + len(self.val)
+
+
 class TrainingProgress(TQDMProgressBar):
     """One progress bar for the whole run: training loss, the latest validation CER and lines/s,
     with no per-validation bars and none of Lightning's run-folder version (``v_num``)."""

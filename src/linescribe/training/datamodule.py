@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from functools import partial
+from typing import NamedTuple
 
 import cv2
 import lightning as L
@@ -22,13 +22,21 @@ from linescribe.data.sample import Sample
 from linescribe.data.synth import LineSynthesizer
 from linescribe.errors import ImageError
 
-log = logging.getLogger(__name__)
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int], list["Unreadable"]]
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]
+
+class Unreadable(NamedTuple):
+    """A line whose image could not be loaded when its batch was made: it is left out of the
+    batch and travels beside it, so the main process can warn once and count it (the loader
+    processes cannot: each sees a share of the batches, anew every epoch)."""
+
+    index: int
+    reason: str
+
 
 
 class LineDataset(Dataset):
-    """Lines as (preprocessed image (H, W) float32, label ids, index); None for an unreadable image.
+    """Lines as (preprocessed image (H, W) float32, label ids, index), or Unreadable.
 
     With a synthesizer, the indices after the real samples are synthetic lines: their texts are
     fixed (``synth_texts``), their images are rendered anew each time, so no two epochs see the
@@ -64,7 +72,7 @@ class LineDataset(Dataset):
             self._rng = np.random.default_rng((torch.initial_seed() % 2**63, self.rank))
         return self._rng
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, list[int], int] | None:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, list[int], int] | Unreadable:
         if index >= len(self.samples):
             text = self.synth_texts[index - len(self.samples)]
             gray = self.synthesizer.render(text, self.rng)
@@ -74,8 +82,7 @@ class LineDataset(Dataset):
             try:
                 gray = load_sample_image(sample)
             except ImageError as error:
-                log.warning("skipping line %s: %s", sample.id, error)
-                return None
+                return Unreadable(index, str(error))
         if self.augmenter is not None:
             gray = self.augmenter(gray, self.rng)
         return self.preprocessing(gray), self.alphabet.encode(text), index
@@ -88,16 +95,18 @@ def _init_worker(worker_id: int, rank: int = 0) -> None:
     cv2.setNumThreads(1)
 
 
-def collate(items: Sequence[tuple[np.ndarray, list[int], int] | None]) -> Batch:
-    """images (N,1,H,W), widths (N,), targets (sum of label lengths,), target lengths (N,), indices."""
-    items = [item for item in items if item is not None]
+def collate(items: Sequence[tuple[np.ndarray, list[int], int] | Unreadable]) -> Batch:
+    """images (N,1,H,W), widths (N,), targets (sum of label lengths,), target lengths (N,), indices,
+    and the lines left out because their images could not be loaded."""
+    unreadable = [item for item in items if isinstance(item, Unreadable)]
+    items = [item for item in items if not isinstance(item, Unreadable)]
     if not items:
         empty = torch.zeros(0, dtype=torch.long)
-        return torch.zeros(0, 1, 1, 1), empty, empty, empty, []
+        return torch.zeros(0, 1, 1, 1), empty, empty, empty, [], unreadable
     images, widths = pad_batch([image for image, _, _ in items])
     targets = torch.tensor([i for _, label, _ in items for i in label], dtype=torch.long)
     target_lengths = torch.tensor([len(label) for _, label, _ in items], dtype=torch.long)
-    return images, widths, targets, target_lengths, [index for _, _, index in items]
+    return images, widths, targets, target_lengths, [index for _, _, index in items], unreadable
 
 
 class DistributedBuckets(BucketBatchSampler):

@@ -46,7 +46,7 @@ class LineRecognitionModule(L.LightningModule):
         return self.net(images.contiguous(memory_format=torch.channels_last), widths)
 
     def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        images, widths, targets, target_lengths, _ = batch
+        images, widths, targets, target_lengths, _, _ = batch
         log_probs, lengths = self(images, widths)
         # a line whose frames cannot hold its label (e.g. squeezed by augmentation) has an
         # infinite loss: it is zeroed rather than allowed to poison the batch, and counted

@@ -41,6 +41,7 @@ from linescribe.training.callbacks import (
     LineThroughput,
     PatienceAsGiven,
     TrainingProgress,
+    UnreadableLines,
 )
 from linescribe.training.checkpoints import read_checkpoint
 from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
@@ -400,6 +401,15 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
     )
 
 
+def _skipped(datasets: list[LoadedDataset], unreadable: UnreadableLines) -> dict[str, int]:
+    """Lines left out, by reason: the datasets' entries dropped while reading, and the lines whose
+    images failed to load during training."""
+    skipped = sum((dataset.skipped for dataset in datasets), Counter())
+    if unreadable.count:
+        skipped["image unreadable while training"] = unreadable.count
+    return dict(skipped)
+
+
 def _first_process() -> bool:
     """Whether this process is the distributed run's rank 0, before Lightning knows, from the
     variables Lightning reads: RANK (torchrun); else LOCAL_RANK with NODE_RANK or GROUP_RANK (a
@@ -527,6 +537,7 @@ def train(
         f" + {len(synth_texts)} synthetic" if synth_texts else "", len(val_lines.samples), config.batch_size,
     )
     throughput = LineThroughput()
+    unreadable = UnreadableLines()
     exporter = ExportBestModel(output / RUN_MODEL_FILE, training_info)
     all_callbacks: list[L.Callback] = [
         ModelCheckpoint(
@@ -537,6 +548,7 @@ def train(
         FlushLogsAtValidation(),
         exporter,
         throughput,
+        unreadable,
         *([TrainingProgress()] if config.progress else []),
         *callbacks,
     ]
@@ -552,6 +564,8 @@ def train(
         # resumable checkpoint (written at validations) gets the weights the run ended with
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.save_checkpoint(last_checkpoint)
+    if unreadable.count:
+        log.warning("%d lines were left out: their images failed to load while training", unreadable.count)
     if group_was_ours and torch.distributed.is_initialized():
         # Lightning leaves the process group open; gloo's threads still alive at interpreter exit
         # abort the process ("terminate called without an active exception", seen in CI)
@@ -566,6 +580,6 @@ def train(
         lines_per_second=throughput.lines_per_second,
         train_lines=len(train_lines.samples),
         val_lines=len(val_lines.samples),
-        skipped=dict(sum((dataset.skipped for dataset in train_sets + val_sets), Counter())),
+        skipped=_skipped(train_sets + val_sets, unreadable),
         is_global_zero=trainer.is_global_zero,
     )
