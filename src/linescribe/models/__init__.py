@@ -17,7 +17,14 @@ from linescribe.data.preprocess import Preprocessing
 from linescribe.errors import ModelFileError
 from linescribe.models.base import LineNet
 from linescribe.models.crnn import CRNN, CRNN_DEFAULTS, CRNN_PREPROCESSING
-from linescribe.models.ppocr import PPOCR, PPOCR_DEFAULTS, PPOCR_PREPROCESSING
+from linescribe.models.ppocr import (
+    PPOCR,
+    PPOCR_DEFAULTS,
+    PPOCR_PREPROCESSING,
+    PPOCR_TINY_DEFAULTS,
+    PPOCR_TINY_PREPROCESSING,
+    PPOCRTiny,
+)
 from linescribe.models.seed import SEED_DEFAULTS, SEED_PREPROCESSING, SeedNet
 
 
@@ -73,6 +80,15 @@ ARCHITECTURES: dict[str, Architecture] = {
             "neck_depth": 1,
             "neck_heads": 2,
         },
+    ),
+    "ppocr_tiny": Architecture(
+        "ppocr_tiny",
+        PPOCRTiny,
+        PPOCR_TINY_DEFAULTS,
+        PPOCR_TINY_PREPROCESSING,
+        "PP-OCRv6 tiny (PaddleOCR): conv backbone + conv neck, 48 px lines stretched 2x (~0.55 M parameters); "
+        "start it from recipes/ppocr/convert.py's model with --init",
+        tiny={"stem_channels": 8, "channels": [8, 12], "se": [[True], [False, True]], "embed_dim": 8},
     ),
 }
 
