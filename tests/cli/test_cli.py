@@ -103,6 +103,19 @@ def test_info_summarises_a_model_in_a_few_lines():
     assert any(line.startswith("test CER") and "hooker" in line for line in lines)
 
 
+def test_info_says_a_soup_is_an_average_and_shows_no_validation_of_its_own(tmp_path):
+    from generated import random_model
+    from linescribe.modelfile.weights import save_model
+    from linescribe.training.averaging import average_weights
+
+    first = random_model("crnn", seed=1)
+    first.metrics = {"val_cer": 0.1, "val_wer": 0.2, "epoch": 1, "step": 9}
+    soup = average_weights([first, random_model("crnn", seed=2)], ["a/model.safetensors", "b/model.safetensors"])
+    lines = run("info", str(save_model(soup, tmp_path / "soup.safetensors"))).output.splitlines()
+    assert any(line.startswith("averaged") and "2 models' weights (a/model.safetensors, b/model.safetensors)" in line for line in lines)
+    assert not any(line.startswith("validation") for line in lines)
+
+
 def test_errors_are_one_line_without_traceback(tmp_path):
     result = CliRunner().invoke(main, ["train", str(tmp_path / "missing"), "-o", str(tmp_path / "run")])
     assert result.exit_code == 2

@@ -111,6 +111,9 @@ def summary(document: dict[str, Any], path: Path, count: int | None) -> str:
     if metrics.get("val_cer") is not None:
         rows.append(("validation", f"CER {_percent(metrics['val_cer'])}, WER {_percent(metrics.get('val_wer'))} "
                                    f"(epoch {metrics.get('epoch', '?')}, step {metrics.get('step', '?')})"))
+    averaged = training.get("averaged_from")
+    if isinstance(averaged, list) and averaged:
+        rows.append(("averaged", f"the mean of {len(averaged)} models' weights ({', '.join(map(str, averaged))}): a soup, validated only by eval"))
     tests = _mapping(metrics.get("test"))
     if tests:
         rows.append(("test CER", ", ".join(f"{name} {_percent(_mapping(figures).get('cer'))}" for name, figures in tests.items())))
