@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v9 and of accurate).
+# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v10 and of accurate).
 #   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
 # As run in session 4 (2 CPU cores, beside other work, 1 thread):
 #   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
@@ -28,6 +28,10 @@
 #   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v9g runs/grown256x160.safetensors --lr 0.0004 --max-steps 4400 \
 #     --max-time 00:01:50:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 17 \
 #     --hparam dropout=0.1
+# and in session 12, v9 trained on (v10; stopped by --max-time at step 3,879):
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v10 runs/v9g/model.safetensors --lr 0.0003 --max-steps 4400 \
+#     --max-time 00:01:40:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 20 \
+#     --hparam dropout=0.1 --threads 1
 # and PP-OCRv6 small fine-tuned on the same data (docs/model-study.md; not shipped):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
