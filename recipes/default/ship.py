@@ -109,13 +109,17 @@ def main() -> None:
     model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
     # both files are made and the export checked before either replaces the bundled pair, so a
     # failed export cannot leave installs without torch reading other weights than the rest
+    onnx_path = args.output.with_suffix(".onnx")
     staged = save_model(model, args.output.with_name(f".{args.output.name}.staged"), half=use_half)
+    staged_onnx = onnx_path.with_name(f".{onnx_path.name}.staged")
     try:
         onnx_data, _ = onnx_bytes(load_model_file(staged), half=use_half)  # what installs without torch read
-        write_atomically(args.output.with_suffix(".onnx"), onnx_data)
+        write_atomically(staged_onnx, onnx_data)
+        os.replace(staged_onnx, onnx_path)
         os.replace(staged, args.output)
     finally:
         staged.unlink(missing_ok=True)
+        staged_onnx.unlink(missing_ok=True)
     print(json.dumps({"fp32": full, "fp16": half, "stored": "fp16" if use_half else "fp32"}, indent=2))
     print("\n| test split | lines | CER | WER | line accuracy |\n|---|---|---|---|---|")
     for split in SPLITS:

@@ -197,7 +197,10 @@ def onnx_layers(graph: onnx.GraphProto) -> list[Layer]:
         elif node.op_type in ("Identity", "Squeeze", "Unsqueeze") and node.input[0] in producers:
             producers[node.output[0]] = producers[node.input[0]]  # still the convolution's values
         elif node.op_type == "BatchNormalization":
-            # folded into the convolution that feeds it (see ppocr.folded_conv)
+            # folded into the convolution that feeds it (see ppocr.folded_conv): only sound when
+            # nothing else reads the convolution's unnormalised values
+            if len(consumers.get(node.input[0], [])) != 1:
+                raise SystemExit(f"BatchNormalization {node.name}: its input is read by other nodes too, so it cannot be folded")
             conv = producers[node.input[0]]
             scale, shift, mean, var = (weights[name] for name in node.input[1:])
             epsilon = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "epsilon"), 1e-5)

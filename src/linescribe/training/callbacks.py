@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
@@ -155,6 +156,14 @@ class UnreadableLines(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
         self._note(self.val, trainer.datamodule.val_set, batch)
+
+    def merge_across_processes(self) -> None:
+        """In a distributed run each process met its own share of the training batches: every
+        process then holds all of their lines, so the run's summary counts them all."""
+        gathered: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, (self.train, self.val))
+        self.train = set().union(*(train for train, _ in gathered))
+        self.val = set().union(*(val for _, val in gathered))
 
     @property
     def count(self) -> int:

@@ -564,7 +564,9 @@ def train(
         # resumable checkpoint (written at validations) gets the weights the run ended with
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.save_checkpoint(last_checkpoint)
-    if unreadable.count:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        unreadable.merge_across_processes()
+    if unreadable.count and trainer.is_global_zero:
         log.warning("%d lines were left out: their images failed to load while training", unreadable.count)
     if group_was_ours and torch.distributed.is_initialized():
         # Lightning leaves the process group open; gloo's threads still alive at interpreter exit
