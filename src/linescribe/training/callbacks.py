@@ -137,7 +137,8 @@ class LineThroughput(L.Callback):
 class UnreadableLines(L.Callback):
     """Lines whose images passed the size check before training but failed to load in a batch
     (e.g. a truncated file): warned about once each, with the line's id, and counted for the
-    run's summary. Each process of a distributed run counts the lines it met."""
+    run's summary. Each process of a distributed run counts the lines it met, and the run gathers
+    them all at its end (``merge_across_processes``)."""
 
     def __init__(self) -> None:
         self.train: set[int] = set()
