@@ -34,7 +34,6 @@ class Unreadable(NamedTuple):
     reason: str
 
 
-
 class LineDataset(Dataset):
     """Lines as (preprocessed image (H, W) float32, label ids, index), or Unreadable.
 
