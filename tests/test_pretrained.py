@@ -105,6 +105,20 @@ def test_shipped_models_hold_no_paths_of_the_machine_they_were_built_on():
             assert document["training"]["license"]
 
 
+def test_each_bundled_onnx_file_describes_the_same_model_as_its_safetensors():
+    """Installs without torch read the ONNX twin, everyone else the safetensors: ship.py replaces
+    both, and a pair from two different ships (different training records or test figures)
+    would read differently with no other sign."""
+    from linescribe.modelfile import read_model_document
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
+    from linescribe.modelfile.names import onnx_twin
+
+    for name, path in bundled_models().items():
+        onnx_document = read_onnx_document(onnx_twin(path))
+        onnx_document.pop("export")
+        assert onnx_document == read_model_document(path), name
+
+
 def test_a_folder_or_file_named_like_a_bundled_model_does_not_hide_it(tmp_path, monkeypatch):
     from linescribe.modelfile import resolve_model_path
 

@@ -37,7 +37,12 @@ def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int
     if output.suffix != ".safetensors":
         raise LinescribeError(f"{output}: the grown model must be a .safetensors file (ONNX cannot be trained further)")
     path = resolve_model_path(source)
+    if output.resolve() == path.resolve():
+        raise LinescribeError(f"{output}: would overwrite the model it grows; give another file")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()  # a run folder's model changes while it trains
     model = load_model_file(path)
+    if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        raise LinescribeError(f"{path}: changed while it was read (a run still writing it?): nothing written, try again")
     hparams = resolve_hparams(model.arch, model.hparams)
     if isinstance(model.net, CRNN) and neck_depth is None:
         before = {"lstm_hidden": hparams["lstm_hidden"], "last_channels": hparams["channels"][-1]}
@@ -65,7 +70,7 @@ def grow(output: Path, source: Path, lstm_hidden: int | None, last_channels: int
     old_parameters = sum(p.numel() for p in model.net.parameters())
     growth = {
         "from": f"{path.parent.name}/{path.name}",
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),  # a run folder's model changes while it trains
+        "sha256": digest,
         **{name: [before[name], after[name]] for name in before},
         "seed": seed,
     }

@@ -2,7 +2,7 @@
 
     python recipes/default/soup.py OUT_RUN RUN_OR_MODEL [RUN_OR_MODEL ...]
 
-The models must share architecture, weight shapes, alphabet and preprocessing
+The models must share architecture, hyper-parameters (dropout aside), alphabet and preprocessing
 (``linescribe.training.averaging`` says why soups work, and why BatchNorm's statistics are
 averaged too). Writes OUT_RUN/model.safetensors, described as the first model is plus the list of models
 averaged and without validation figures (a soup was never validated: ``linescribe eval`` it on

@@ -103,7 +103,7 @@ def _grow(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(GROW), *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
-def test_grow_recipe_records_each_growth_and_refuses_a_model_that_reads_nan(tmp_path):
+def test_grow_recipe_records_each_growth_and_refuses_nan_and_growing_in_place(tmp_path):
     source = save_model(random_model("crnn", seed=4), tmp_path / "source.safetensors")
     once, twice = tmp_path / "once.safetensors", tmp_path / "twice.safetensors"
     assert _grow(once, source, "--lstm-hidden", TINY_HIDDEN + 8).returncode == 0
@@ -117,3 +117,7 @@ def test_grow_recipe_records_each_growth_and_refuses_a_model_that_reads_nan(tmp_
     refused = _grow(tmp_path / "nan.safetensors", save_model(broken, tmp_path / "broken.safetensors"), "--lstm-hidden", TINY_HIDDEN + 8)
     assert refused.returncode != 0 and "growth changed the output (max |log p difference| nan)" in refused.stderr
     assert not (tmp_path / "nan.safetensors").exists()
+    before = once.read_bytes()
+    in_place = _grow(once, once, "--lstm-hidden", TINY_HIDDEN + 16)
+    assert in_place.returncode != 0 and in_place.stderr.strip().endswith("would overwrite the model it grows; give another file")
+    assert once.read_bytes() == before

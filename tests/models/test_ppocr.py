@@ -252,6 +252,47 @@ def test_converter_reproduces_a_paddle_like_graph(arch, paddle_like_graph):
     assert prob_diff < 1e-5 and log_diff < 1e-3
 
 
+def _conv_squeeze_batch_norm(extra_reader: str) -> onnx.GraphProto:
+    """Conv -> Squeeze -> BatchNorm, with one more node reading the convolution's raw values
+    (Relu on the Conv's output, or a second Squeeze-BatchNorm), or none."""
+    g = PaddleLikeGraph()
+    conv = g.conv("x", 3, 4, bias=False)
+    g.batch_norm(g.op("Squeeze", conv, g.ints([2])), 4)
+    if extra_reader == "relu":
+        g.op("Relu", conv)
+    elif extra_reader == "batch_norm":
+        g.batch_norm(g.op("Squeeze", conv, g.ints([2])), 4)
+    return helper.make_graph(g.nodes, "fold", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1, 8])], [], g.weights)
+
+
+@pytest.mark.parametrize("extra_reader", ["relu", "batch_norm"])
+def test_converter_refuses_to_fold_a_batch_norm_into_a_conv_that_other_nodes_read(extra_reader):
+    """Folding rescales the Conv's weights, so any other reader of its output, even behind a
+    Squeeze, would silently see normalised values (or the Conv would be folded twice)."""
+    assert len(convert.onnx_layers(_conv_squeeze_batch_norm("none"))) == 1
+    with pytest.raises(SystemExit, match="read by other nodes too"):
+        convert.onnx_layers(_conv_squeeze_batch_norm(extra_reader))
+
+
+def test_converter_refuses_a_batch_norm_that_no_conv_feeds():
+    g = PaddleLikeGraph()
+    g.batch_norm(g.op("Relu", "x"), 3)
+    graph = helper.make_graph(g.nodes, "fold", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1, 8])], [], g.weights)
+    with pytest.raises(SystemExit, match="does not come straight from a Conv"):
+        convert.onnx_layers(graph)
+
+
+def test_converter_check_fails_on_a_network_that_outputs_nan():
+    """max() with a nan keeps the old value, so a nan difference must be caught on its own."""
+    net = _tiny("ppocr", num_classes=7, stretch=1)
+    model = _paddle_like_graph(net, 7)
+    convert.load_weights(net, convert.onnx_layers(model.graph))
+    with torch.no_grad():
+        net.classifier.bias[0] = float("nan")
+    with pytest.raises(SystemExit, match="not every output is finite"):
+        convert.check_against_onnxruntime(net, model.SerializeToString())
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_converter_keeps_the_alphabet_rows_and_writes_a_loadable_model(arch, tmp_path):
     full = _tiny(arch, num_classes=6, stretch=1)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from linescribe.files import write_atomically
-from linescribe.training.callbacks import AtomicCheckpointIO
+from linescribe.training.callbacks import AtomicCheckpointIO, UnreadableLines
 from linescribe.training.checkpoints import MAGIC, CheckpointError, read_checkpoint
 
 
@@ -66,3 +66,19 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "model.safetensors").stat().st_mode) == 0o644
+
+
+def test_unreadable_lines_of_every_process_are_counted_once(monkeypatch):
+    """Each process met its own training batches, and every process all the validation lines:
+    the run's count is the union, a line two processes met counted once."""
+    here, there = UnreadableLines(), UnreadableLines()
+    here.train, here.val = {1, 4}, {7}
+    there.train, there.val = {4, 9}, {7}
+
+    def all_gather_object(gathered: list, mine: object) -> None:
+        gathered[:] = [mine, (there.train, there.val)]
+
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "all_gather_object", all_gather_object)
+    here.merge_across_processes()
+    assert (here.train, here.val, here.count) == ({1, 4, 9}, {7}, 4)

@@ -108,13 +108,17 @@ def test_bad_entries_are_skipped_and_counted(tmp_path, caplog):
 def test_an_image_that_breaks_after_its_header_is_skipped_once_and_counted(tmp_path, caplog):
     data = write_gt_folder(tmp_path / "lines", line_texts(8))
     image = data / "doc000_l0001.png"
-    image.write_bytes(image.read_bytes()[:60])  # the size check reads the header; decoding fails
+    intact = image.read_bytes()
+    image.write_bytes(intact[:60])  # the size check reads the header; decoding fails
     caplog.set_level("WARNING")
     result = train(tiny_train_config(data, tmp_path / "run", val=[str(data)], max_steps=6))
     assert result.skipped == {"image unreadable while training": 2}  # once in training, once in validation
     warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipping line doc000_l0001")]
     assert len(warnings) == 2  # once per split, not once per batch that met it
     assert any("2 lines were left out" in r.getMessage() for r in caplog.records)
+    image.write_bytes(intact)  # repaired: the resumed part meets it whole, the earlier part's count stays
+    resumed = train(tiny_train_config(data, tmp_path / "run", val=[str(data)], max_steps=9, resume=True))
+    assert resumed.skipped == {"image unreadable while training": 2}
 
 
 def test_strict_turns_a_bad_entry_into_an_error(tmp_path):

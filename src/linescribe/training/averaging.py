@@ -23,19 +23,25 @@ from linescribe.models import resolve_hparams, weight_shaping
 
 
 def check_same_network(paths: Sequence[Path], models: Sequence[TrainedModel]) -> None:
-    """Refuse, naming the file and what differs, models whose weights cannot be averaged."""
+    """Refuse, naming the file and what differs, models whose weights cannot be averaged or that
+    would read lines differently (e.g. two ``ppocr`` fine-tunes of one shape but another stretch)."""
 
     def parts(model: TrainedModel) -> dict[str, object]:
         return {
             "architecture": model.arch,
-            "weight shapes": weight_shaping(resolve_hparams(model.arch, model.hparams)),
+            "hyper-parameters": weight_shaping(resolve_hparams(model.arch, model.hparams)),
             "alphabet": model.alphabet.chars,
             "preprocessing": model.preprocessing.to_dict(),
         }
 
     first = parts(models[0])
     for path, model in zip(paths[1:], models[1:]):
-        differing = [name for name, value in parts(model).items() if value != first[name]]
+        ours = parts(model)
+        differing = [name for name, value in ours.items() if value != first[name]]
+        if "hyper-parameters" in differing and ours["architecture"] == first["architecture"]:
+            before, after = first["hyper-parameters"], ours["hyper-parameters"]
+            changes = [f"{key} {before.get(key)} vs {after.get(key)}" for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+            differing[differing.index("hyper-parameters")] = f"hyper-parameters ({', '.join(changes)})"
         if differing:
             raise LinescribeError(f"{path}: not the same {' and '.join(differing)} as {paths[0]}: these models cannot be averaged")
 

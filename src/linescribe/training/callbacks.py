@@ -137,18 +137,21 @@ class LineThroughput(L.Callback):
 class UnreadableLines(L.Callback):
     """Lines whose images passed the size check before training but failed to load in a batch
     (e.g. a truncated file): warned about once each, with the line's id, and counted for the
-    run's summary. Each process of a distributed run counts the lines it met, and the run gathers
-    them all at its end (``merge_across_processes``)."""
+    run's summary, a resumed run's included (the sets travel in the checkpoint). Each process of
+    a distributed run counts the training lines it met, and the run gathers them all at its end
+    (``merge_across_processes``); every process reads every validation line, so only the first
+    warns about those."""
 
     def __init__(self) -> None:
         self.train: set[int] = set()
         self.val: set[int] = set()
 
-    def _note(self, seen: set[int], dataset: Any, batch: Any) -> None:
+    def _note(self, seen: set[int], dataset: Any, batch: Any, warn: bool = True) -> None:
         for line in batch[5]:
             if line.index not in seen:
                 seen.add(line.index)
-                log.warning("skipping line %s: %s", dataset.samples[line.index].id, line.reason)
+                if warn:
+                    log.warning("skipping line %s: %s", dataset.samples[line.index].id, line.reason)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._note(self.train, trainer.datamodule.train_set, batch)
@@ -156,7 +159,13 @@ class UnreadableLines(L.Callback):
     def on_validation_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        self._note(self.val, trainer.datamodule.val_set, batch)
+        self._note(self.val, trainer.datamodule.val_set, batch, warn=trainer.is_global_zero)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"train": sorted(self.train), "val": sorted(self.val)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.train, self.val = set(state_dict["train"]), set(state_dict["val"])
 
     def merge_across_processes(self) -> None:
         """In a distributed run each process met its own share of the training batches: every
