@@ -1,7 +1,8 @@
 """What each decoder buys: CER, WER and lines/s per decoder on each test split.
 
     python benchmarks/decoders.py [--model default] [--limit 0] [--threads 2]
-    python benchmarks/decoders.py --splits hooker/val --grid          # tune lm_weight, word_bonus
+    python benchmarks/decoders.py --splits hooker/val --grid          # tune lm_weight, word_bonus, OOV penalties
+    python benchmarks/decoders.py --splits copiste/val poilus/val --grid --lm french
     python benchmarks/decoders.py --spellers                          # symspell vs autocorrect
     python benchmarks/decoders.py --splits hooker/val --pruning       # choose char_min_logp
 
@@ -112,21 +113,26 @@ def decoder_table(args) -> None:
             print(f"| {split} ({lines}) | {label} | {rates.cer:.2%} | {rates.wer:.2%} | {speed:.1f} |", flush=True)
 
 
+OOV_PENALTY_PAIRS = ((0.0, -0.5), (0.0, -0.75), (0.0, -1.0), (-0.5, -0.75), (-1.0, -0.5), (-1.0, -0.75), (-1.0, -1.0),
+                     (-1.0, -1.25), (-1.5, -0.75), (-2.0, -0.75))
+"""What an unknown word pays (once, per letter): the ten pairs ``--grid`` tries."""
+
+
 def grid(args) -> None:
+    """beam_lm with ``--lm`` over lm_weight x word_bonus x the OOV penalty pairs."""
     model = load_model_file(resolve_model_path(args.model))
-    print("| split | decoder | lm_weight | word_bonus | oov_penalty | CER | WER |")
-    print("|---|---|---|---|---|---|---|")
+    print("| split | LM | lm_weight | word_bonus | OOV once | OOV per letter | CER | WER |")
+    print("|---|---|---|---|---|---|---|---|")
     for split in args.splits:
         output = run_network(model, split, args.limit)
-        for name in ("beam_lm",):
-            for lm_weight in (0.3, 0.5, 0.8):
-                for word_bonus in (0.0, 1.0, 2.0):
-                    for oov_penalty in (-0.75, -1.0, -1.25, -1.5) if name == "beam_lm" else (0.0,):
-                        decoder = build_decoder(name, beam_width=args.beam_width, lm_weight=lm_weight,
-                                                word_bonus=word_bonus, oov_penalty=oov_penalty)
-                        rates, _ = score(output, decoder, model.alphabet)
-                        print(f"| {split} | {name} | {lm_weight} | {word_bonus} | {oov_penalty} | {rates.cer:.2%} | {rates.wer:.2%} |",
-                              flush=True)
+        for lm_weight in (0.2, 0.3, 0.5, 0.8):
+            for word_bonus in (0.0, 1.0, 2.0):
+                for once, per_letter in OOV_PENALTY_PAIRS:
+                    decoder = build_decoder("beam_lm", beam_width=args.beam_width, lm=args.lm, lm_weight=lm_weight,
+                                            word_bonus=word_bonus, oov_word_penalty=once, oov_penalty=per_letter)
+                    rates, _ = score(output, decoder, model.alphabet)
+                    print(f"| {split} | {args.lm} | {lm_weight} | {word_bonus} | {once} | {per_letter} | {rates.cer:.2%} | {rates.wer:.2%} |",
+                          flush=True)
 
 
 PRUNING_LEVELS = (-12.0, -10.0, -8.0, -6.0, -5.0, -4.0, -3.0)
@@ -216,7 +222,8 @@ def main() -> None:
     parser.add_argument("--beam-width", type=int, default=16)
     parser.add_argument("--lm-weight", type=float, default=0.3, help="the decoders' default, tuned with --grid")
     parser.add_argument("--word-bonus", type=float, default=2.0, help="the decoders' default, tuned with --grid")
-    parser.add_argument("--grid", action="store_true", help="try lm_weight x word_bonus x oov_penalty for beam_lm")
+    parser.add_argument("--grid", action="store_true", help="try lm_weight x word_bonus x OOV penalties for beam_lm")
+    parser.add_argument("--lm", default="english", help="the LM that --grid tunes: english, french or an ARPA file")
     parser.add_argument("--pruning", action="store_true", help="try char_min_logp levels for the beam decoders")
     parser.add_argument("--spellers", action="store_true", help="compare the spelling correctors on synthetic typos")
     parser.add_argument("--typo-rate", type=float, default=0.1)

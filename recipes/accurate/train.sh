@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The bundled `accurate` model from scratch: PP-OCRv6 small's weights (Apache-2.0) converted to our
-# `ppocr` network, then fine-tuned on the train splits of all seven line sets in ../shared/data.
+# `ppocr` network, then fine-tuned on the train splits of the six line sets in ../shared/data
+# that have one (mss20 has val and test only).
 #   recipes/accurate/train.sh STAGE        (convert, 1, 2, 3, 4, 5, 6, soup, 7, soup7 or ship; run them in that order)
 # Each stage is one command; stages 1-7 are the CPU runs of sessions 6 to 11 (2 cores, batch 16,
 # bf16 autocast, one one-cycle schedule each, stopped by their step budget), each starting from the

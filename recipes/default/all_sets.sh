@@ -32,7 +32,7 @@
 #   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v10 runs/v9g/model.safetensors --lr 0.0003 --max-steps 4400 \
 #     --max-time 00:01:40:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 20 \
 #     --hparam dropout=0.1 --threads 1
-# and PP-OCRv6 small fine-tuned on the same data (docs/model-study.md; not shipped):
+# and PP-OCRv6 small fine-tuned on the same data (shipped as `accurate`; recipes/accurate/train.sh runs all its stages):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
 # (recipes/accurate/train.sh runs all the ppocr stages), then ship.py RUN_DIR. timeus (7.7k lines of

@@ -31,7 +31,7 @@ from linescribe.decoding.options import DECODER_KEYWORDS
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Torch threads per request. Requests already run in parallel, so 1 is fastest on a small CPU.",
+    help="Threads of the network (onnxruntime or torch) per request. Requests already run in parallel, so 1 is fastest on a small CPU.",
 )
 @click.option(
     "--max-upload-mb",
