@@ -10,6 +10,14 @@ def test_cremma_markup_becomes_plain_text():
         apply_rules("mot >< illisible", ["cremma"])
 
 
+@pytest.mark.parametrize("text", ["cette requete <> méritent", "<> <> au non d'une peur", "La<>rijan-e Olya"])
+def test_the_other_illegible_mark_drops_the_line_instead_of_reading_as_struck_words(text):
+    """``<>`` (mss20's Badinter letters, mss19's Vivien folder, Copiste) is illegible ink too; the
+    struck-word pattern would have turned ``<> a <>`` inside out into ``< a >``."""
+    with pytest.raises(DropLine, match="illegible ink marked '<>'"):
+        apply_rules(text, ["cremma"])
+
+
 def test_quotes_and_long_s():
     assert apply_rules("l’homme “dit”", ["quotes"]) == "l'homme \"dit\""
     assert apply_rules("laisſe", ["long-s"]) == "laisse"

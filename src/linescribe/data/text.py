@@ -1,7 +1,7 @@
 """Transcription rules: turning a collection's markup conventions into plain text to learn.
 
 Collections mark things that are not letters: CREMMA / HTR-United transcriptions write ``^`` before
-superscript letters, ``>word<`` around crossed-out words and ``><`` for illegible scribbles; some use
+superscript letters, ``>word<`` around crossed-out words and ``><`` (or ``<>``) for illegible scribbles; some use
 typographic apostrophes where others use straight ones. A model should learn the ink, not the
 markup, and an evaluation should compare like with like, so the same rules apply to training
 labels and to evaluation references (``eval`` takes them from the model file).
@@ -14,7 +14,10 @@ from collections.abc import Callable, Sequence
 
 from linescribe.errors import LinescribeError
 
-ILLEGIBLE = "><"
+ILLEGIBLE = ("><", "<>")
+"""Illegible ink: ``><`` in CREMMA and Copiste, ``<>`` in Copiste and two ../shared sets (mss19's
+Vivien folder, mss20's Badinter letters). Checked before struck words, whose pattern would
+otherwise read ``<> a <>`` as a struck `` a ``."""
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"'})
 _STRUCK = re.compile(r">([^<>]+)<")
@@ -25,8 +28,9 @@ class DropLine(Exception):
 
 
 def _cremma(text: str) -> str:
-    if ILLEGIBLE in text:
-        raise DropLine("illegible ink marked '><'")
+    for mark in ILLEGIBLE:
+        if mark in text:
+            raise DropLine(f"illegible ink marked '{mark}'")
     text = _STRUCK.sub(r"\1", text).replace("^", "")
     return re.sub(r" {2,}", " ", text).strip()
 
