@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from linescribe.large_jobs import JsonlResults, TextFolderResults
+from linescribe import large_jobs
+from linescribe.large_jobs import JsonlResults, ModelSpec, PageFolderResults, TextFolderResults, read_in_processes
 from linescribe.errors import LinescribeError
 from linescribe.inference import Prediction
 
@@ -57,6 +59,33 @@ def test_a_file_that_is_not_a_results_file_is_refused(tmp_path):
         JsonlResults(path)
 
 
+def test_a_foreign_file_without_a_last_newline_is_refused_and_left_whole(tmp_path):
+    for name, content in (("one.jsonl", b'{"id": 1, "note": "keep me"}'), ("notes.jsonl", b"keep me too")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(LinescribeError, match=f"{name}: line 1 is not a linescribe result record"):
+            JsonlResults(path)
+        assert path.read_bytes() == content
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"loss": 0.5}\n{"file": "a.png", "te')  # a torn tail after a line of another file
+    with pytest.raises(LinescribeError, match="mixed.jsonl: line 1 is not"):
+        JsonlResults(path)
+    assert path.read_bytes() == b'{"loss": 0.5}\n{"file": "a.png", "te'
+
+
+def test_a_whole_last_record_without_its_newline_is_kept_and_the_next_starts_a_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    results = JsonlResults(path)
+    results.write([_read("a.png"), _read("b.png")])
+    results.close()
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # written by hand, or by another tool
+    resumed = JsonlResults(path)
+    assert resumed.done == {"a.png", "b.png"}
+    resumed.write([_read("c.png")])
+    resumed.close()
+    assert [json.loads(line)["file"] for line in path.read_text(encoding="utf-8").splitlines()] == ["a.png", "b.png", "c.png"]
+
+
 def test_text_folder_mirrors_the_inputs_and_skips_what_it_holds(tmp_path):
     paths = [str(tmp_path / "scans" / "p1" / "l1.png"), str(tmp_path / "scans" / "p2" / "l1.jpg")]
     results = TextFolderResults(tmp_path / "out", paths)
@@ -72,3 +101,34 @@ def test_text_folder_refuses_two_images_with_one_text_file(tmp_path):
     paths = [str(Path("scans") / "l1.png"), str(Path("scans") / "l1.jpg")]
     with pytest.raises(LinescribeError, match=r"scans/l1.png and scans/l1.jpg would both be written to"):
         TextFolderResults(tmp_path / "out", paths)
+
+
+def test_empty_output_files_left_by_a_power_loss_do_not_count_as_done(tmp_path):
+    paths = [str(tmp_path / "scans" / "l1.png"), str(tmp_path / "scans" / "l2.png")]
+    results = TextFolderResults(tmp_path / "out", paths)
+    results.write([_read(paths[0], ""), _read(paths[1])])  # a line read as nothing still gets its newline
+    assert TextFolderResults(tmp_path / "out", paths).done == set(paths)
+    (tmp_path / "out" / "l2.txt").write_bytes(b"")
+    assert TextFolderResults(tmp_path / "out", paths).done == {paths[0]}
+    (tmp_path / "out" / "l1.txt").write_text("x\n", encoding="utf-8")
+    (tmp_path / "out" / "l1.json").write_bytes(b"")
+    assert PageFolderResults(tmp_path / "out", paths[:1], ("text", "json")).done == set()
+    (tmp_path / "out" / "l1.json").write_bytes(b"{}")
+    assert PageFolderResults(tmp_path / "out", paths[:1], ("text", "json")).done == set(paths[:1])
+
+
+def _start_nothing(spec: ModelSpec) -> None:
+    """A worker initializer that loads no model."""
+
+
+def _die(paths: list[str]) -> list:
+    """A worker killed while it reads, as the kernel's OOM killer does."""
+    os._exit(9)
+
+
+def test_a_worker_that_dies_is_reported_in_one_line(monkeypatch):
+    monkeypatch.setattr(large_jobs, "_start_worker", _start_nothing)
+    monkeypatch.setattr(large_jobs, "_read_in_worker", _die)
+    spec = ModelSpec(None, "onnx", 1, {})
+    with pytest.raises(LinescribeError, match=r"a worker process died \(out of memory\?\): try fewer --jobs"):
+        list(read_in_processes(spec, ["a.png", "b.png", "c.png"], jobs=2, chunk_size=1))

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -97,6 +99,11 @@ def result_record(outcome: Outcome) -> dict[str, Any]:
     return outcome.record if isinstance(outcome, PageOutcome) else json_record(outcome)
 
 
+RECORD_START = '{"file": '
+"""How every record ``JsonlResults`` writes begins (``file`` is each record's first key): a torn
+last line does too, and a last line that does not is no record of ours."""
+
+
 class JsonlResults:
     """A JSON Lines results file that survives interruption: records are appended and synced to
     disk after each window, and on reopening the images it holds a text for count as done.
@@ -114,25 +121,45 @@ class JsonlResults:
         self._handle = open(path, "a", encoding="utf-8")
 
     def _resume(self) -> None:
+        """Take the images the file holds a text for as done, every line checked first: a last
+        line without its newline is a whole record (given its newline now) or, when it is not
+        JSON but begins as a record does, the torn end of a write a crash cut short, cut off
+        only once the lines before it showed the file to be a results file."""
         try:
             data = self.path.read_bytes()
         except OSError as error:
             raise LinescribeError(f"{self.path}: cannot read the results to resume ({error.strerror})") from None
         end = data.rfind(b"\n") + 1
-        if end < len(data):  # a crash in the middle of a write left a torn last line
-            os.truncate(self.path, end)
-        for number, line in enumerate(data[:end].decode("utf-8", errors="replace").split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                file, error = record["file"], record.get("error")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise LinescribeError(
-                    f"{self.path}: line {number} is not a linescribe result record; give another --output to start afresh"
-                ) from None
-            if not error:
-                self.done.add(file)
+        lines = data.decode("utf-8", errors="replace").split("\n")
+        tail = lines.pop()  # what follows the last newline
+        for number, line in enumerate(lines, start=1):
+            self._take(number, line)
+        if not tail:
+            return
+        try:
+            json.loads(tail)
+        except json.JSONDecodeError:
+            if RECORD_START.startswith(tail) or tail.startswith(RECORD_START):
+                os.truncate(self.path, end)
+                return
+        self._take(len(lines) + 1, tail)
+        with open(self.path, "ab") as handle:
+            handle.write(b"\n")
+
+    def _take(self, number: int, line: str) -> None:
+        """Count the image of line ``number`` as done if it was read; a line that is not a
+        results record is refused, so that no other file is ever appended to or cut."""
+        if not line.strip():
+            return
+        try:
+            record = json.loads(line)
+            file, error = record["file"], record.get("error")
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise LinescribeError(
+                f"{self.path}: line {number} is not a linescribe result record; give another --output to start afresh"
+            ) from None
+        if not error:
+            self.done.add(file)
 
     def write(self, outcomes: Sequence[Outcome]) -> None:
         self._handle.write("".join(json.dumps(result_record(o), ensure_ascii=False) + "\n" for o in outcomes))
@@ -141,6 +168,18 @@ class JsonlResults:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _written(path: Path) -> bool:
+    """Whether an output file is there with some content: the folders' files are renamed into
+    place without a sync, so after a power loss one may come back empty, and every output holds
+    at least a byte (a line's text ends with a newline; a page without lines, whose text file is
+    empty, is read again on a rerun)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size > 0
 
 
 def mirrored_paths(folder: Path, paths: Sequence[str], suffix: str | None = None) -> dict[str, Path]:
@@ -165,12 +204,13 @@ def mirrored_paths(folder: Path, paths: Sequence[str], suffix: str | None = None
 class TextFolderResults:
     """One ``.txt`` file per image in a folder, named after the image's path relative to the
     folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``), each written atomically; an
-    image whose ``.txt`` exists is done. Unreadable images get no file, so a rerun tries them again."""
+    image whose ``.txt`` exists and is not empty is done. Unreadable images get no file, so a
+    rerun tries them again."""
 
     def __init__(self, folder: Path, paths: Sequence[str]) -> None:
         self.folder = folder
         self.targets = mirrored_paths(folder, paths, ".txt")
-        self.done = {path for path, target in self.targets.items() if target.is_file()}
+        self.done = {path for path, target in self.targets.items() if _written(target)}
 
     def write(self, predictions: Sequence[Prediction]) -> None:
         for prediction in predictions:
@@ -184,14 +224,15 @@ class TextFolderResults:
 class PageFolderResults:
     """Each page image's files (one per output format) in a folder, named after the image's path
     relative to the folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``,
-    ``OUT/a/1.page.xml``...), each written atomically; an image is done when all of them exist."""
+    ``OUT/a/1.page.xml``...), each written atomically; an image is done when all of them exist and
+    none is empty."""
 
     def __init__(self, folder: Path, paths: Sequence[str], formats: Sequence[str]) -> None:
         from linescribe.layout.outputs import output_suffixes
 
         self.stems = mirrored_paths(folder, paths, "")
         suffixes = output_suffixes(formats)
-        self.done = {path for path, stem in self.stems.items() if all(Path(f"{stem}{suffix}").is_file() for suffix in suffixes)}
+        self.done = {path for path, stem in self.stems.items() if all(_written(Path(f"{stem}{suffix}")) for suffix in suffixes)}
 
     def write(self, outcomes: Sequence[PageOutcome]) -> None:
         for outcome in outcomes:
@@ -245,7 +286,12 @@ def read_in_processes(spec: ModelSpec, paths: Sequence[str], jobs: int, chunk_si
                 next_chunk += 1
             try:
                 yield pending.popleft().result()
-            except BaseException:
+            except BaseException as error:
                 for future in pending:
                     future.cancel()
+                if isinstance(error, BrokenProcessPool):  # a worker killed, by the kernel's OOM killer most often
+                    raise LinescribeError(
+                        "a worker process died (out of memory?): try fewer --jobs; a resumable output "
+                        "(-o FILE.jsonl, --output-dir) keeps the images read so far, and a rerun reads the others"
+                    ) from None
                 raise

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from generated import random_model, render_line
+from linescribe.cli import main
 from linescribe.cli.predict import expand_inputs
 from linescribe.data.readers.manifest import image_paths
 from linescribe.errors import DatasetError
@@ -38,6 +41,31 @@ def test_manifests_are_read_when_named_but_not_when_a_glob_matches_them(tmp_path
     (tmp_path / "list.tsv").write_text("a.png\nb.png\n", encoding="utf-8")
     images, documents, problems = expand_inputs((str(tmp_path / "list.tsv"),))
     assert images == [str(tmp_path / "a.png"), str(tmp_path / "b.png")] and not documents and not problems
-    # a glob over a folder takes its files as they are: an earlier `-o out.tsv` is not a manifest
+    # a glob over a folder takes its images only: an earlier `-o out.tsv` is not a manifest
     images, _, _ = expand_inputs((str(tmp_path / "*"),))
-    assert images == [str(tmp_path / "a.png"), str(tmp_path / "list.tsv")]
+    assert images == [str(tmp_path / "a.png")]
+
+
+def test_a_glob_takes_the_images_and_xml_files_it_matches_and_searches_the_folders(tmp_path):
+    for name in ("scans/a/1.png", "scans/a/notes.txt", "scans/b/c/2.JPG", "scans/3.tif", "scans/out.jsonl", "pages/p.xml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    images, documents, problems = expand_inputs((str(tmp_path / "scans" / "*"), str(tmp_path / "pages" / "*")))
+    assert images == [str(tmp_path / name) for name in ("scans/3.tif", "scans/a/1.png", "scans/b/c/2.JPG")]
+    assert documents == [str(tmp_path / "pages" / "p.xml")] and not problems
+    # "**" matches each folder and each file in it: every image still comes once
+    assert expand_inputs((str(tmp_path / "scans" / "**"),), exclude=tmp_path / "scans" / "a")[0] == [
+        str(tmp_path / name) for name in ("scans/3.tif", "scans/b/c/2.JPG")]
+
+
+def test_a_glob_that_matches_nothing_is_reported_by_name_and_the_rest_read(tmp_path):
+    from linescribe.modelfile.export import export_onnx
+
+    export_onnx(random_model(), tmp_path / "tiny.onnx")
+    render_line("abc").save(tmp_path / "a.png")
+    images, _, _ = expand_inputs((str(tmp_path / "a.png"), str(tmp_path / "missing" / "*.png")))
+    assert images == [str(tmp_path / "a.png"), str(tmp_path / "missing" / "*.png")]
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "tiny.onnx"), str(tmp_path / "a.png"), str(tmp_path / "missing" / "*.png")])
+    assert result.exit_code == 1
+    assert f"linescribe: error: {tmp_path / 'missing' / '*.png'}: image file not found" in result.output
+    assert "1 of 2 images unreadable" in result.output

@@ -67,6 +67,19 @@ def test_formats_are_refused_where_nothing_would_write_them(tmp_path):
     assert unknown.exit_code == 2 and "unknown --formats 'pdf'" in unknown.output
 
 
+def test_a_format_the_output_folder_would_not_write_is_refused(tmp_path):
+    """Regression: ``--output-dir out -f json`` wrote .txt files only; --formats names the files."""
+    Image.fromarray(printed_page().image).save(tmp_path / "letter.png")
+    for chosen in ("json", "tsv"):
+        result = CliRunner().invoke(main, ["predict", "--layout", "page", "--output-dir", str(tmp_path / "out"), "-f", chosen,
+                                           str(tmp_path / "letter.png")])
+        assert result.exit_code == 2 and f"leave out --format {chosen}" in result.output
+        assert "--output-dir writes the files --formats names for each page" in result.output
+    assert not (tmp_path / "out").exists()
+    tsv = CliRunner().invoke(main, ["predict", "--layout", "page", "-f", "tsv", str(tmp_path / "letter.png")])
+    assert tsv.exit_code == 2 and "--layout page writes text or json to stdout or -o FILE" in tsv.output
+
+
 def _texts(xml: bytes) -> list[str]:
     """The text written into each TextLine of a PAGE or ALTO file: PAGE's last TextEquiv (ours
     comes after the line's own), ALTO's words."""

@@ -94,7 +94,7 @@ def test_openapi_describes_what_the_server_does(client, document, png):
     form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert set(form["properties"]) == {"image"} | {option.name for option in FORM_OPTIONS}
     assert form["properties"]["decoder"]["enum"] == ["greedy", "beam", "beam_lm"]
-    assert {"200", "400", "405", "413", "415", "422", "500"} <= set(operation["responses"])
+    assert {"200", "400", "405", "413", "415", "422", "500", "503"} <= set(operation["responses"])
     health = document["paths"]["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     check(document, health, client.get("/healthz").get_json())
     check(document, {"$ref": "#/components/schemas/Error"}, client.get("/nope").get_json())

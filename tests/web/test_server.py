@@ -7,6 +7,8 @@ import http.client
 import json
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -70,6 +72,53 @@ def test_serves_on_loopback_and_stops_gracefully_on_sigterm(start_server, png):
     assert json.loads(answer)["timing"]["total_ms"] > SIGNAL_AFTER_S * 1000
     assert "stopped" in process.stdout.read()
     assert "SIGTERM: finishing the requests in progress" in process.stderr.read()
+
+
+LARGE_ANSWER = 8_000_000
+LARGE_ANSWER_SERVER = f"""
+import time
+from flask import Flask
+from linescribe.web.server import addresses, make_server, serve_until_stopped
+app = Flask(__name__)
+app.config["MAX_CONTENT_LENGTH"] = 1000
+@app.get("/large")
+def large():
+    time.sleep(0.5)
+    return "x" * {LARGE_ANSWER}
+server = make_server(app, "127.0.0.1", 0, 2)
+print(addresses(server)[0], flush=True)
+serve_until_stopped(server, grace_s=20)
+print("stopped", flush=True)
+"""
+
+
+def test_an_answer_larger_than_the_socket_buffers_reaches_a_slow_client_after_sigterm():
+    """Regression: waitress's loop, which sends what the threads answer, stopped with the signal;
+    a client that read after the request had finished got 2.8 MB of a 5 MB answer."""
+    process = subprocess.Popen([sys.executable, "-c", LARGE_ANSWER_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline().strip().rsplit(":", 1)[1])
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader: little room in flight
+        client.connect(("127.0.0.1", port))
+        client.sendall(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with pytest.raises(ConnectionRefusedError):  # no new connections once stopping
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        time.sleep(0.5)  # read only once the request has finished
+        client.settimeout(20)
+        received = bytearray()
+        while chunk := client.recv(1 << 20):
+            received += chunk
+        client.close()
+        head, _, body = bytes(received).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and len(body) == LARGE_ANSWER
+        assert process.wait(timeout=30) == 0 and process.stdout.read().strip() == "stopped"
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_bodies_far_over_the_limit_are_refused_before_they_are_read(start_server):

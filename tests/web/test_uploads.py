@@ -69,7 +69,8 @@ def test_limits_and_their_status_codes(line):
     pixels = line.width * line.height
     cases = [
         (lambda: decode_upload(b"", "e.png", 10**6), 400, "e.png: the file is empty"),
-        (lambda: decode_upload(b"GIF89a", "g.gif", 10**6), 415, "g.gif: not an image"),
+        (lambda: decode_upload(b"GIF? no", "g.gif", 10**6), 415, "g.gif: not an image"),
+        (lambda: decode_upload(b"GIF89a", "g.gif", 10**6), 422, "g.gif: damaged GIF header"),
         (lambda: decode_upload(data[:100], "t.png", 10**6), 422, "t.png: damaged PNG image"),
         (
             lambda: decode_upload(data, "p.png", pixels - 1),
@@ -85,6 +86,18 @@ def test_limits_and_their_status_codes(line):
         assert refused.value.status == status
 
 
+@pytest.mark.parametrize(
+    ("format", "kept"),
+    [("PNG", 8), ("PNG", 40), ("JPEG", 20), ("GIF", 6), ("TIFF", 6), ("WEBP", 16), ("BMP", 14), ("JPEG2000", 20)],
+)
+def test_an_accepted_format_whose_header_is_damaged_is_422_not_415(line, format, kept):
+    """Regression: a file cut short in its header was answered 415, "not an image in an accepted
+    format"; what begins as an accepted format does is a damaged image of it."""
+    with pytest.raises(RequestError, match=f"cut: damaged {format} header$") as refused:
+        decode_upload(encoded(line, format)[:kept], "cut", 10**6)
+    assert refused.value.status == 422
+
+
 def raising(error: Exception):
     def method(self, *args, **kwargs):
         raise error
@@ -97,9 +110,9 @@ def test_whatever_a_hostile_file_makes_pillow_raise_is_a_4xx(line, monkeypatch):
     data = encoded(line, "PNG")
     with monkeypatch.context() as patch:
         patch.setattr(PngImagePlugin.PngImageFile, "_open", raising(EOFError("bad header")))
-        with pytest.raises(RequestError, match="h.png: not an image") as refused:
+        with pytest.raises(RequestError, match="h.png: damaged PNG header") as refused:
             decode_upload(data, "h.png", 10**6)
-    assert refused.value.status == 415
+    assert refused.value.status == 422
     with monkeypatch.context() as patch:
         patch.setattr(ImageFile.ImageFile, "load", raising(struct.error("bad chunk")))
         with pytest.raises(RequestError, match=r"h.png: damaged PNG image \(bad chunk\)") as refused:

@@ -42,11 +42,13 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
     """Images, PAGE/ALTO files (documents), and the problems met: files as given (an ``.xml``
     file is a document; a ``.tsv``, ``.csv``, ``.txt`` or ``.lst`` file named as an input, not
     matched by a glob, is a manifest whose image column, or first column, lists images relative
-    to it), globs expanded (also when quoted), folders searched recursively for documents (their root element says PAGE or ALTO; other XML is left out, and an .xml file
-    that cannot be read as XML beside them is a problem) or, when they hold none, for images.
-    ``exclude``: the output folder, never searched, so that a rerun does not read its outputs."""
+    to it), globs expanded (also when quoted) to the images, ``.xml`` files and folders they
+    match (a glob that matches nothing is kept, to be reported when read as a missing file is),
+    folders searched recursively for documents (their root element says PAGE or ALTO; other XML
+    is left out, and an .xml file that cannot be read as XML beside them is a problem) or, when
+    they hold none, for images. ``exclude``: the output folder, never searched, so that a rerun
+    does not read its outputs."""
     from linescribe.data.readers.manifest import image_paths
-    from linescribe.layout import find_documents
 
     images: list[str] = []
     documents: list[str] = []
@@ -54,26 +56,49 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found, unreadable = find_documents(path, exclude)
-            documents += found
-            if found:
-                problems += unreadable
-            else:
-                images += sorted(
-                    str(p) for p in path.rglob("*")
-                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
-                )
+            _search_folder(path, exclude, images, documents, problems)
             continue
         if item.lower().endswith(MANIFEST_SUFFIXES) and path.is_file():  # named itself, never by a glob
             images += image_paths(path)
             continue
-        if any(c in item for c in "*?[") and not path.exists():
-            matches = [match for match in sorted(glob.glob(item, recursive=True)) if not _inside(Path(match), exclude)]
-        else:
-            matches = [item]
-        for match in matches:
-            (documents if match.lower().endswith(".xml") else images).append(match)
+        if not any(c in item for c in "*?[") or path.exists():  # a file, or a missing one
+            (documents if item.lower().endswith(".xml") else images).append(item)
+            continue
+        matched_images: list[str] = []
+        matched_documents: list[str] = []
+        matched_problems: list[str] = []
+        for match in sorted(glob.glob(item, recursive=True)) or [item]:  # no match: reported as a missing file is
+            if _inside(Path(match), exclude):
+                continue
+            if os.path.isdir(match):
+                _search_folder(Path(match), exclude, matched_images, matched_documents, matched_problems)
+            elif match.lower().endswith(".xml"):
+                matched_documents.append(match)
+            elif match.lower().endswith(IMAGE_SUFFIXES) or match == item:
+                matched_images.append(match)
+        # once each: "**" matches a folder and what it holds
+        images += dict.fromkeys(matched_images)
+        documents += dict.fromkeys(matched_documents)
+        problems += dict.fromkeys(matched_problems)
     return images, documents, problems
+
+
+def _search_folder(
+    folder: Path, exclude: Path | None, images: list[str], documents: list[str], problems: list[str]
+) -> None:
+    """Add a folder's documents (and the .xml files beside them that cannot be read, as
+    problems) or, when it holds none, its images, searched recursively, outside ``exclude``."""
+    from linescribe.layout import find_documents
+
+    found, unreadable = find_documents(folder, exclude)
+    documents += found
+    if found:
+        problems += unreadable
+    else:
+        images += sorted(
+            str(p) for p in folder.rglob("*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
+        )
 
 
 def _inside(path: Path, folder: Path | None) -> bool:
@@ -339,8 +364,13 @@ def predict(
         raise click.UsageError(f"{output} gets JSON records: leave out --format {output_format}, or write to another file")
     elif output_dir and layout == "line" and output_format not in (None, "text"):
         raise click.UsageError(f"--output-dir writes one .txt per image: leave out --format {output_format}, or use --output")
+    elif output_dir and output_format not in (None, "text"):
+        raise click.UsageError(
+            f"--output-dir writes the files --formats names for each page (text by default; json, page, alto, overlay): "
+            f"leave out --format {output_format}"
+        )
     if layout == "page" and output_format == "tsv":
-        raise click.UsageError("--layout page writes text or json (or files with --output-dir --formats)")
+        raise click.UsageError("--layout page writes text or json to stdout or -o FILE, or with --output-dir the files --formats names")
     if layout == "page" and jobs > 1:
         raise click.UsageError("--jobs reads line images; --layout page reads in one process (or on a cluster: --cluster)")
     if cluster and not (jsonl or output_dir):

@@ -158,6 +158,10 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                         "415": _error("A file that is not an image in an accepted format."),
                         "422": _error("An image in an accepted format that cannot be decoded (truncated, damaged)."),
                         "500": _error("A bug; the server log has the details."),
+                        "503": _error(
+                            "The request asks for beam_lm or spell, and the server could not load its language "
+                            "model or spelling dictionary at start-up (the answer says why)."
+                        ),
                     },
                 }
             },

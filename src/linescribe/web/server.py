@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from types import FrameType
 
 from flask import Flask
-from waitress import create_server
+from waitress import create_server, wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.wasyncore import ExitNow
 
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 30.0
 """How long a stopping server waits for the requests in progress."""
+
+LOOP_TIMEOUT = 0.1
+"""Seconds a stopping server's loop waits for its sockets before it looks again whether the
+requests are done (a thread that finishes does not wake it)."""
 
 BODY_MARGIN = 1_000_000
 """Bytes over MAX_CONTENT_LENGTH that waitress still reads, so that a body slightly too large
@@ -70,9 +75,9 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def serve_until_stopped(server: BaseWSGIServer | MultiSocketServer, grace_s: float = GRACE_SECONDS) -> None:
-    """Serve until SIGTERM or SIGINT (Ctrl-C); then stop taking requests, let those being served
-    finish (up to ``grace_s``: the worker threads write their answers themselves), drop those
-    still queued, and return. A second signal stops at once."""
+    """Serve until SIGTERM or SIGINT (Ctrl-C); then stop taking connections, let the requests
+    being served finish and their answers reach the clients (up to ``grace_s`` in all), drop
+    those still queued, and return. A second signal stops at once."""
     previous = {number: signal.signal(number, _stop) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run()
@@ -81,5 +86,25 @@ def serve_until_stopped(server: BaseWSGIServer | MultiSocketServer, grace_s: flo
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        server.task_dispatcher.shutdown(timeout=grace_s)
-        server.close()
+        _finish(server, grace_s)
+
+
+def _finish(server: BaseWSGIServer | MultiSocketServer, grace_s: float) -> None:
+    """Close the listening sockets, then run waitress's loop until the worker threads have
+    finished their requests and every answer is sent, or ``grace_s`` has passed; then close
+    everything. The loop must go on: it sends the answers (the threads only hand them to it),
+    and an answer larger than the sockets' buffers was cut off when it stopped."""
+    socket_map = server.map if isinstance(server, MultiSocketServer) else server._map
+    dispatcher = server.task_dispatcher
+    try:
+        for listener in [entry for entry in socket_map.values() if isinstance(entry, BaseWSGIServer)]:
+            wasyncore.dispatcher.close(listener)  # not listener.close(): its trigger wakes the loop
+        dispatcher.set_thread_count(0)  # each thread stops after the request it serves
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and (
+            dispatcher.threads or any(getattr(entry, "total_outbufs_len", 0) for entry in list(socket_map.values()))
+        ):
+            wasyncore.loop(timeout=LOOP_TIMEOUT, map=socket_map, use_poll=server.adj.asyncore_use_poll, count=1)
+    finally:
+        dispatcher.shutdown(timeout=0)  # drops the requests still queued
+        wasyncore.close_all(socket_map)

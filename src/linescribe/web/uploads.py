@@ -20,6 +20,19 @@ from linescribe.web.errors import RequestError
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF", "JPEG2000")
 """Pillow format names an upload may have: no vector, PDF or EPS (EPS would start Ghostscript)."""
 
+SIGNATURES = (
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
+    (b"\xff\x4f\xff\x51", "JPEG2000"),
+)
+"""How files of the accepted formats begin (WebP: ``RIFF``, a size, ``WEBP``): bytes that begin so
+but whose header Pillow cannot read are a damaged image (422), not some other file (415)."""
+
 MAX_NAME_LENGTH = 120
 
 
@@ -48,6 +61,13 @@ def safe_name(filename: str | None, position: int) -> str:
     return name[:MAX_NAME_LENGTH] or f"image {position}"
 
 
+def _signature_format(data: bytes) -> str | None:
+    """The accepted format whose signature the bytes begin with, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for signature, name in SIGNATURES if data.startswith(signature)), None)
+
+
 def decode_upload(data: bytes, name: str, max_pixels: int, pixels_before: int = 0) -> Upload:
     """The upload's pixels as grayscale; RequestError 400 (empty), 415 (not an accepted image),
     413 (more than ``max_pixels``, counting the ``pixels_before`` of the request's earlier images)
@@ -61,6 +81,9 @@ def decode_upload(data: bytes, name: str, max_pixels: int, pixels_before: int = 
     except MemoryError:
         raise
     except Exception:  # Pillow's parsers raise whatever a hostile header trips them into, not only OSError
+        claimed = _signature_format(data)
+        if claimed:
+            raise RequestError(422, f"{name}: damaged {claimed} header") from None
         raise RequestError(415, f"{name}: not an image in an accepted format ({', '.join(ACCEPTED_FORMATS)})") from None
     width, height = image.size
     if width == 0 or height == 0:
