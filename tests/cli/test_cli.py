@@ -67,6 +67,25 @@ def test_eval_counts_errors_against_wrong_references(overfit_model, overfit_line
     assert document["confusions"] == [{"reference": "x", "prediction": "", "count": 1}]
 
 
+def test_eval_with_ids_counts_the_listed_lines_and_says_what_its_skips_count(overfit_model, overfit_lines, tmp_path):
+    """The lines a --ids list selects are counted as such; the skips, which a list of line or
+    form ids cannot place, are said to count the whole dataset (they once read as the list's)."""
+    import shutil
+
+    data = shutil.copytree(overfit_lines, tmp_path / "lines")
+    (data / "doc001_l0004.gt.txt").write_text("\n", encoding="utf-8")  # empty: skipped, and not in the list
+    ids = tmp_path / "ids.txt"
+    ids.write_text("doc000_l0000\ndoc000_l0001\n", encoding="utf-8")
+    text = run("eval", overfit_model, data, "--ids", ids)
+    assert text.exit_code == 0 and "lines      2\n" in text.stdout
+    assert f"{data}: 2 lines selected of 5 read, skipped 1 in the whole dataset: 1 empty transcription (e.g. doc001_l0004)\n" in text.stderr
+    document = json.loads(run("eval", overfit_model, data, "--ids", ids, "--json").stdout)
+    assert document["lines"] == 2 and document["lines_read_before_ids"] == {str(data): 5}
+    assert document["skipped_entries_before_ids"] == {str(data): {"empty transcription": 1}} and "skipped_entries" not in document
+    whole = json.loads(run("eval", overfit_model, data, "--json").stdout)
+    assert whole["lines"] == 5 and whole["skipped_entries"] == {str(data): {"empty transcription": 1}}
+
+
 def test_eval_and_predict_take_the_model_the_same_ways(overfit_model, overfit_lines):
     """Both verbs: ``[MODEL] ITEMS...``, ``--model``, a bundled name, or nothing (the default model)."""
     line = sorted(overfit_lines.glob("*.png"))[0]

@@ -44,7 +44,7 @@ def manifest_texts(shared_data: Path, dataset: str, page: str) -> dict[str, str]
 def test_iam_reads_lines_txt_with_forms(iam_root: Path) -> None:
     entries = read("iam", iam_root)
     samples = samples_of(entries)
-    assert list(samples) == ["a01-000u-00", "a01-000u-01", "a01-000u-02"]
+    assert list(samples) == ["a01-000u-00", "a01-000u-01", "a01-000u-02", "a01-117-05-02"]
     first = samples["a01-000u-00"]
     assert first.text == "A MOVE to stop Mr. Gaitskell from"
     assert first.path == iam_root / "lines" / "a01" / "a01-000u" / "a01-000u-00.png"
@@ -54,9 +54,23 @@ def test_iam_reads_lines_txt_with_forms(iam_root: Path) -> None:
     assert samples["a01-000u-02"].size_hint is None  # -1 height: unknown, not a size
     reasons = reasons_of(entries)
     assert reasons["a01-000u-03"] == "empty transcription"
-    assert reasons["a01-117-05-02"] == "known damaged image in IAM"
     assert reasons["b02-010-00"] == "image file missing"
     assert reasons["c03-003-00"] == "malformed line in lines.txt (fewer than 8 fields)"
+
+
+def test_iam_metadata_with_a_byte_order_mark_keeps_its_first_id_and_comment(iam_root: Path) -> None:
+    """Saved by a Windows editor, lines.txt and forms.txt start with a BOM: it is no part of the
+    first line, which stays a comment (lines.txt) or a form id (forms.txt)."""
+    for name in ("lines.txt", "forms.txt"):
+        path = iam_root / "ascii" / name
+        path.write_text("\ufeff" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    entries = read("iam", iam_root)
+    assert [entry.id for entry in entries][0] == "a01-000u-00"  # the comment header is no entry
+    assert samples_of(entries)["a01-000u-00"].writer == "000"
+    (iam_root / "ascii" / "lines.txt").write_text(
+        "\ufeffa01-000u-00 ok 154 19 408 746 1663 91 A|MOVE\n", encoding="utf-8"
+    )
+    assert list(samples_of(read("iam", iam_root))) == ["a01-000u-00"]
 
 
 def test_iam_without_forms_has_no_writer_and_sniffs_root_lines_txt(iam_root: Path) -> None:
@@ -93,7 +107,7 @@ def test_gt_folder_pairs_images_and_labels(gt_root: Path) -> None:
     first = samples["train/JDH_2_16_144_001_r1l1"]
     assert first.text == "The Lords Peers"  # NBSP and double spaces collapsed, stripped
     assert first.path == gt_root / "train" / "JDH_2_16_144_001_r1l1.png"
-    assert first.group == "JDH_2_16_144_001"
+    assert first.group == "train/JDH_2_16_144_001"  # under its folder: another folder's page of that name is another page
     assert samples["train/JDH_2_16_144_001_r1l2"].text == "Café &c"  # NFC; trailing blank lines ignored
     assert samples["train/JDH_2_16_144_001_r1l2"].path.suffix == ".webp"
     assert samples["val/plain"].text == "no underscore in this stem"  # BOM dropped
@@ -104,6 +118,78 @@ def test_gt_folder_pairs_images_and_labels(gt_root: Path) -> None:
         "train/JDH_2_16_144_001_r1l4": "empty transcription",
         "val/unlabelled_r9": "no .gt.txt",
     }
+
+
+def test_gt_folder_groups_lines_by_folder_and_page(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    """One folder per page holding stems that are only line ids (eScriptorium, kraken exports):
+    the folder is the page; else the stem's page is taken under its folder. The lines at the
+    root keep the groups they always had (trained models and split lists name them)."""
+    stems = [
+        "p001/tr_1_tl_3", "p001/tr_2_tl_1", "p002/tr_1_tl_1",  # region 1 of both pages once shared a group "tr_1"
+        "q001/line_0001", "q002/line_0002",  # once all "line": a single document, nothing to hold out
+        "a/JDH_1_r1l1", "b/JDH_1_r1l1",  # the same page name in two folders
+        "JDH_2_r1l1", "tr_1_tl_3",
+    ]
+    for stem in stems:
+        line_image(tmp_path / f"{stem}.png")
+        (tmp_path / f"{stem}.gt.txt").write_text("a line", encoding="utf-8")
+    groups = {sample.id: sample.group for sample in samples_of(read("gt", tmp_path)).values()}
+    assert groups == {
+        "p001/tr_1_tl_3": "p001", "p001/tr_2_tl_1": "p001", "p002/tr_1_tl_1": "p002",
+        "q001/line_0001": "q001", "q002/line_0002": "q002",
+        "a/JDH_1_r1l1": "a/JDH_1", "b/JDH_1_r1l1": "b/JDH_1",
+        "JDH_2_r1l1": "JDH_2", "tr_1_tl_3": "tr_1",  # at the root: as before
+    }
+
+
+def test_gt_folder_with_split_subfolders_is_warned_about_once(gt_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``lines/mss19`` read as one folder holds its train, val and test lines together."""
+    with caplog.at_level("WARNING"):
+        read("gt", gt_root)
+        read("gt", gt_root / "train")
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [
+        f"{gt_root}: reading its train, val subfolders as one dataset; name the split's folder (e.g. {gt_root / 'train'}) to read one split"
+    ]
+
+
+def test_gt_folder_follows_symlinked_folders_once(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    """A folder of links to the folders of another export is read, and a link back up the
+    tree is no loop."""
+    elsewhere = tmp_path / "elsewhere"
+    line_image(elsewhere / "page_r1l1.png")
+    (elsewhere / "page_r1l1.gt.txt").write_text("linked line", encoding="utf-8")
+    root = tmp_path / "lines"
+    line_image(root / "own_r1l1.png")
+    (root / "own_r1l1.gt.txt").write_text("own line", encoding="utf-8")
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    assert READERS["gt"].sniff(tmp_path / "lines")
+    samples = samples_of(read("gt", root))
+    assert {id: sample.text for id, sample in samples.items()} == {"linked/page_r1l1": "linked line", "own_r1l1": "own line"}
+    assert samples["linked/page_r1l1"].path == root / "linked" / "page_r1l1.png"
+
+
+def test_labels_lose_invisible_format_characters_but_keep_joiners(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    """A zero-width space, soft hyphen, word joiner, direction mark or stray BOM is no ink, and
+    would become a class of the alphabet; ZWNJ/ZWJ shape the letters beside them, and the Arabic
+    number sign is written, so they stay."""
+    labels = {
+        "a": "\u200bThe\u00ad Lord\u2060s\u200e \ufeff Peers\u200b",
+        "b": "Cafe\u200b\u0301",  # once the space is gone, the accent composes with its letter
+        "c": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u0600\u0661",
+        "d": "\u200b\ufeff",
+    }
+    for stem, label in labels.items():
+        line_image(tmp_path / f"{stem}.png")
+        (tmp_path / f"{stem}.gt.txt").write_text(label, encoding="utf-8")
+    entries = read("gt", tmp_path)
+    assert {id: sample.text for id, sample in samples_of(entries).items()} == {
+        "a": "The Lords Peers",
+        "b": "Café",
+        "c": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u0600\u0661",
+    }
+    assert reasons_of(entries) == {"d": "empty transcription"}
 
 
 def test_gt_folder_refuses_two_images_for_one_label(gt_root: Path, line_image: Callable[..., Path]) -> None:
@@ -371,6 +457,53 @@ def test_alto_file_in_units_other_than_pixels_is_skipped_not_its_folder(alto_fol
     reason = reasons_of(entries)[str(alto_folder / "mm10_units.xml")]
     assert reason.startswith("MeasurementUnit is 'mm10'; only pixel coordinates can be cropped")
     assert read("alto", alto_folder / "mm10_units.xml") == [Skipped(str(alto_folder / "mm10_units.xml"), reason)]
+
+
+@pytest.mark.parametrize("format", ["page", "alto"])
+def test_xml_pages_of_the_same_name_in_two_folders_are_two_pages(
+    page_folder: Path, alto_folder: Path, tmp_path: Path, format: str
+) -> None:
+    """Ids and groups are the file's path below the folder read: ``docA/a.xml`` and ``docB/a.xml``
+    once both gave ``a/l1``, so a split list or a validation id took both pages' lines."""
+    source = page_folder if format == "page" else alto_folder
+    root = tmp_path / "export"
+    for folder in ("docA", "docB"):
+        shutil.copytree(source, root / folder)
+    shutil.copytree(source, root, dirs_exist_ok=True)  # at the root: the stem, as before
+    samples = samples_of(read(format, root))
+    stem = next(source.glob("*.xml")).stem
+    pages = {sample.group for sample in samples.values()}
+    assert pages == {f"docA/{stem}", f"docB/{stem}", stem}
+    assert all(sample.id.startswith(f"{sample.group}/") for sample in samples.values())
+    assert len(samples) == 3 * len(samples_of(read(format, source)))
+
+
+@pytest.mark.parametrize("format", ["page", "alto"])
+def test_xml_folder_follows_symlinked_folders_once(page_folder: Path, alto_folder: Path, tmp_path: Path, format: str) -> None:
+    source = page_folder if format == "page" else alto_folder
+    root = tmp_path / "export"
+    root.mkdir()
+    (root / "linked").symlink_to(source, target_is_directory=True)
+    (root / "linked_again").symlink_to(source, target_is_directory=True)  # the same real folder: read once
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    stem = next(source.glob("*.xml")).stem
+    assert READERS[format].sniff(root)
+    assert {sample.group for sample in samples_of(read(format, root)).values()} == {f"linked/{stem}"}
+
+
+def test_an_unreadable_page_image_is_one_reason_in_the_summary(page_folder: Path) -> None:
+    """Skips are counted by the reason before its first ": "; the image's path there made one
+    reason per page, and hid the reason itself."""
+    from linescribe.data.dataset import load_dataset
+
+    shutil.copytree(page_folder, page_folder / "second")
+    for image in (page_folder / "letter_001.png", page_folder / "second" / "letter_001.png"):
+        image.write_bytes(b"not an image")
+    dataset = load_dataset(f"page:{page_folder}")
+    assert dataset.skipped == {"unreadable page image": 6}  # every line of both pages, under one reason
+    assert dataset.summary().endswith("skipped 6: 6 unreadable page image (e.g. letter_001/l1)")
+    reason = reasons_of(read("page", page_folder))["letter_001/l1"]
+    assert reason.startswith("unreadable page image: letter_001.png (") and str(page_folder) not in reason
 
 
 def test_alto_broken_files_are_skipped_by_name(tmp_path: Path) -> None:

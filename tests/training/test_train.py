@@ -257,7 +257,9 @@ def test_synthetic_lines_keep_their_share_beside_weighted_datasets(tmp_path, mon
     monkeypatch.setattr(run, "LineDataModule", capture)
     data = write_gt_folder(tmp_path / "lines", line_texts(6))
     other = write_gt_folder(tmp_path / "other", line_texts(6, seed=1))
-    train(tiny_train_config(data, tmp_path / "run", train=[f"{data}@3", f"{other}@1"], synth_ratio=0.5, max_steps=1))
+    val = write_gt_folder(tmp_path / "val", line_texts(6, seed=0)[:2])  # its own lines: --val's are never trained on
+    config = tiny_train_config(data, tmp_path / "run", train=[f"{data}@3", f"{other}@1"], val=[str(val)], synth_ratio=0.5, max_steps=1)
+    train(config)
     weights = captured["weights"]
     synthetic = weights[12:]  # after the 12 real lines
     assert len(synthetic) == 12 and sum(synthetic) / sum(weights) == pytest.approx(0.5)
@@ -286,6 +288,52 @@ def test_val_ids_alone_hold_their_lines_out_of_training(tmp_path):
     # the same when --val names the dataset again (IAM style: `train D --val D --val-ids list`)
     again = train(tiny_train_config(data, tmp_path / "again", val=[str(data)], val_ids=val_list, max_steps=1))
     assert (again.train_lines, again.val_lines) == (8, 8)  # was (16, 8): the val lines were trained on
+
+
+def test_lines_that_validation_reads_are_not_trained_on(tmp_path):
+    """``train lines/mss19 --val lines/mss19/val``: the top folder holds the val folder. Its lines
+    are validated on, never trained on, and counted as skipped, however --val spells the path."""
+    from linescribe.training.run import _select
+
+    top = tmp_path / "set"
+    write_gt_folder(top / "train", line_texts(8))
+    write_gt_folder(top / "val", line_texts(4, seed=1), prefix="v")
+    (tmp_path / "link").symlink_to(top / "val", target_is_directory=True)
+    train_sets, val_sets = _select(tiny_train_config(top, tmp_path / "run", val=[str(tmp_path / "link")]))
+    assert [sample.id for sample in train_sets[0].samples] == [f"train/doc{n // 4:03d}_l{n:04d}" for n in range(8)]
+    assert len(val_sets[0].samples) == 4
+    assert train_sets[0].skipped == {"also a validation line": 4}
+    assert train_sets[0].summary().endswith("8 lines, skipped 4: 4 also a validation line (e.g. val/v000_l0000)")
+
+
+def test_page_lines_are_compared_by_their_crop_of_the_page(tmp_path):
+    """Lines cropped from one page image are the same line only when their polygons are."""
+    import re
+
+    from generated import write_document
+    from linescribe.training.run import _select
+
+    xml = write_document(tmp_path / "pages", "letter", "page").read_text(encoding="utf-8")
+    (tmp_path / "val").mkdir()
+    two_lines = re.sub(r'<TextLine id="r1l[234]".*?</TextLine>', "", xml, flags=re.S).replace("letter.png", "../pages/letter.png")
+    (tmp_path / "val" / "letter.xml").write_text(two_lines, encoding="utf-8")
+    config = tiny_train_config(tmp_path, tmp_path / "run", train=[f"page:{tmp_path / 'pages'}"], val=[f"page:{tmp_path / 'val'}"])
+    train_sets, val_sets = _select(config)
+    assert [sample.id for sample in val_sets[0].samples] == ["letter/r1l0", "letter/r1l1"]
+    assert [sample.id for sample in train_sets[0].samples] == ["letter/r1l2", "letter/r1l3", "letter/r1l4"]
+    assert train_sets[0].skipped == {"also a validation line": 2}
+
+
+def test_validating_on_the_very_training_lines_keeps_them_with_a_warning(tmp_path, caplog):
+    """``train D --val D`` asks for a model that learns D by heart (as these tests' tiny models
+    do): nothing would be left to train on, so the lines stay, and the user is told."""
+    from linescribe.training.run import _select
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    with caplog.at_level("WARNING"):
+        train_sets, val_sets = _select(tiny_train_config(data, tmp_path / "run"))
+    assert len(train_sets[0].samples) == len(val_sets[0].samples) == 4 and not train_sets[0].skipped
+    assert "every training line is also a validation line" in caplog.text
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):

@@ -41,7 +41,7 @@ def report_tsv(lines: list[LineResult]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--confusions", default=10, show_default=True, help="Show the N most frequent character confusions.")
 @batch_size_option()
-@click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids.")
+@click.option("--ids", type=click.Path(path_type=Path), help="Split list: evaluate only these line or form ids (entries skipped while reading are counted over the whole datasets, and said so).")
 @click.option("--text-rules", default=None, help="Transcription rules for the references (default: those the model was trained with).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad dataset entry.")
 @reading_options
@@ -76,28 +76,37 @@ def evaluate(
     if text_rules is None:
         text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
-    samples = [sample for dataset in loaded for sample in dataset.samples]
+    lines_read = [len(dataset.samples) for dataset in loaded]
     if ids:
-        samples = filter_by_ids(samples, read_split_file(ids))
+        listed = read_split_file(ids)
+        for dataset in loaded:
+            dataset.samples = filter_by_ids(dataset.samples, listed)
+    samples = [sample for dataset in loaded for sample in dataset.samples]
     result = run_evaluation(recognizer, samples)
     if report:
         write_atomically(report, report_tsv(result.lines).encode("utf-8"))
     skipped = {str(d.spec.path): dict(d.skipped) for d in loaded if d.skipped}
     if as_json:
+        # with --ids, the skips are named for what they count: the whole datasets (a skipped
+        # entry has no group that a form list could select it by), beside the lines read
+        counts: dict[str, Any] = {"skipped_entries": skipped}
+        if ids:
+            read_counts = {str(dataset.spec.path): count for dataset, count in zip(loaded, lines_read)}
+            counts = {"lines_read_before_ids": read_counts, "skipped_entries_before_ids": skipped}
         document = {
             "model": recognizer.name,
             "decoder": recognizer.decoding.decoder,
             "backend": recognizer.backend,
             "datasets": datasets,
             **result.summary(),
-            "skipped_entries": skipped,
+            **counts,
             "unreadable": result.unreadable,
             "confusions": [{"reference": r, "prediction": h, "count": c} for r, h, c in result.confusions(confusions)],
         }
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
-    for dataset in loaded:
-        click.echo(dataset.summary(), err=True)
+    for dataset, count in zip(loaded, lines_read):
+        click.echo(dataset.summary(count if ids else None), err=True)
     for problem in result.unreadable:
         click.echo(f"unreadable: {problem}", err=True)
     rates = result.rates

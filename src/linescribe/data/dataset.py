@@ -34,13 +34,19 @@ class LoadedDataset:
         self.skipped[kind] += 1
         self.examples.setdefault(kind, printable(entry_id))
 
-    def summary(self) -> str:
+    def summary(self, lines_read: int | None = None) -> str:
+        """One line: the lines kept and the entries skipped, by reason. ``lines_read``: the kept
+        lines are a selection (eval --ids) of that many; the skips, which a list of line or form
+        ids cannot place (a skipped entry has no group), are then said to count the whole dataset."""
         text = f"{self.spec.path}: {len(self.samples)} lines"
+        if lines_read is not None:
+            text += f" selected of {lines_read} read"
         if self.skipped:
             reasons = ", ".join(
                 f"{count} {reason} (e.g. {self.examples[reason]})" for reason, count in self.skipped.most_common()
             )
-            text += f", skipped {sum(self.skipped.values())}: {reasons}"
+            scope = "" if lines_read is None else " in the whole dataset"
+            text += f", skipped {sum(self.skipped.values())}{scope}: {reasons}"
         if self.unknown_chars:
             text += f"; unknown characters: {''.join(sorted(self.unknown_chars))!r}"
         return text

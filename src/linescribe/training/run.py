@@ -23,7 +23,7 @@ from linescribe.data.augment import Augmenter
 from linescribe.data.dataset import LoadedDataset, drop_unwritable, load_datasets
 from linescribe.data.images import image_size, load_sample_image
 from linescribe.data.preprocess import Preprocessing
-from linescribe.data.sample import Sample
+from linescribe.data.sample import Point, Sample
 from linescribe.data.synth import LineSynthesizer
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
 from linescribe.errors import ImageError, LinescribeError
@@ -138,7 +138,9 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
     takes the --train-ids lines, or else every line not listed in --val-ids; a line listed in
     --val-ids is never trained on, whether --val names its dataset again or not. With --train-ids
     alone, the validation documents are held out of the listed lines, never drawn from the
-    unlisted ones (which are, in IAM's lists, the test set).
+    unlisted ones (which are, in IAM's lists, the test set). Nor does a line that --val reads
+    from another dataset spec (``train lines/mss19 --val lines/mss19/val``): see
+    ``_drop_validation_lines``.
     """
     train_sets = load_datasets(config.train, config.strict, config.text_rules)
     val_ids = read_split_file(config.val_ids) if config.val_ids else None
@@ -171,7 +173,39 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
             "no validation lines: the training data holds a single document, so none can be held out; "
             "give --val DATASET or --val-ids FILE"
         )
+    _drop_validation_lines(train_sets, val_sets)
     return train_sets, val_sets
+
+
+VALIDATION_LINE = "also a validation line"
+
+
+def _drop_validation_lines(train_sets: list[LoadedDataset], val_sets: list[LoadedDataset]) -> None:
+    """Leave out of training, counted as skipped, every line that validation reads too: the same
+    image file (by its real path, however the specs spell it) and the same polygon. A dataset's
+    top folder holds its val folder, and a validation CER on trained lines flatters the model.
+    When every training line is a validation line, that was asked for (a model made to learn a
+    few lines by heart): they are kept, with a warning."""
+    real_paths: dict[Path, str] = {}
+
+    def crop(sample: Sample) -> tuple[str, tuple[Point, ...] | None]:
+        if sample.path not in real_paths:  # once per page image, not per line
+            real_paths[sample.path] = os.path.realpath(sample.path)
+        return real_paths[sample.path], sample.polygon
+
+    validated = {crop(sample) for dataset in val_sets for sample in dataset.samples}
+    if all(crop(sample) in validated for dataset in train_sets for sample in dataset.samples):
+        if any(dataset.samples for dataset in train_sets):
+            log.warning("every training line is also a validation line: the validation CER will not tell how well unseen lines are read")
+        return
+    for dataset in train_sets:
+        kept = []
+        for sample in dataset.samples:
+            if crop(sample) in validated:
+                dataset.skip(sample.id, VALIDATION_LINE)
+            else:
+                kept.append(sample)
+        dataset.samples = kept
 
 
 def init_model_path(init: str | Path) -> Path:

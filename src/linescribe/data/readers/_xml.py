@@ -19,7 +19,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size, level_points, steep_angle
-from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
+from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry, walk
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError, ImageError, printable
 
@@ -139,13 +139,13 @@ def _size_hint(points: tuple[Point, ...], angle: float = 0.0) -> tuple[int, int]
 
 
 def xml_files(path: Path, exclude: Path | None = None) -> list[Path]:
-    """The file itself, or every .xml below the folder in sorted order; ``exclude``, a folder
-    below it (where outputs go), is not searched."""
+    """The file itself, or every .xml below the folder in sorted order, symlinked folders
+    included (each real folder once); ``exclude``, a folder below it (where outputs go), is not searched."""
     if path.is_file():
         return [path]
     skipped = os.path.realpath(exclude) if exclude is not None else None
     found = []
-    for folder, subfolders, names in os.walk(path):
+    for folder, subfolders, names in walk(path):
         subfolders[:] = sorted(name for name in subfolders if os.path.realpath(os.path.join(folder, name)) != skipped)
         found.extend(Path(folder) / name for name in sorted(names) if name.lower().endswith(".xml"))
     return found
@@ -241,16 +241,22 @@ def scaled(points: tuple[Point, ...], scale: tuple[float, float]) -> tuple[Point
     return points if scale == (1.0, 1.0) else tuple((x * scale[0], y * scale[1]) for x, y in points)
 
 
-def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sample | Skipped]:
+def read_xml_pages(path: Path, root: str, parse_page: ParsePage, dataset: Path | None = None) -> Iterator[Sample | Skipped]:
     """Every line of every page file; a file that cannot be parsed is one Skipped entry naming
     it. Coordinates are scaled to the page image when it has another resolution than the file
-    states (a reduced download), and every line of a page whose image has another shape is skipped."""
+    states (a reduced download), and every line of a page whose image has another shape is skipped.
+    Page ids are the files' paths below ``dataset`` (the folder read, by default ``path``) without
+    suffix, so that ``a.xml`` in two folders gives two pages; a file read alone is its stem."""
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder")
     files = xml_files(path)
     if not files:
         raise DatasetError(f"{path}: no .xml files in this folder")
+    top = path if dataset is None else dataset
+    in_folder = top.is_dir()
     for xml_path in files:
+        relative = xml_path.relative_to(top) if in_folder else Path(xml_path.name)
+        page_id = (relative.parent / relative.stem).as_posix()
         document = parse_xml(xml_path)
         if isinstance(document, str):
             yield Skipped(str(xml_path), document)
@@ -262,7 +268,7 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage) -> Iterator[Sam
         image = find_image(xml_path, layout.image_name)
         scale = _page_scale(document, image) if image is not None and layout.lines else (1.0, 1.0)
         for line in layout.lines:
-            yield _line_entry(xml_path, image, line, scale)
+            yield _line_entry(page_id, image, line, scale)
 
 
 def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
@@ -270,7 +276,8 @@ def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
     try:
         size = image_size(image)
     except ImageError as error:
-        return str(error)
+        # the reason before ": " labels the skip: one label for every page, not one per image path
+        return f"unreadable page image: {printable(image.name)} ({str(error).removeprefix(f'{image}: ')})"
     scale = coordinate_scale(declared := declared_page_size(document), size)
     if scale is None:
         assert declared is not None
@@ -278,9 +285,10 @@ def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
     return scale
 
 
-def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine, scale: tuple[float, float] | str) -> Sample | Skipped:
-    """The line as a polygon of its page image; id ``<xml stem>/<line id>``, grouped by page."""
-    line_id = f"{xml_path.stem}/{line.id}"
+def _line_entry(page_id: str, image: Path | None, line: LayoutLine, scale: tuple[float, float] | str) -> Sample | Skipped:
+    """The line as a polygon of its page image; id ``<page id>/<line id>``, grouped by page (the
+    XML file's path below the folder read, without suffix)."""
+    line_id = f"{page_id}/{line.id}"
     if image is None:
         return Skipped(line_id, IMAGE_MISSING)
     if isinstance(scale, str):
@@ -290,4 +298,4 @@ def _line_entry(xml_path: Path, image: Path | None, line: LayoutLine, scale: tup
         return Skipped(line_id, polygon)
     polygon = scaled(polygon, scale)
     angle = steep_angle(scaled(line_baseline(line.element), scale))
-    return line_entry(line_id, line.text, image, group=xml_path.stem, polygon=polygon, angle=angle, size_hint=_size_hint(polygon, angle))
+    return line_entry(line_id, line.text, image, group=page_id, polygon=polygon, angle=angle, size_hint=_size_hint(polygon, angle))

@@ -98,6 +98,6 @@ def read(path: Path) -> Iterator[Sample | Skipped]:
     its own lines."""
     for xml_path in xml_files(path) or [path]:  # none: read_xml_pages says why (no such path, no XML)
         try:
-            yield from read_xml_pages(xml_path, ROOT, page_layout)
+            yield from read_xml_pages(xml_path, ROOT, page_layout, dataset=path)
         except NotPixels as error:  # raised before any line of the file is yielded
             yield Skipped(str(xml_path), error.reason)

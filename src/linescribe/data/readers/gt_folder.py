@@ -6,6 +6,7 @@ This is the layout of kraken, OCR-D and ``/work/shared/data/lines``. The tree is
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections import defaultdict
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.data.readers._common import IMAGE_MISSING, line_entry
+from linescribe.data.readers._common import IMAGE_MISSING, line_entry, walk
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
@@ -24,11 +25,16 @@ OCROPUS_VARIANTS = (".nrm", ".bin")
 """OCRopus / kraken ketos name a line's normalised and binarised images ``010001.nrm.png`` and
 ``010001.bin.png`` beside ``010001.gt.txt``; with several, the plainest one is read (plain image
 first, then normalised grey, then binarised)."""
+SPLIT_FOLDERS = ("train", "val", "test")
+"""Subfolders that, at the top of the folder read, say it holds several splits."""
+
+log = logging.getLogger(__name__)
 
 
 def _walk(root: Path) -> Iterator[tuple[str, list[str]]]:
-    """(folder relative to root in posix form, "" for the root; its file names), sorted."""
-    for folder, subfolders, names in os.walk(root):
+    """(folder relative to root in posix form, "" for the root; its file names), sorted;
+    symlinked folders included, each real folder once."""
+    for folder, subfolders, names in walk(root):
         subfolders.sort()
         relative = Path(folder).relative_to(root).as_posix()
         yield ("" if relative == "." else relative), sorted(names)
@@ -41,14 +47,25 @@ LINE_ID = re.compile(
 ``line_1561403516499_110``; eScriptorium ``eSc_line_6d78f9b1``; kraken ``line_12``."""
 
 
-def _group(key: str, root: Path) -> str:
-    """The page a line comes from, so that a page never straddles the train/val split: the stem
-    without its line id (``JDH_2_16_65_001_tr_1_tl_3`` -> ``JDH_2_16_65_001``), else the stem
-    before its last ``_``, else the folder."""
-    folder, _, stem = key.rpartition("/")
+def _page(stem: str) -> str:
+    """The stem without its line id (``JDH_2_16_65_001_tr_1_tl_3`` -> ``JDH_2_16_65_001``), else
+    before its last ``_``; "" when that leaves nothing."""
     match = LINE_ID.search(stem)
-    prefix = stem[: match.start()] if match else stem.rpartition("_")[0]
-    return prefix or folder or root.name
+    return stem[: match.start()] if match else stem.rpartition("_")[0]
+
+
+def _group(key: str, root: Path) -> str:
+    """The page a line comes from, so that a page never straddles the train/val split. At the
+    root, the stem's page (else the root's name). In a subfolder, the page under its folder
+    (``p001/JDH_2_16_65_001``), so pages of the same name in two folders stay apart; and the
+    folder alone when the stem is only a line id (``p001/tr_1_tl_3``, ``p002/line_0002``): the
+    folder is then the page, and the id's start (``tr_1``, ``line``) would join every page's
+    lines of that name."""
+    folder, _, stem = key.rpartition("/")
+    if not folder:
+        return _page(stem) or root.name
+    page = "" if LINE_ID.fullmatch(f"_{stem}") else _page(stem)
+    return f"{folder}/{page}" if page else folder
 
 
 def _plainest(names: list[str]) -> str | None:
@@ -87,6 +104,12 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
     """Every image/label pair under root, in sorted order; id = relative path without suffix."""
     if not root.is_dir():
         raise DatasetError(f"{root}: a gt dataset is a folder of line images with .gt.txt files")
+    splits = [name for name in SPLIT_FOLDERS if (root / name).is_dir()]
+    if splits:  # likely the dataset's top folder given where one split was meant
+        log.warning(
+            "%s: reading its %s subfolders as one dataset; name the split's folder (e.g. %s) to read one split",
+            root, ", ".join(splits), root / splits[0],
+        )
     images: dict[str, list[str]] = defaultdict(list)
     labels: set[str] = set()
     image_files: list[tuple[str, str, str]] = []  # (folder prefix, stem, file name)

@@ -16,11 +16,6 @@ from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
-DAMAGED_IDS = frozenset({"a01-117-05-02", "r06-022-03-05"})
-"""Ids whose images are broken in the official distribution."""
-
-DAMAGED = "known damaged image in IAM"
-
 _FIELDS = 8
 """id, status, graylevel, components, x, y, w, h; the transcription follows (and may hold spaces)."""
 
@@ -38,8 +33,9 @@ def _find(root: Path, name: str) -> Path | None:
 
 
 def _records(path: Path) -> Iterator[list[str]]:
-    """The fields of every line that is neither blank nor a ``#`` comment."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    """The fields of every line that is neither blank nor a ``#`` comment; a byte-order mark
+    (Windows editors write one) is not part of the first id."""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
         for line in handle:
             if line.strip() and not line.startswith("#"):
                 yield line.split()
@@ -85,9 +81,6 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
         line_id = fields[0]
         if len(fields) < _FIELDS:
             yield Skipped(line_id, f"malformed line in {lines_txt.name} (fewer than {_FIELDS} fields)")
-            continue
-        if line_id in DAMAGED_IDS:
-            yield Skipped(line_id, DAMAGED)
             continue
         form = line_id.rsplit("-", 1)[0]
         path = root / "lines" / line_id.split("-", 1)[0] / form / f"{line_id}.png"
