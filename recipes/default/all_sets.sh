@@ -32,6 +32,12 @@
 #   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v10 runs/v9g/model.safetensors --lr 0.0003 --max-steps 4400 \
 #     --max-time 00:01:40:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 20 \
 #     --hparam dropout=0.1 --threads 1
+# and in session 13, two runs of that recipe from v10 side by side (seeds 21 and 22; stopped by --max-time at
+# steps 3,279 and 3,327), whose weights averaged are v11 (for s in 21 22; do ...; done, then the soup):
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v11s$s src/linescribe/pretrained/default.safetensors --lr 0.0003 \
+#     --max-steps 4000 --max-time 00:01:45:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed \
+#     --seed $s --hparam dropout=0.1 --threads 1
+#   python recipes/default/soup.py runs/v11soup runs/v11s21 runs/v11s22
 # and PP-OCRv6 small fine-tuned on the same data (shipped as `accurate`; recipes/accurate/train.sh runs all its stages):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
