@@ -345,7 +345,7 @@ def test_a_dataset_of_pages_crops_a_reduced_scan_where_its_lines_are(tmp_path, f
         assert abs(small.shape[0] - big.shape[0] / 2) <= 2 and abs(small.shape[1] - big.shape[1] / 2) <= 2
     image.resize((width, height // 2)).save(tmp_path / "letter.png")
     reasons = {entry.reason for entry in read_entries(parse_spec(str(path)))}
-    assert reasons == {f"page image letter.png is {width}x{height // 2}, the file's page {width}x{height}: another shape"}
+    assert reasons == {f"page image of another shape: letter.png is {width}x{height // 2}, the file's page {width}x{height}"}
 
 
 @pytest.mark.skipif(not PAGES_SAMPLE.is_dir(), reason="../shared/data/pages-sample is not here")

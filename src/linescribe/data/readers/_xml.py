@@ -281,7 +281,7 @@ def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
     scale = coordinate_scale(declared := declared_page_size(document), size)
     if scale is None:
         assert declared is not None
-        return f"page image {printable(image.name)} is {size[0]}x{size[1]}, the file's page {declared[0]:g}x{declared[1]:g}: another shape"
+        return f"page image of another shape: {printable(image.name)} is {size[0]}x{size[1]}, the file's page {declared[0]:g}x{declared[1]:g}"
     return scale
 
 
