@@ -60,7 +60,7 @@ def test_a_file_that_is_not_a_results_file_is_refused(tmp_path):
 
 
 def test_a_foreign_file_without_a_last_newline_is_refused_and_left_whole(tmp_path):
-    for name, content in (("one.jsonl", b'{"id": 1, "note": "keep me"}'), ("notes.jsonl", b"keep me too")):
+    for name, content in (("one.jsonl", b'{"id": 1, "note": "keep me"}'), ("notes.jsonl", b"keep me too"), ("brace.jsonl", b"{")):
         path = tmp_path / name
         path.write_bytes(content)
         with pytest.raises(LinescribeError, match=f"{name}: line 1 is not a linescribe result record"):

@@ -50,6 +50,7 @@ fi
 declare -A share=([hooker]=1 [copiste]=0.5 [poilus]=1 [mss19]=1 [peraire]=1 [timeus]=0.45)
 scale=1
 for attempt in 1 2 3; do
+  applied=$scale
   rm -rf gpu/train
   for set in hooker copiste poilus mss19 peraire timeus; do
     fraction=$(awk -v s="${share[$set]}" -v k="$scale" 'BEGIN { printf "%.4f", s * k }')
@@ -63,7 +64,7 @@ done
 for set in hooker copiste poilus mss19 peraire timeus; do mv "gpu/train/$set" "gpu/lines/$set/train"; done
 rmdir gpu/train
 total=$((tracked + $(sizes gpu)))
-awk -v t="$tracked" -v p="$((total - tracked))" -v k="$scale" \
+awk -v t="$tracked" -v p="$((total - tracked))" -v k="$applied" \
   'BEGIN { printf "repository %.1f MiB + gpu/ %.1f MiB = %.1f MiB of the limit; train shares scaled by %s\n", t / 2^20, p / 2^20, (t + p) / 2^20, k }'
 if [ "$total" -gt "$((limit - margin))" ]; then
   echo "too large for a device machine: lower QUALITY or the shares above" >&2

@@ -139,7 +139,8 @@ class JsonlResults:
         try:
             json.loads(tail)
         except json.JSONDecodeError:
-            if RECORD_START.startswith(tail) or tail.startswith(RECORD_START):
+            # cut only what begins as our records do, and a mere prefix of one only after records
+            if tail.startswith(RECORD_START) or (RECORD_START.startswith(tail) and any(line.strip() for line in lines)):
                 os.truncate(self.path, end)
                 return
         self._take(len(lines) + 1, tail)

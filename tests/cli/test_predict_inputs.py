@@ -65,6 +65,8 @@ def test_a_glob_that_matches_nothing_is_reported_by_name_and_the_rest_read(tmp_p
     render_line("abc").save(tmp_path / "a.png")
     images, _, _ = expand_inputs((str(tmp_path / "a.png"), str(tmp_path / "missing" / "*.png")))
     assert images == [str(tmp_path / "a.png"), str(tmp_path / "missing" / "*.png")]
+    (tmp_path / "notes.txt").write_text("not an image")  # matched, but by no image: the pattern is reported too
+    assert expand_inputs((str(tmp_path / "*.txt"),))[0] == [str(tmp_path / "*.txt")]
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "tiny.onnx"), str(tmp_path / "a.png"), str(tmp_path / "missing" / "*.png")])
     assert result.exit_code == 1
     assert f"linescribe: error: {tmp_path / 'missing' / '*.png'}: image file not found" in result.output

@@ -122,8 +122,9 @@ def test_gt_folder_pairs_images_and_labels(gt_root: Path) -> None:
 
 def test_gt_folder_groups_lines_by_folder_and_page(tmp_path: Path, line_image: Callable[..., Path]) -> None:
     """One folder per page holding stems that are only line ids (eScriptorium, kraken exports):
-    the folder is the page; else the stem's page is taken under its folder. The lines at the
-    root keep the groups they always had (trained models and split lists name them)."""
+    the folder is the page; else the stem's page is taken under its folder. At the root a stem
+    that is only a line id belongs to the root's page (it was "tr_1": every page's region 1);
+    others keep the groups they always had (trained models and split lists name them)."""
     stems = [
         "p001/tr_1_tl_3", "p001/tr_2_tl_1", "p002/tr_1_tl_1",  # region 1 of both pages once shared a group "tr_1"
         "q001/line_0001", "q002/line_0002",  # once all "line": a single document, nothing to hold out
@@ -138,7 +139,7 @@ def test_gt_folder_groups_lines_by_folder_and_page(tmp_path: Path, line_image: C
         "p001/tr_1_tl_3": "p001", "p001/tr_2_tl_1": "p001", "p002/tr_1_tl_1": "p002",
         "q001/line_0001": "q001", "q002/line_0002": "q002",
         "a/JDH_1_r1l1": "a/JDH_1", "b/JDH_1_r1l1": "b/JDH_1",
-        "JDH_2_r1l1": "JDH_2", "tr_1_tl_3": "tr_1",  # at the root: as before
+        "JDH_2_r1l1": "JDH_2", "tr_1_tl_3": tmp_path.name,  # at the root: the page, or for a bare line id the root
     }
 
 

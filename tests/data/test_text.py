@@ -18,6 +18,12 @@ def test_the_other_illegible_mark_drops_the_line_instead_of_reading_as_struck_wo
         apply_rules(text, ["cremma"])
 
 
+def test_two_struck_words_side_by_side_are_not_illegible_ink():
+    """A real Copiste line: ``>Cery<>Cerry<`` holds ``<>`` only where one struck word ends and
+    the next begins."""
+    assert apply_rules("Notre-Dame-de->Cery<>Cerry< Cenilly", ["cremma"]) == "Notre-Dame-de-CeryCerry Cenilly"
+
+
 def test_quotes_and_long_s():
     assert apply_rules("l’homme “dit”", ["quotes"]) == "l'homme \"dit\""
     assert apply_rules("laisſe", ["long-s"]) == "laisse"

@@ -98,6 +98,13 @@ def test_an_accepted_format_whose_header_is_damaged_is_422_not_415(line, format,
     assert refused.value.status == 422
 
 
+@pytest.mark.parametrize("data", [b"BM is not a bitmap, just notes", b"BMW,Audi\n1,2\n"])
+def test_text_that_begins_with_bmp_letters_is_415_not_a_damaged_bmp(data):
+    with pytest.raises(RequestError, match="not an image in an accepted format") as refused:
+        decode_upload(data, "notes.txt", 10**6)
+    assert refused.value.status == 415
+
+
 def raising(error: Exception):
     def method(self, *args, **kwargs):
         raise error

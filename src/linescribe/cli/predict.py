@@ -76,6 +76,8 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
                 matched_documents.append(match)
             elif match.lower().endswith(IMAGE_SUFFIXES) or match == item:
                 matched_images.append(match)
+        if not (matched_images or matched_documents or matched_problems):
+            matched_images.append(item)  # it matched no image or PAGE/ALTO file: reported as a missing file is
         # once each: "**" matches a folder and what it holds
         images += dict.fromkeys(matched_images)
         documents += dict.fromkeys(matched_documents)

@@ -16,22 +16,27 @@ from linescribe.errors import LinescribeError
 
 ILLEGIBLE = ("><", "<>")
 """Illegible ink: ``><`` in CREMMA and Copiste, ``<>`` in Copiste and two ../shared sets (mss19's
-Vivien folder, mss20's Badinter letters). Checked before struck words, whose pattern would
-otherwise read ``<> a <>`` as a struck `` a ``."""
+Vivien folder, mss20's Badinter letters)."""
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"'})
-_STRUCK = re.compile(r">([^<>]+)<")
+_CREMMA_MARKUP = re.compile(r"<>|><|>([^<>]+)<")
+"""Illegible marks and struck words (``>word<``), found in one left-to-right pass: two struck
+words side by side (``>Cery<>Cerry<``) are two struck words, not illegible ink, and ``<> a <>``
+is illegible ink twice, not a struck `` a `` between two stray brackets."""
 
 
 class DropLine(Exception):
     """The line cannot be learned from (e.g. it contains illegible ink); the message says why."""
 
 
+def _struck_or_illegible(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        raise DropLine(f"illegible ink marked '{match.group(0)}'")
+    return match.group(1)
+
+
 def _cremma(text: str) -> str:
-    for mark in ILLEGIBLE:
-        if mark in text:
-            raise DropLine(f"illegible ink marked '{mark}'")
-    text = _STRUCK.sub(r"\1", text).replace("^", "")
+    text = _CREMMA_MARKUP.sub(_struck_or_illegible, text).replace("^", "")
     return re.sub(r" {2,}", " ", text).strip()
 
 

@@ -26,7 +26,6 @@ SIGNATURES = (
     (b"GIF8", "GIF"),
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
-    (b"BM", "BMP"),
     (b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
     (b"\xff\x4f\xff\x51", "JPEG2000"),
 )
@@ -62,9 +61,12 @@ def safe_name(filename: str | None, position: int) -> str:
 
 
 def _signature_format(data: bytes) -> str | None:
-    """The accepted format whose signature the bytes begin with, if any."""
+    """The accepted format whose signature the bytes begin with, if any. BMP's two letters begin
+    plenty of text files too: a BMP also has its four reserved zero bytes (6-9)."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if data.startswith(b"BM"):
+        return "BMP" if data[6:10] == b"\0\0\0\0" else None
     return next((name for signature, name in SIGNATURES if data.startswith(signature)), None)
 
 

@@ -56,15 +56,15 @@ def _page(stem: str) -> str:
 
 def _group(key: str, root: Path) -> str:
     """The page a line comes from, so that a page never straddles the train/val split. At the
-    root, the stem's page (else the root's name). In a subfolder, the page under its folder
-    (``p001/JDH_2_16_65_001``), so pages of the same name in two folders stay apart; and the
+    root, the stem's page, or the root's name for a stem that is only a line id. In a subfolder,
+    the page under its folder (``p001/JDH_2_16_65_001``), so pages of the same name in two folders stay apart; and the
     folder alone when the stem is only a line id (``p001/tr_1_tl_3``, ``p002/line_0002``): the
     folder is then the page, and the id's start (``tr_1``, ``line``) would join every page's
     lines of that name."""
     folder, _, stem = key.rpartition("/")
-    if not folder:
-        return _page(stem) or root.name
     page = "" if LINE_ID.fullmatch(f"_{stem}") else _page(stem)
+    if not folder:
+        return page or root.name
     return f"{folder}/{page}" if page else folder
 
 
