@@ -19,7 +19,7 @@ ILLEGIBLE = ("><", "<>")
 Vivien folder, mss20's Badinter letters)."""
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"'})
-_CREMMA_MARKUP = re.compile(r"<>|><|>([^<>]+)<")
+_CREMMA_MARKUP = re.compile("|".join(map(re.escape, ILLEGIBLE)) + r"|>([^<>]+)<")
 """Illegible marks and struck words (``>word<``), found in one left-to-right pass: two struck
 words side by side (``>Cery<>Cerry<``) are two struck words, not illegible ink, and ``<> a <>``
 is illegible ink twice, not a struck `` a `` between two stray brackets."""
