@@ -259,6 +259,59 @@ def test_files_that_are_not_linescribe_onnx_models_are_refused(exported, tmp_pat
         linescribe.load_model(exported[1], backend="torch")
 
 
+
+def _edited(path, tmp_path, name, edit):
+    """A copy of the ONNX file at ``path`` whose graph or linescribe description ``edit`` changed."""
+    import onnx
+
+    proto = onnx.load(path)
+    edit(proto)
+    onnx.save(proto, tmp_path / name)
+    return tmp_path / name
+
+
+def _describe(change):
+    def edit(proto):
+        entry = next(e for e in proto.metadata_props if e.key == "linescribe")
+        document = json.loads(entry.value)
+        change(document)
+        entry.value = json.dumps(document)
+
+    return edit
+
+
+def test_a_description_that_does_not_fit_its_graph_is_refused(exported, tmp_path):
+    from linescribe.modelfile.onnx_runtime import read_onnx_document
+
+    model, path = exported
+    short = _edited(path, tmp_path, "short.onnx", _describe(lambda d: d.update(alphabet=d["alphabet"][:2])))
+    with pytest.raises(ModelFileError, match=rf"short.onnx: the graph gives {model.alphabet.num_classes} classes but the description's alphabet has 3"):
+        linescribe.load_model(short)
+    with pytest.raises(ModelFileError, match="short.onnx: the graph gives"):
+        read_onnx_document(short)  # linescribe info
+    taller = _edited(path, tmp_path, "taller.onnx", _describe(lambda d: d["preprocess"].update(height=d["preprocess"]["height"] + 16)))
+    with pytest.raises(ModelFileError, match="taller.onnx: the graph reads lines .* px high but the description says"):
+        linescribe.load_model(taller)
+
+
+def test_an_onnx_file_cannot_make_onnxruntime_read_files_beside_it(exported, tmp_path, monkeypatch):
+    from onnx import TensorProto, numpy_helper
+
+    def move_weights_out(proto):
+        tensor = max(proto.graph.initializer, key=lambda t: len(t.raw_data))
+        values = numpy_helper.to_array(tensor)
+        values.tofile(tmp_path / "weights.bin")
+        tensor.ClearField("raw_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", "weights.bin"), ("offset", "0"), ("length", str(values.nbytes))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+
+    outside = _edited(exported[1], tmp_path, "outside.onnx", move_weights_out)
+    monkeypatch.chdir(tmp_path)  # for bytes, onnxruntime would look in the working directory
+    with pytest.raises(ModelFileError, match="outside.onnx: not an ONNX model onnxruntime can load"):
+        linescribe.load_model(outside)
+
 TORCHLESS = textwrap.dedent(
     """
     import json, sys

@@ -38,6 +38,18 @@ def test_jsonl_results_are_appended_and_read_images_count_as_done(tmp_path):
     reopened.close()
 
 
+def test_a_file_name_that_is_not_utf8_is_written_and_found_done_on_resume(tmp_path):
+    name = os.fsdecode(b"scans/caf\xe9.png")  # an old Latin-1 archive's name: a lone surrogate in Python
+    path = tmp_path / "results.jsonl"
+    results = JsonlResults(path)
+    results.write([_read(name, "café"), _read("ok.png")])
+    results.close()
+    assert "café" in path.read_text(encoding="utf-8")  # text stays readable; only the name is escaped
+    reopened = JsonlResults(path)
+    assert reopened.done == {name, "ok.png"}
+    reopened.close()
+
+
 def test_a_torn_last_line_is_cut_off_and_its_image_read_again(tmp_path):
     path = tmp_path / "results.jsonl"
     results = JsonlResults(path)
@@ -132,3 +144,17 @@ def test_a_worker_that_dies_is_reported_in_one_line(monkeypatch):
     spec = ModelSpec(None, "onnx", 1, {})
     with pytest.raises(LinescribeError, match=r"a worker process died \(out of memory\?\): try fewer --jobs"):
         list(read_in_processes(spec, ["a.png", "b.png", "c.png"], jobs=2, chunk_size=1))
+
+
+def test_an_unexpected_failure_on_one_page_is_that_pages_error_and_the_others_are_read(monkeypatch):
+    import linescribe.layout
+
+    def read_page(recognizer, path):
+        if path == "odd.png":
+            raise IndexError("index -4 is out of bounds for axis 0 with size 3")
+        return linescribe.layout.PageResult(path, 10, 10, 0.0, [])
+
+    monkeypatch.setattr(linescribe.layout, "read_page", read_page)
+    odd, fine = large_jobs.read_page_outcomes(None, ["odd.png", "fine.png"], ["text"])
+    assert odd.error == "odd.png: could not be read (IndexError: index -4 is out of bounds for axis 0 with size 3; a linescribe bug, please report it)"
+    assert fine.ok and fine.files == {".txt": b""}

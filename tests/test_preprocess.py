@@ -38,13 +38,16 @@ def test_a_line_without_ink_comes_out_as_plain_paper_whatever_its_tone(paper):
         assert is_blank(out) and not out.any()
 
 
-def test_a_few_marks_on_a_blank_line_are_kept_without_amplifying_the_paper():
+@pytest.mark.parametrize("paper", [240, 180, 120])
+def test_a_few_marks_on_a_blank_line_are_kept_without_amplifying_the_paper(paper):
+    """Grey paper goes to 0 here too (it came out 0.29 at 180, 0.53 at 120: a short word in a
+    wide crop read worse)."""
     rng = np.random.default_rng(0)
-    line = (240 + rng.integers(-3, 4, size=(40, 400))).astype(np.uint8)
-    line[18:24, 100:106] = 40  # a full stop: far fewer than the ink percentile's 2 % of the pixels
+    line = (paper + rng.integers(-3, 4, size=(40, 400))).astype(np.uint8)
+    line[18:24, 100:106] = 20  # a full stop: far fewer than the ink percentile's 2 % of the pixels
     out = Preprocessing()(line)
     assert not is_blank(out)
-    assert out.max() > 0.7 and np.median(out) < 0.1
+    assert out.max() > 0.7 and np.median(out) < 0.02
 
 
 def test_extreme_aspect_ratio_is_clipped():

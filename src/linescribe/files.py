@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from linescribe.errors import LinescribeError
 
@@ -66,3 +69,28 @@ def check_writable(path: Path, folder: bool = False) -> None:
             pass
     except OSError as error:
         raise LinescribeError(f"{path}: cannot write here ({error.strerror or error})") from None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_bytes(text: str) -> bytes:
+    """UTF-8 for an output file; a file name that is not UTF-8 (an old Latin-1 archive's, which
+    Python reads with its bytes escaped as lone surrogates) keeps its bytes as they are on disk
+    instead of stopping the whole output."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def without_escaped_bytes(text: str) -> str:
+    """``text`` with a non-UTF-8 file name's escaped bytes (lone surrogates) as U+FFFD, for
+    formats that cannot hold them at all (XML: the ``&#56553;`` written for one is refused by
+    every parser)."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """JSON with non-ASCII text as written, except a non-UTF-8 file name's escaped bytes, which go
+    out as ``\\udcXX`` escapes: valid UTF-8 that ``json.loads`` turns back into the same name (a
+    resumed job finds the image done), where the raw surrogates could not be written at all."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)

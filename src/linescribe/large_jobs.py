@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from linescribe.errors import LinescribeError
-from linescribe.files import write_atomically
+from linescribe.files import json_text, write_atomically
 from linescribe.inference import Prediction, Recognizer, load_recognizer
 
 PAGE_RECORD_KEYS = ("width", "height", "skew", "lines")
@@ -71,6 +71,15 @@ class PageOutcome:
         return cls(source, {"file": source, "text": "", "error": error}, error=error)
 
 
+def page_error(path: str, error: Exception) -> str:
+    """The one-line error of a page image that could not be read. An error linescribe did not
+    expect (a bug met on some odd image) is reported as that page's error too, so that one image
+    never stops a batch of thousands with a traceback."""
+    if isinstance(error, LinescribeError):
+        return str(error)
+    return f"{path}: could not be read ({type(error).__name__}: {error}; a linescribe bug, please report it)"
+
+
 def read_page_outcomes(recognizer: Recognizer, paths: Iterable[str], formats: Sequence[str]) -> list[PageOutcome]:
     """Find, order and read the lines of each page image and render its ``formats``; an image
     that cannot be read gives an outcome with its error, and the others are read."""
@@ -81,8 +90,8 @@ def read_page_outcomes(recognizer: Recognizer, paths: Iterable[str], formats: Se
         try:
             page = read_page(recognizer, path)
             files = render_outputs(page, formats)
-        except LinescribeError as error:
-            outcomes.append(PageOutcome.failed(path, str(error)))
+        except Exception as error:
+            outcomes.append(PageOutcome.failed(path, page_error(path, error)))
             continue
         reading = to_json(page)
         record = {"file": path, "text": reading["text"], "error": None, **{key: reading[key] for key in PAGE_RECORD_KEYS}}
@@ -163,7 +172,7 @@ class JsonlResults:
             self.done.add(file)
 
     def write(self, outcomes: Sequence[Outcome]) -> None:
-        self._handle.write("".join(json.dumps(result_record(o), ensure_ascii=False) + "\n" for o in outcomes))
+        self._handle.write("".join(json_text(result_record(o)) + "\n" for o in outcomes))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 

@@ -336,18 +336,23 @@ def test_lab_tiff_reads_its_lightness(tmp_path: Path) -> None:
     ("orientation", "stored"),
     [(1, None), (3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)],
 )
-def test_exif_rotation_is_applied(tmp_path: Path, orientation: int, stored: Image.Transpose | None) -> None:
+@pytest.mark.parametrize(("fmt", "options"), [("JPEG", {"quality": 95}), ("PNG", {})])
+def test_exif_rotation_is_applied(
+    tmp_path: Path, orientation: int, stored: Image.Transpose | None, fmt: str, options: dict[str, int]
+) -> None:
     """A phone photo stores the pixels as the sensor saw them and says in EXIF how to turn them:
-    the line must come out horizontal with its ink bar on the left."""
+    the line must come out horizontal with its ink bar on the left. (A PNG's eXIf chunk: Pillow
+    writes it before the pixels; image_size left it out and gave the sensor's size.)"""
     line = Image.fromarray(line_array())
     pixels = line if stored is None else line.transpose(stored)
     exif = Image.Exif()
     exif[0x0112] = orientation
-    data = encoded(pixels, "JPEG", exif=exif, quality=95)
+    data = encoded(pixels, fmt, exif=exif, **options)
     if orientation in (6, 8):
         assert Image.open(io.BytesIO(data)).size == (HEIGHT, WIDTH)
-    assert_reads_as_line(load_file(tmp_path, f"exif{orientation}.jpg", data))
-    assert image_size(tmp_path / f"exif{orientation}.jpg") == (WIDTH, HEIGHT)  # the size of what is read, from the header
+    name = f"exif{orientation}.{fmt.lower()}"
+    assert_reads_as_line(load_file(tmp_path, name, data))
+    assert image_size(tmp_path / name) == (WIDTH, HEIGHT)  # the size of what is read, from the header
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])
@@ -476,8 +481,10 @@ def test_arrays_of_the_wrong_kind_are_image_errors() -> None:
         load_gray(np.ones((2, 2), complex))
     with pytest.raises(ImageError, match="expected an array of numbers, not object"):
         load_gray(np.array([[1, "a"]], dtype=object))
-    with pytest.raises(ImageError, match="image has NaN pixels"):
+    with pytest.raises(ImageError, match="image has NaN or infinite pixels"):
         load_gray(np.full((2, 2), np.nan))
+    with pytest.raises(ImageError, match=r"<array \(2, 2\)>: image has NaN or infinite pixels"):
+        load_gray(np.array([[0.0, 1.0], [np.inf, 0.5]]))
     assert load_gray(np.array([[True, False]])).tolist() == [[255, 0]]  # as Pillow's mode "1"
 
 
@@ -559,3 +566,13 @@ def test_mutated_images_decode_or_raise_image_error(tmp_path_factory: pytest.Tem
 @given(data=st.binary(max_size=4096))
 def test_random_bytes_raise_image_error(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
     check_image(data, tmp_path_factory.getbasetemp() / "random.img", max_pixels=2_000_000)
+
+
+def test_a_float_tiff_with_a_nan_pixel_is_refused_not_read_as_black(tmp_path) -> None:
+    """Regression: the NaN set the peak, the [0, 1] image was scaled by 1 and came out all 0."""
+    pixels = np.full((8, 20), 0.9, np.float32)
+    pixels[3, 4] = np.nan
+    path = tmp_path / "float.tif"
+    Image.fromarray(pixels, mode="F").save(path)
+    with pytest.raises(ImageError, match="float.tif: damaged or unsupported image .image has NaN or infinite pixels"):
+        load_gray(path)

@@ -4,6 +4,7 @@ readers), and the overlay picture."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -15,6 +16,7 @@ from linescribe.data.sample import Sample
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.layout import (
     read_page,
+    render_outputs,
     to_alto,
     to_json,
     to_page_xml,
@@ -73,6 +75,23 @@ def test_xml_validates_against_its_schema(schemas, page, blank, name, serialize)
     for result in (page[0], blank):
         errors = [str(error).splitlines()[0] for error in schemas[name].iter_errors(serialize(result).decode("utf-8"))]
         assert errors == []
+
+
+def test_a_file_name_that_is_not_utf8_gives_files_that_parse(schemas, page):
+    """Regression: a Latin-1 name, which Python reads with lone surrogates for its bytes, went
+    into PAGE and ALTO as ``&#56553;`` (refused by every XML parser) and stopped the JSON file
+    with UnicodeEncodeError."""
+    from xml.etree.ElementTree import fromstring
+
+    name = "\udce9t\udce9.png"  # os.fsdecode(b"\xe9t\xe9.png") on a UTF-8 system
+    result = replace(page[0], source=f"scans/{name}")
+    files = render_outputs(result, ["json", "page", "alto"])
+    for suffix, schema, path in ((".page.xml", "page", "{*}Page"), (".alto.xml", "alto", ".//{*}fileName")):
+        root = fromstring(files[suffix])
+        element = root.find(path)
+        assert (element.get("imageFilename") or element.text) == "\ufffdt\ufffd.png"
+        assert [str(error) for error in schemas[schema].iter_errors(files[suffix].decode("utf-8"))] == []
+    assert json.loads(files[".json"].decode("utf-8"))["image"] == f"scans/{name}", "the name comes back as it was"
 
 
 @pytest.mark.parametrize("fmt, suffix", [("page", ".page.xml"), ("alto", ".alto.xml")])

@@ -5,14 +5,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from generated import render_line
+from generated import SHARED_LINES, render_line
 from generated import PAGE_TEXTS, printed_page
+from PIL import Image, features
 
 from linescribe.data.synth import LineSynthesizer
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.layout import SegmentOptions, segment_page
+from linescribe.layout.binarize import binarize
 from linescribe.layout.metrics import match_lines
 from linescribe.layout.reading_order import line_spacing
+from linescribe.layout.segment import _seam
 
 
 def assert_found_in_order(found, truth, size) -> None:
@@ -102,3 +105,58 @@ def test_bad_input_is_one_clear_error(tmp_path):
         segment_page(tmp_path / "missing.png")
     with pytest.raises(LinescribeError, match="max_skew"):
         SegmentOptions(max_skew=90)
+
+
+@pytest.mark.parametrize("suffix, options", [(".png", {}), (".tif", {"compression": "group4"})])
+def test_one_bit_scans_find_their_lines(tmp_path, suffix, options):
+    """Regression: on a page of two grey levels Otsu's threshold is the darker level, and only
+    pixels darker than it were ink: 1-bit scans (Group 4 TIFF, 1-bit PNG) gave no lines."""
+    if suffix == ".tif" and not features.check("libtiff"):
+        pytest.skip("this Pillow writes no Group 4 TIFF")
+    page = printed_page(seed=4)
+    size = (page.image.shape[1], page.image.shape[0])
+    path = tmp_path / f"scan{suffix}"
+    Image.fromarray(page.image).point(lambda value: 255 if value > 128 else 0).convert("1").save(path, **options)
+    assert_found_in_order(segment_page(path).lines, page.polygons, size)
+    two_tone = np.where(page.image > 128, 220, 60).astype(np.uint8)
+    assert_found_in_order(segment_page(two_tone).lines, page.polygons, size)
+
+
+def test_seam_stays_inside_the_image_where_line_centres_cross():
+    """Regression: where two lines' centres cross, the band between them can lie outside the
+    image; every row was forbidden and the path walked off it (IndexError on noisy images)."""
+    assert _seam(np.ones((4, 10)), np.full(10, 4.5), np.full(10, 4.5)).tolist() == [3] * 10
+    jump = np.r_[np.zeros(5), np.full(5, 10.0)]
+    path = _seam(np.ones((20, 10)), jump, jump)
+    assert path.min() >= 0 and path.max() < 20 and np.abs(np.diff(path)).max() <= 2
+    noise = ((np.random.default_rng(9).random((150, 600)) > 0.9) * 255).astype(np.uint8)
+    segment_page(cv2.GaussianBlur(noise, (0, 0), 1.0))
+
+
+@pytest.mark.parametrize("text, width, height", [("no", 100, 60), ("ou", 96, 96), ("o", 57, 96)])
+def test_word_images_keep_strokes_wider_than_a_thirtieth_of_them(text, width, height):
+    """Regression: the paper was estimated with a closing 1/30 of the longer side, narrower than
+    the strokes of a word image about 100 px long, so it swallowed the ink: no line."""
+    image = np.full((height, width), 208, np.uint8)
+    cv2.putText(image, text, (6, int(height * 0.7)), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 120, 7, cv2.LINE_AA)
+    assert binarize(image).sum() > 0.9 * (image < 170).sum()
+    assert len(segment_page(image).lines) == 1
+
+
+WORD_CROP = SHARED_LINES / "hooker" / "test" / "JDH_2_16_145_001_r2l3.webp"
+
+
+@pytest.mark.skipif(not WORD_CROP.is_file(), reason="../shared/data/lines is not here")
+def test_a_small_word_crop_gives_its_line():
+    """The 57x96 crop that gave no line (and one once padded with paper)."""
+    assert len(segment_page(WORD_CROP).lines) == 1
+
+
+def test_a_cursive_word_as_wide_as_its_image_is_a_line():
+    """A one-word image's word is one component spanning its width, which alone was taken for a
+    rule or a page edge: no text size, no line."""
+    image = np.full((60, 200), 230, np.uint8)
+    xs = np.arange(6, 194)
+    stroke = np.stack([xs, 30 + 10 * np.sin(xs / 6.0)], axis=1).round().astype(np.int32)
+    cv2.polylines(image, [stroke], False, 40, 4, cv2.LINE_AA)
+    assert len(segment_page(image).lines) == 1

@@ -133,3 +133,34 @@ def test_a_damaged_description_field_is_a_one_line_refusal(tmp_path, field, valu
     save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, str(path), metadata={"linescribe": json.dumps(document)})
     with pytest.raises(ModelFileError, match=f"odd.safetensors: .*{message}"):
         load_model_file(path)
+
+
+def _with_description(tmp_path, change):
+    """The tiny crnn's weights under a description that ``change`` edited (a damaged or crafted file)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    model = _tiny("crnn", Alphabet("ab"))
+    document = model.describe()
+    change(document)
+    path = tmp_path / "crafted.safetensors"
+    save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, str(path), metadata={"linescribe": json.dumps(document)})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # a network a million units wide: 16 TB had been allocated before any shape was compared
+        (lambda d: d["hparams"].update(lstm_hidden=1_000_000), r"weight \S+ has shape .* expects"),
+        (lambda d: d["hparams"].update(pools=[[2, 2], [0, 2], [2, 1]]), "pool sizes .* must be at least 1"),
+        (lambda d: d["hparams"].update(pools=[[2, 2], [2, 0], [2, 1]]), "pool sizes .* must be at least 1"),
+        (lambda d: d["hparams"].update(channels=["8", "12", "16"]), "cannot be built with these settings"),
+        (lambda d: d["preprocess"].update(max_width=0), r"widths \[16, 0\] are not whole numbers"),
+        (lambda d: d["preprocess"].update(ink_percentile=150), "percentiles ink 150, paper 90.0"),
+    ],
+)
+def test_a_description_asking_for_another_network_is_refused_before_it_is_built(tmp_path, change, message):
+    with pytest.raises(ModelFileError, match=f"crafted.safetensors: .*{message}"):
+        load_model_file(_with_description(tmp_path, change))

@@ -70,7 +70,7 @@ def evaluate(
     from linescribe.data.splits import filter_by_ids, read_split_file
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
-    from linescribe.files import write_atomically
+    from linescribe.files import text_bytes, write_atomically
     model, datasets = split_model_argument(datasets, model, "datasets")
     recognizer = load_reader(model, backend, threads, batch_size=batch_size, decoding=chosen_decoding(**decoding))
     if text_rules is None:
@@ -84,7 +84,7 @@ def evaluate(
     samples = [sample for dataset in loaded for sample in dataset.samples]
     result = run_evaluation(recognizer, samples)
     if report:
-        write_atomically(report, report_tsv(result.lines).encode("utf-8"))
+        write_atomically(report, text_bytes(report_tsv(result.lines)))
     skipped = {str(d.spec.path): dict(d.skipped) for d in loaded if d.skipped}
     if as_json:
         # with --ids, the skips are named for what they count: the whole datasets (a skipped

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -139,18 +138,18 @@ def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int 
 def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output: Path | None, documents: bool) -> None:
     """The pages' text (``== FILE`` before each when there are several) or JSON, on stdout or
     into ``output``; a document's JSON also names its XML file."""
-    from linescribe.files import write_atomically
+    from linescribe.files import json_text, text_bytes, write_atomically
     from linescribe.layout import to_json, to_text
 
     if output_format == "json":
         records = [{"document": name, **to_json(page)} if documents else to_json(page) for name, page in pages]
-        text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+        text = json_text(records, indent=2) + "\n"
     elif len(pages) == 1:
         text = to_text(pages[0][1]).rstrip("\n") + "\n"
     else:
         text = "".join(f"== {name}\n{to_text(page).rstrip(chr(10))}\n" for name, page in pages)
     if output:
-        write_atomically(output, text.encode("utf-8"))
+        write_atomically(output, text_bytes(text))
     else:
         click.echo(text, nl=False)
 
@@ -158,16 +157,16 @@ def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output:
 def _predict_pages(recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None) -> None:
     """``--layout page`` to stdout or one ``-o`` file: find, order and read the lines of each
     image; one bad image is reported and the others are read (exit status 1)."""
-    from linescribe.errors import LinescribeError
+    from linescribe.large_jobs import page_error
     from linescribe.layout import read_page
 
     pages, failures = [], 0
     for path in paths:
         try:
             page = read_page(recognizer, path)
-        except LinescribeError as error:
+        except Exception as error:
             failures += 1
-            click.echo(f"linescribe: error: {error}", err=True)
+            click.echo(f"linescribe: error: {page_error(path, error)}", err=True)
             continue
         pages.append((path, page))
     _emit_pages(pages, output_format, output, documents=False)
@@ -515,7 +514,7 @@ def _predict_lines(
     chunk_size: int,
 ) -> None:
     """Line images to stdout (as they are read) or to one ``-o`` file (written at the end)."""
-    from linescribe.files import write_atomically
+    from linescribe.files import json_text, text_bytes, write_atomically
     from linescribe.large_jobs import json_record, read_in_processes
 
     single = len(paths) == 1 and output_format == "text"
@@ -540,11 +539,11 @@ def _predict_lines(
     finally:
         bar.close()
     if output_format == "json":
-        text = json.dumps([json_record(p) for p in collected], ensure_ascii=False, indent=2) + "\n"
+        text = json_text([json_record(p) for p in collected], indent=2) + "\n"
     else:
         text = (TSV_HEADER if output_format == "tsv" else "") + _rows(collected, output_format, single)
     if output:
-        write_atomically(output, text.encode("utf-8"))
+        write_atomically(output, text_bytes(text))
     elif output_format == "json":
         click.echo(text, nl=False)
     if failures:

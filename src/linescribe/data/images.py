@@ -89,9 +89,13 @@ def _numbers_to_bytes(array: np.ndarray) -> np.ndarray:
     """uint8 grey levels from pixels of any number type. Floats are [0, 1] (up to
     FLOAT_UNIT_RANGE_PEAK) or [0, 255]; wider integers (16-bit, 12-bit scans stored in 16 bits,
     Pillow's 32-bit mode I) are scaled by their own peak, since their bit depth cannot be told
-    from the type: 12 bits scaled as 16 left a line 16 grey levels, read as nothing."""
+    from the type: 12 bits scaled as 16 left a line 16 grey levels, read as nothing. A NaN or
+    infinite float pixel (a float TIFF's) is refused: it would set the peak and so turn the
+    whole image black."""
     if array.dtype == np.uint8:
         return array
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError("image has NaN or infinite pixels")
     peak = float(array.max(initial=0))
     if array.dtype.kind == "f":
         return _scaled_to_bytes(array, 255.0 if peak <= FLOAT_UNIT_RANGE_PEAK else 1.0)
@@ -134,6 +138,13 @@ EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")
 would decode the image, which image_size exists to avoid)."""
 
 
+def _exif_read_at_open(image: Image.Image) -> bool:
+    """Whether the image's EXIF can be read without decoding its pixels: always in the header
+    formats, and for a PNG when its eXIf chunk came before the pixels (Pillow writes it there),
+    which ``load_gray`` applies just the same."""
+    return image.format in EXIF_IN_HEADER or (image.format == "PNG" and "exif" in image.info)
+
+
 def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> Image.Image:
     """The image, refused from its header alone when it has more than ``max_pixels`` (so bombs
     cost nothing), then decoded unless ``decode`` is False."""
@@ -163,7 +174,7 @@ def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> I
             raise ImageError(f"{name}: image has no pixels")
         if decode:
             image.load()
-        elif image.format in EXIF_IN_HEADER:
+        elif _exif_read_at_open(image):
             image.getexif()  # read (and kept) while the file is open, for image_size's orientation
     return image
 
@@ -173,7 +184,7 @@ def image_size(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int
     header alone, without decoding the pixels; an image that load_gray would refuse for its size
     (or its header) is refused here already."""
     image = _open(path, max_pixels, decode=False)
-    turned = image.format in EXIF_IN_HEADER and image.getexif().get(EXIF_ORIENTATION) in EXIF_QUARTER_TURNS
+    turned = _exif_read_at_open(image) and image.getexif().get(EXIF_ORIENTATION) in EXIF_QUARTER_TURNS
     return (image.height, image.width) if turned else image.size
 
 
@@ -206,8 +217,8 @@ def _array_to_gray(array: np.ndarray) -> np.ndarray:
         raise ImageError(f"{describe(array)}: expected an array of numbers, not {array.dtype}")
     if array.dtype.kind == "b":
         array = array.astype(np.uint8) * 255  # as Pillow's mode "1": True is white
-    elif array.dtype.kind == "f" and np.isnan(array).any():
-        raise ImageError(f"{describe(array)}: image has NaN pixels")
+    elif array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ImageError(f"{describe(array)}: image has NaN or infinite pixels")
     elif array.ndim == 3 and array.shape[2] == 4:
         # colour and alpha each by their own range: a 12-bit scan may carry a 16-bit alpha channel
         array = np.concatenate([_numbers_to_bytes(array[:, :, :3]), _numbers_to_bytes(array[:, :, 3:])], axis=2)

@@ -67,6 +67,12 @@ class Preprocessing:
                 )
             if self.width is not None:
                 raise ValueError("a core height needs lines of their own width, not a fixed width")
+        if not isinstance(self.min_width, int) or not isinstance(self.max_width, int) or not 1 <= self.min_width <= self.max_width:
+            raise ValueError(f"widths [{self.min_width!r}, {self.max_width!r}] are not whole numbers of pixels with 1 <= min <= max")
+        if not 0 <= self.ink_percentile < self.paper_percentile <= 100:
+            raise ValueError(
+                f"percentiles ink {self.ink_percentile!r}, paper {self.paper_percentile!r} are not 0 <= ink < paper <= 100"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -124,8 +130,9 @@ class Preprocessing:
         if int(gray.max()) - int(gray.min()) < MIN_CONTRAST:  # before resizing, which can average faint strokes away
             out = np.zeros(resized.shape, np.float32)
         elif paper - ink < MIN_CONTRAST:
-            # a few marks on a blank line: a plain inversion keeps noise from being amplified
-            out = (255.0 - resized.astype(np.float32)) / 255.0
+            # a few marks on a blank line (a short word in a wide crop): the paper goes to 0 as
+            # everywhere else, but black, not the darkest mark, to 1, so noise is not amplified
+            out = (paper - resized.astype(np.float32)) / np.float32(max(paper, MIN_CONTRAST))
         else:
             out = (paper - resized.astype(np.float32)) / np.float32(paper - ink)
         out = np.clip(out, 0.0, 1.0, out=out).astype(np.float32)

@@ -8,7 +8,6 @@ written with the standard library (we only parse untrusted XML, with defusedxml)
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +23,7 @@ from linescribe import __version__
 from linescribe.data.images import ImageInput, load_gray
 from linescribe.data.sample import Point
 from linescribe.errors import ImageError, LinescribeError
-from linescribe.files import write_atomically
+from linescribe.files import json_text, write_atomically
 from linescribe.layout.page import PageLine, PageResult
 
 PAGE_NAMESPACE = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
@@ -294,7 +293,8 @@ def draw_overlay(page: PageResult, image: ImageInput) -> np.ndarray:
 
 
 def _json_bytes(page: PageResult) -> bytes:
-    return (json.dumps(to_json(page), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    """The page's JSON file; a non-UTF-8 image name goes out as ``\\udcXX`` escapes (``json_text``)."""
+    return (json_text(to_json(page), indent=1) + "\n").encode("utf-8")
 
 
 FORMATS: dict[str, tuple[str, Callable[[PageResult], bytes]]] = {

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from linescribe.data.images import ImageInput, describe, load_gray
+from linescribe.files import without_escaped_bytes
 from linescribe.layout.segment import PageSegmentation, Polygon, SegmentOptions, segment_page
 
 if TYPE_CHECKING:
     from linescribe.inference import Prediction, Recognizer
-
 
 @dataclass(frozen=True)
 class PageLine:
@@ -67,8 +67,11 @@ class PageResult:
 
     @property
     def image_name(self) -> str:
-        """The image's file name, as PAGE and ALTO files refer to it ("page.png" without one)."""
-        return "page.png" if self.source.startswith("<") else Path(self.source).name
+        """The image's file name, as PAGE and ALTO files refer to it ("page.png" without one).
+
+        A name that is not UTF-8 on disk gets U+FFFD for its undecodable bytes, which XML cannot hold.
+        """
+        return without_escaped_bytes("page.png" if self.source.startswith("<") else Path(self.source).name)
 
 
 def read_page(

@@ -246,10 +246,18 @@ def _to_page(points: np.ndarray, to_page: np.ndarray, width: int, height: int) -
 
 def text_unit(ink: np.ndarray) -> float | None:
     """The typical height of an ink component in pixels (the area-weighted median of the plausible
-    ones), which sets the scale of everything else; None when there is no writing."""
+    ones), which sets the scale of everything else; None when there is no writing.
+
+    Components nearly as tall or as wide as the image are page edges, frames and rules, unless
+    nothing else is there: then the wide ones count, since a one-word image's cursive word spans
+    its width.
+    """
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
     areas, heights, widths = stats[1:, cv2.CC_STAT_AREA], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
-    plausible = (areas >= MIN_COMPONENT_AREA) & (heights < ink.shape[0] * 0.8) & (widths < ink.shape[1] * 0.8)
+    short = (areas >= MIN_COMPONENT_AREA) & (heights < ink.shape[0] * 0.8)
+    plausible = short & (widths < ink.shape[1] * 0.8)
+    if not plausible.any():
+        plausible = short
     if not plausible.any():
         return None
     order = np.argsort(heights[plausible])
@@ -410,11 +418,20 @@ def _join_chains(chains: list[_Chain], spacing: float) -> list[_Chain]:
 
 def _seam(energy: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """The cheapest left-to-right path through ``energy`` (H, W) that stays between the rows
-    ``upper`` and ``lower`` (W,) and moves at most two rows per column; its row per column."""
+    ``upper`` and ``lower`` (W,) and moves at most two rows per column; its row per column, always
+    inside the image.
+
+    Where two line centres cross, the band can lie outside the image or be empty, so it is clipped
+    into the image and kept at least a row wide. A row outside the band costs more than any path
+    inside it rather than being forbidden: where the band jumps further than the path may move,
+    the path lags behind it instead of having no way through (and leaving the image).
+    """
     height, width = energy.shape
+    upper = np.clip(np.floor(upper), 0, height - 1)
+    lower = np.clip(np.ceil(lower), upper, height - 1)
     rows = np.arange(height)[:, None]
-    outside = (rows < np.floor(upper)) | (rows > np.ceil(lower))
-    cost_map = np.where(outside, np.inf, energy)
+    outside = (rows < upper) | (rows > lower)
+    cost_map = np.where(outside, energy + float(energy.max()) * width + 1.0, energy)
     cost = cost_map[:, 0].copy()
     moves = np.zeros((height, width), np.int8)
     shifts = (-2, -1, 0, 1, 2)

@@ -3,13 +3,15 @@
 An ONNX file written by ``linescribe export`` holds the graph, its weights and, in its
 metadata_props, the same JSON document as a ``.safetensors`` header (alphabet, preprocessing,
 architecture, name), so one call gives a ready ``TrainedModel``. ONNX is protobuf: loading a
-file parses data and never runs code from it; the file is read into memory first, so it cannot
-point onnxruntime at other files on disk (external weights) either.
+file parses data and never runs code from it. The file is read into memory first and
+onnxruntime is told to look for external weights in an empty folder, so a file cannot make it
+read other files on disk either (for bytes, it would look in the working directory).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,9 @@ def _session(data: bytes, origin: str, threads: int | None) -> tuple[Any, int]:
     # FTZ/DAZ flags for the whole process, which changes the arithmetic of the caller's own code
     options.log_severity_level = 3
     try:
-        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        with tempfile.TemporaryDirectory(prefix="linescribe-onnx-") as empty:  # weights are read at creation
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path", empty)
+            session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime's errors derive from Exception only
         reason = str(error).split(" : ")[-1].strip() or type(error).__name__
         raise ModelFileError(f"{origin}: not an ONNX model onnxruntime can load ({reason})") from None
@@ -106,10 +110,29 @@ def load_onnx_model(source: str | Path | bytes, threads: int | None = None, orig
     else:
         data, origin = _read(Path(source)), str(source)
     session, threads = _session(data, origin, threads)
-    return model_from_document(_document(session, origin), OnnxNet(session, threads), origin)
+    model = model_from_document(_document(session, origin), OnnxNet(session, threads), origin)
+    _check_graph_fits(session, model, origin)
+    return model
+
+
+def _check_graph_fits(session: Any, model: TrainedModel, origin: str) -> None:
+    """Refuse a description that does not fit its graph (an edited or mismatched file), which
+    would otherwise crash in decoding or in onnxruntime, or read with the wrong letters."""
+    classes = session.get_outputs()[0].shape[2]
+    if isinstance(classes, int) and classes != model.alphabet.num_classes:
+        raise ModelFileError(
+            f"{origin}: the graph gives {classes} classes but the description's alphabet has {model.alphabet.num_classes}"
+        )
+    height = session.get_inputs()[0].shape[2]
+    if isinstance(height, int) and height != model.preprocessing.height:
+        raise ModelFileError(
+            f"{origin}: the graph reads lines {height} px high but the description says {model.preprocessing.height}"
+        )
 
 
 def read_onnx_document(path: str | Path) -> dict[str, Any]:
     """The model document in an exported ONNX file (``linescribe info``)."""
     session, _ = _session(_read(Path(path)), str(path), threads=1)
-    return _document(session, str(path))
+    document = _document(session, str(path))
+    _check_graph_fits(session, model_from_document(document, None, path), str(path))
+    return document

@@ -37,36 +37,44 @@ def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Pat
 
 
 def load_model_file(path: str | Path) -> TrainedModel:
-    """Rebuild the network named in the file and fill in its weights (no unpickling anywhere)."""
+    """Rebuild the network named in the file and fill in its weights (no unpickling anywhere).
+
+    The network is first built without memory (on the meta device) and its weight shapes are
+    compared with the file's, so that a description asking for a network far larger than its
+    weights (a damaged or crafted file) is refused before anything is allocated."""
     path = Path(path)
     model = model_from_document(read_safetensors_document(path), None, path)
     arch = model.arch
-    try:
-        get_architecture(arch)
-        net = build_model(arch, model.alphabet.num_classes, model.hparams, model.preprocessing)
-    except LinescribeError as error:
-        raise ModelFileError(f"{path}: {error}") from None
-    state: dict[str, torch.Tensor] = {}
+
+    def build() -> torch.nn.Module:
+        try:
+            get_architecture(arch)
+            return build_model(arch, model.alphabet.num_classes, model.hparams, model.preprocessing)
+        except LinescribeError as error:
+            raise ModelFileError(f"{path}: {error}") from None
+
+    with torch.device("meta"):
+        expected = {name: tuple(tensor.shape) for name, tensor in build().state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
-                state[name] = handle.get_tensor(name)
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+            missing, unexpected = set(expected) - set(shapes), set(shapes) - set(expected)
+            if missing or unexpected:
+                raise ModelFileError(
+                    f"{path}: weights do not match architecture {arch!r} "
+                    f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
+                )
+            for name, shape in shapes.items():
+                if shape != expected[name]:
+                    raise ModelFileError(
+                        f"{path}: weight {name} has shape {shape}, architecture {arch!r} with "
+                        f"{model.alphabet.num_classes} classes expects {expected[name]} (alphabet mismatch?)"
+                    )
+            state = {name: handle.get_tensor(name) for name in shapes}
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelFileError(f"{path}: damaged weights ({error})") from None
-    expected = net.state_dict()
-    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
-    if missing or unexpected:
-        raise ModelFileError(
-            f"{path}: weights do not match architecture {arch!r} "
-            f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise ModelFileError(
-                f"{path}: weight {name} has shape {tuple(tensor.shape)}, architecture {arch!r} with "
-                f"{model.alphabet.num_classes} classes expects {tuple(expected[name].shape)} (alphabet mismatch?)"
-            )
-        state[name] = tensor.to(expected[name].dtype)
-    net.load_state_dict(state)
+    net = build()
+    dtypes = {name: tensor.dtype for name, tensor in net.state_dict().items()}
+    net.load_state_dict({name: tensor.to(dtypes[name]) for name, tensor in state.items()})
     model.net = net.eval()
     return model

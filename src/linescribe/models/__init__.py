@@ -117,7 +117,8 @@ def build_model(
     """A freshly initialised network of the named architecture for lines preprocessed by
     ``preprocessing`` (default: the architecture's)."""
     spec = get_architecture(arch)
+    settings = resolve_hparams(arch, hparams)
     try:
-        return spec.factory(num_classes, preprocessing=preprocessing or spec.preprocessing, **resolve_hparams(arch, hparams))
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"architecture {arch!r} cannot be built with these settings ({error})") from None
+        return spec.factory(num_classes, preprocessing=preprocessing or spec.preprocessing, **settings)
+    except Exception as error:  # any settings a file may hold: wrong types, zero sizes, ...
+        raise ModelFileError(f"architecture {arch!r} cannot be built with these settings ({type(error).__name__}: {error})") from None

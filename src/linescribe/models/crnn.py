@@ -40,6 +40,8 @@ class CRNN(LineNet):
     ) -> None:
         if len(channels) != len(pools):
             raise ValueError(f"crnn: {len(channels)} channel sizes but {len(pools)} pools")
+        if any(size < 1 for pool in pools for size in pool):
+            raise ValueError(f"crnn: pool sizes {pools} must be at least 1")
         height, stride = preprocessing.height, 1
         for pool_h, pool_w in pools:
             height //= pool_h
