@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path, PureWindowsPath
 
 from linescribe.data.dataset import load_dataset
+from linescribe.errors import LinescribeError
 from linescribe.evaluation import evaluate
 from linescribe.files import write_atomically
 from linescribe.modelfile.export import onnx_bytes
@@ -88,35 +89,31 @@ def score(model_path: Path, data: Path, rules: list[str]) -> dict[str, dict]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "lines")
-    parser.add_argument("--output", type=Path, default=REPO / "src" / "linescribe" / "pretrained" / "default.safetensors")
-    args = parser.parse_args()
-
-    model = load_model_file(args.run / "model.safetensors")
+def ship(run: Path, data: Path, output: Path) -> None:
+    """Test ``run``'s model on ``data``'s test splits, write it and its ONNX export to ``output``
+    and print the figures."""
+    model = load_model_file(run / "model.safetensors")
     rules = model.training.get("config", {}).get("text_rules", [])
-    full = score(args.run / "model.safetensors", args.data, rules)
+    full = score(run / "model.safetensors", data, rules)
     with tempfile.TemporaryDirectory() as tmp:
         half_path = save_model(model, Path(tmp) / "half.safetensors", half=True)
-        half = score(half_path, args.data, rules)
+        half = score(half_path, data, rules)
     use_half = all(half[s]["cer"] <= full[s]["cer"] + 0.0005 for s in SPLITS)
     chosen = half if use_half else full
-    model.name = args.output.stem  # "default", or e.g. "accurate" beside it
+    model.name = output.stem  # "default", or e.g. "accurate" beside it
     lineage = derived_from(model.training)
     model.training = {**without_local_paths(model.training), "license": LICENSE, **({"derived_from": lineage} if lineage else {})}
     model.metrics = {**model.metrics, "test": {s: {k: chosen[s][k] for k in ("cer", "wer", "line_accuracy", "lines")} for s in SPLITS}}
     # both files are made and the export checked before either replaces the bundled pair, so a
     # failed export cannot leave installs without torch reading other weights than the rest
-    onnx_path = args.output.with_suffix(".onnx")
-    staged = save_model(model, args.output.with_name(f".{args.output.name}.staged"), half=use_half)
+    onnx_path = output.with_suffix(".onnx")
+    staged = save_model(model, output.with_name(f".{output.name}.staged"), half=use_half)
     staged_onnx = onnx_path.with_name(f".{onnx_path.name}.staged")
     try:
         onnx_data, _ = onnx_bytes(load_model_file(staged), half=use_half)  # what installs without torch read
         write_atomically(staged_onnx, onnx_data)
         os.replace(staged_onnx, onnx_path)
-        os.replace(staged, args.output)
+        os.replace(staged, output)
     finally:
         staged.unlink(missing_ok=True)
         staged_onnx.unlink(missing_ok=True)
@@ -125,6 +122,18 @@ def main() -> None:
     for split in SPLITS:
         r = chosen[split]
         print(f"| {split} | {r['lines']} | {r['cer']:.2%} | {r['wer']:.2%} | {r['line_accuracy']:.2%} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "lines")
+    parser.add_argument("--output", type=Path, default=REPO / "src" / "linescribe" / "pretrained" / "default.safetensors")
+    args = parser.parse_args()
+    try:
+        ship(args.run, args.data, args.output)
+    except LinescribeError as error:
+        raise SystemExit(str(error)) from None
 
 
 if __name__ == "__main__":

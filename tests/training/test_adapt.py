@@ -10,11 +10,12 @@ from click.testing import CliRunner
 
 from generated import OVERFIT_TEXTS, line_texts, write_gt_folder
 from linescribe.cli import main
-from linescribe.errors import LinescribeError
+from linescribe.data.sample import Sample
+from linescribe.errors import DatasetError, LinescribeError
 from linescribe.inference import load_recognizer
 from linescribe.metrics import ErrorRates
 from linescribe.modelfile import read_model_document
-from linescribe.training.adapt import HELD_OUT_FILE, REJECTED_FILE, adapt, step_budget, validation_interval
+from linescribe.training.adapt import HELD_OUT_FILE, REJECTED_FILE, adapt, choose_held_out, step_budget, validation_interval
 from linescribe.training.config import AdaptConfig
 from linescribe.training.run import init_model_path
 
@@ -100,6 +101,14 @@ def test_too_few_lines_is_a_clear_error(tmp_path, overfit_model):
     data = write_gt_folder(tmp_path / "lines", line_texts(5))
     with pytest.raises(LinescribeError, match="only 5 usable lines: adapting needs at least 8"):
         adapt(AdaptConfig(data=[str(data)], output=tmp_path / "run", model=str(overfit_model), **TINY))
+
+
+def test_a_held_out_share_that_leaves_too_few_lines_to_train_on_says_so(tmp_path):
+    """Regression: 24 lines with --held-out 0.9 were "only 24 usable lines: adapting needs at least 8"."""
+    samples = [Sample(id=f"l{index}", text="a", path=tmp_path / f"l{index}.png") for index in range(24)]
+    with pytest.raises(DatasetError, match=r"^--held-out 0.9 holds out 22 of the 24 lines and leaves too few to train on \(2, at least 4"):
+        choose_held_out(samples, 0.9, seed=0)
+    assert len(choose_held_out(samples, 0.5, seed=0)) == 12
 
 
 def test_init_names_a_bundled_model_a_file_or_a_run_folder(tmp_path, overfit_model):

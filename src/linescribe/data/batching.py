@@ -97,16 +97,33 @@ class BucketBatchSampler:
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.noise = noise
         self.epoch = 0
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def resume(self, epoch: int, done: int) -> None:
+        """Make the next pass ``epoch``'s batches less its first ``done``: a run resumed in the middle
+        of an epoch trains the rest of that epoch's (seeded, so the same) order, not its start again."""
+        self._resume = (epoch, done)
 
     def __len__(self) -> int:
         return (len(self.widths) + self.batch_size - 1) // self.batch_size
 
     def __iter__(self) -> Iterator[list[int]]:
-        rng = np.random.default_rng((self.seed, self.epoch))
-        self.epoch += 1
+        # a generator: the pass is decided when its first batch is drawn, not when a loader asks
+        # for it (PyTorch's worker loader asks twice, and draws from the second only)
+        epoch, done = self._resume or (self._next_epoch(), 0)
+        self._resume = None
+        self.epoch = epoch + 1
+        yield from self.epoch_batches(epoch)[done:]
+
+    def _next_epoch(self) -> int:
+        return self.epoch
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """The batches of ``epoch``, in the order they are trained."""
+        rng = np.random.default_rng((self.seed, epoch))
         count = len(self.widths)
         if self.weights is None:
             indices = np.arange(count)
@@ -115,5 +132,4 @@ class BucketBatchSampler:
         jitter = 1.0 + self.noise * rng.uniform(-1.0, 1.0, size=len(indices))
         indices = indices[np.argsort(self.widths[indices] * jitter, kind="stable")]
         batches = [indices[start : start + self.batch_size].tolist() for start in range(0, len(indices), self.batch_size)]
-        for position in rng.permutation(len(batches)):
-            yield batches[position]
+        return [batches[position] for position in rng.permutation(len(batches))]

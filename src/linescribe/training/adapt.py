@@ -27,14 +27,14 @@ from linescribe.data.sample import Sample
 from linescribe.data.text import parse_rules
 from linescribe.errors import DatasetError, LinescribeError
 from linescribe.evaluation import evaluate
-from linescribe.files import write_atomically
+from linescribe.files import text_bytes, write_atomically
 from linescribe.inference import Recognizer
 from linescribe.metrics import ErrorRates
 from linescribe.modelfile import TrainedModel
 from linescribe.modelfile.document import read_safetensors_document
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.training.config import AdaptConfig, TrainConfig
-from linescribe.training.run import init_model_path, train
+from linescribe.training.run import has_started, init_model_path, train
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,15 @@ def validation_interval(train_lines: int, batch_size: int) -> float:
 def choose_held_out(samples: Sequence[Sample], share: float, seed: int) -> list[Sample]:
     """A seeded random ``share`` of the lines, at least MIN_HELD_OUT, leaving MIN_TRAIN to train on."""
     count = max(MIN_HELD_OUT, round(share * len(samples)))
-    if len(samples) - count < MIN_TRAIN:
+    if len(samples) < MIN_HELD_OUT + MIN_TRAIN:
         raise DatasetError(
             f"only {len(samples)} usable lines: adapting needs at least {MIN_HELD_OUT + MIN_TRAIN} "
             f"({MIN_TRAIN} to train on, {MIN_HELD_OUT} held out to check the result), or --val LINES"
+        )
+    if len(samples) - count < MIN_TRAIN:
+        raise DatasetError(
+            f"--held-out {share} holds out {count} of the {len(samples)} lines and leaves too few to train on "
+            f"({len(samples) - count}, at least {MIN_TRAIN} needed): give a smaller --held-out, or --val LINES"
         )
     return random.Random(seed).sample(list(samples), count)
 
@@ -112,7 +117,7 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
     """Fine-tune ``config.model`` on ``config.data`` into ``config.output`` (see the module)."""
     start = time.perf_counter()
     output = config.output
-    if (output / "run.json").exists():
+    if has_started(output):
         raise LinescribeError(f"{output} already holds a run: choose another --output")
     base_path = init_model_path(config.model)
     document = read_safetensors_document(base_path)
@@ -127,7 +132,7 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         train_count = len(lines) - len(held_out)
         val_ids = output / HELD_OUT_FILE
         output.mkdir(parents=True, exist_ok=True)
-        write_atomically(val_ids, "".join(f"{sample.id}\n" for sample in held_out).encode(), durable=False)
+        write_atomically(val_ids, text_bytes("".join(f"{sample.id}\n" for sample in held_out)), durable=False)
     if not held_out:
         raise DatasetError("no held-out lines: the --val datasets hold none")
     steps = config.max_steps or step_budget(train_count, config.batch_size)

@@ -10,7 +10,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from linescribe.modelfile.weights import save_model
@@ -28,6 +28,25 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: str | Path, map_location: Any = "cpu", weights_only: bool | None = None) -> dict[str, Any]:
         return read_checkpoint(Path(path), map_location)
+
+
+class BestAndLastCheckpoint(ModelCheckpoint):
+    """``best.ckpt`` at each better validation CER, and ``last.ckpt`` at every validation.
+
+    Lightning 2.6 writes ``last`` only beside a new best, so a run killed (or out of memory)
+    resumed from its last improvement and trained every step since again, and resuming a
+    finished run went back to its best step."""
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        # skipped when the line above saved at this step already (a new best), and while sanity checking
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer) and not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    @property
+    def state_key(self) -> str:
+        """ModelCheckpoint's own key, so that checkpoints written before this class still resume."""
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
 
 class PatienceAsGiven(EarlyStopping):

@@ -113,6 +113,18 @@ class TrainConfig:
             raise LinescribeError(f"--accelerator {self.accelerator!r}: choose one of {', '.join(ACCELERATORS)}")
         if self.scheduler not in SCHEDULERS:
             raise LinescribeError(f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+        if self.scheduler in ("onecycle", "cosine") and self.max_epochs == -1 and self.max_steps == -1:
+            raise LinescribeError(
+                f"--scheduler {self.scheduler} lays the learning rate out over the whole run: with --max-epochs -1, give --max-steps "
+                "(or --scheduler plateau or constant)"
+            )
+        self.devices = str(self.devices)
+        if not DEVICES_PATTERN.fullmatch(self.devices) or (self.devices.isdigit() and int(self.devices) == 0):
+            raise LinescribeError(
+                f"--devices must be a number of devices above 0, -1 for all, GPU indices such as 0,1, or auto, not {self.devices!r}"
+            )
+        if self.num_nodes < 1:
+            raise LinescribeError(f"--num-nodes must be at least 1, not {self.num_nodes}")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -169,6 +181,8 @@ def check_max_time(max_time: str | None) -> None:
 
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+DEVICES_PATTERN = re.compile(r"auto|-1|\d+(,\d+)*,?")
+"""What Lightning takes as ``devices``: a count (not 0), all (-1), GPU indices (0,1 or 1,) or auto."""
 OPTIMIZERS = ("adamw", "rmsprop")
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "64-true")
 RESUME_OVERRIDES = ("max_epochs", "max_steps", "max_time", "patience", "workers", "threads", "accelerator", "devices", "num_nodes", "progress", "log_every")

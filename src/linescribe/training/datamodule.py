@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -110,19 +110,29 @@ def collate(items: Sequence[tuple[np.ndarray, list[int], int] | Unreadable]) -> 
 
 class DistributedBuckets(BucketBatchSampler):
     """Bucketed batches split between DDP ranks: each rank takes every world_size-th batch, and all
-    ranks take the same number of batches so that none waits for a gradient sync forever."""
+    ranks take the same number of batches so that none waits for a gradient sync forever.
 
-    def __init__(self, *args, rank: int = 0, world_size: int = 1, **kwargs) -> None:
+    ``current_epoch`` (the trainer's) orders each pass, rather than a count of the passes begun: a
+    resumed run's loader can begin one that Lightning then drops (see ``LineDataModule._resume_position``).
+    """
+
+    def __init__(
+        self, *args, rank: int = 0, world_size: int = 1, current_epoch: Callable[[], int] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.rank, self.world_size = rank, world_size
+        self.current_epoch = current_epoch
+
+    def _next_epoch(self) -> int:
+        return self.current_epoch() if self.current_epoch else self.epoch
 
     def __len__(self) -> int:
         return super().__len__() // self.world_size
 
-    def __iter__(self):
-        batches = list(super().__iter__())
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        batches = super().epoch_batches(epoch)
         per_rank = len(batches) // self.world_size
-        return iter(batches[self.rank :: self.world_size][:per_rank])
+        return batches[self.rank :: self.world_size][:per_rank]
 
 
 class LineDataModule(L.LightningDataModule):
@@ -155,14 +165,38 @@ class LineDataModule(L.LightningDataModule):
             worker_init_fn=partial(_init_worker, rank=rank) if self.workers > 0 else None,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        sampler = DistributedBuckets(
-            self.train_widths, self.batch_size, seed=self.seed, weights=self.train_weights, rank=rank, world_size=world
+    def _train_sampler(self) -> DistributedBuckets:
+        trainer = self.trainer
+        return DistributedBuckets(
+            self.train_widths, self.batch_size, seed=self.seed, weights=self.train_weights,
+            rank=trainer.global_rank if trainer else 0, world_size=trainer.world_size if trainer else 1,
+            current_epoch=(lambda: trainer.current_epoch) if trainer else None,
         )
+
+    def train_batches_per_epoch(self) -> int:
+        """This process's training batches in an epoch, without building the loader."""
+        return len(self._train_sampler())
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = self._train_sampler()
         if self.trainer is not None:
-            sampler.set_epoch(self.trainer.current_epoch)
+            sampler.resume(*self._resume_position(len(sampler)))
         return self._loader(self.train_set, sampler)
+
+    def _resume_position(self, batches: int) -> tuple[int, int]:
+        """The epoch whose order the loader's first pass follows, and how many of its batches were
+        trained: none in a new run; a resumed run goes on where it stopped. Read from the progress
+        that Lightning restored before it asked for the loader (see LineRecognitionModule._schedule_steps)."""
+        loop = self.trainer.fit_loop
+        done = loop.epoch_loop.batch_progress.current.processed
+        if not done:
+            return self.trainer.current_epoch, 0
+        # the epoch those batches were trained in: Lightning counts one cut short by --max-steps or
+        # --max-time as completed
+        epoch = loop.epoch_progress.current.started - 1
+        if done >= batches:  # it stopped after the epoch's last batch: the pass is the next epoch's
+            return epoch + 1, 0
+        return epoch, done
 
     def val_dataloader(self) -> DataLoader:
         # validation is not split between ranks: every rank computes the same CER

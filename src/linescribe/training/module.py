@@ -14,10 +14,24 @@ import torch.nn.functional as F
 from linescribe.alphabet import Alphabet
 from linescribe.data.preprocess import Preprocessing
 from linescribe.decoding import greedy_decode
+from linescribe.errors import LinescribeError
 from linescribe.metrics import ErrorRates
 from linescribe.models import build_model
 from linescribe.modelfile import TrainedModel
 from linescribe.training.datamodule import Batch
+
+SCHEDULE_LENGTH = {"onecycle": "total_steps", "cosine": "T_max"}
+"""The state of each schedule laid out over the whole run that holds its length in steps."""
+
+
+def frames_needed(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """The fewest output frames CTC can write each label in: one per character, and a blank
+    between two equal neighbours ("ll"), as ``prepare_lines`` counts them. On the device, with
+    no copy to the host (a sync per step on a GPU)."""
+    lines = torch.arange(len(target_lengths), device=targets.device)
+    line = torch.repeat_interleave(lines, target_lengths, output_size=len(targets))  # each character's label
+    repeated = (targets[1:] == targets[:-1]) & (line[1:] == line[:-1])
+    return target_lengths + torch.zeros_like(target_lengths).index_add_(0, line[1:], repeated.long())
 
 
 class LineRecognitionModule(L.LightningModule):
@@ -41,6 +55,7 @@ class LineRecognitionModule(L.LightningModule):
         self.net.to(memory_format=torch.channels_last)  # ~20 % faster convolutions on CPU
         self.val_texts = val_texts or []
         self._val_rates = ErrorRates()
+        self._restored_schedule_steps: int | None = None
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(images.contiguous(memory_format=torch.channels_last), widths)
@@ -59,7 +74,8 @@ class LineRecognitionModule(L.LightningModule):
             return sum(parameter.sum() for parameter in self.net.parameters()) * 0.0
         loss, _, lengths = self._loss(batch)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch[4]))
-        self.log("train_lines_too_short", (lengths < batch[3]).sum().float(), reduce_fx="sum", batch_size=len(batch[4]))
+        too_short = (lengths < frames_needed(batch[2], batch[3])).sum().float()
+        self.log("train_lines_too_short", too_short, reduce_fx="sum", batch_size=len(batch[4]))
         return loss
 
     def on_validation_epoch_start(self) -> None:
@@ -79,6 +95,23 @@ class LineRecognitionModule(L.LightningModule):
             self.log("val_cer", self._val_rates.cer, prog_bar=True)
             self.log("val_wer", self._val_rates.wer, prog_bar=True)
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning restores the schedule's state, its length included, after configure_optimizers
+        key = SCHEDULE_LENGTH.get(self.hparams.scheduler)
+        if key and checkpoint.get("lr_schedulers"):
+            self._restored_schedule_steps = checkpoint["lr_schedulers"][0][key]
+
+    def _schedule_steps(self) -> int:
+        """The optimiser steps of the whole run, as Lightning's ``estimated_stepping_batches`` counts
+        them but from the datamodule's batch count: Lightning's builds the training loader at once,
+        before a resumed run's progress is restored, and the loader must start where the run stopped
+        (``LineDataModule.train_dataloader``)."""
+        trainer = self.trainer
+        if trainer.max_epochs == -1:  # TrainConfig refuses these schedules without --max-steps then
+            return trainer.max_steps
+        steps = trainer.datamodule.train_batches_per_epoch() * trainer.max_epochs
+        return max(min(steps, trainer.max_steps) if trainer.max_steps != -1 else steps, 1)
+
     def configure_optimizers(self) -> Any:
         params = self.net.parameters()
         if self.hparams.optimizer == "rmsprop":
@@ -90,8 +123,22 @@ class LineRecognitionModule(L.LightningModule):
             return optimizer
         if schedule == "plateau":
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_cer"}}
-        steps = max(int(self.trainer.estimated_stepping_batches), 1)
+            # stepped at the ends of the epochs that validate (--val-every 2: every other one); an
+            # epoch that ends with no val_cer yet (the first after a resume) leaves it unchanged
+            frequency = self.trainer.check_val_every_n_epoch or 1
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_cer", "frequency": frequency, "strict": False},
+            }
+        steps = self._schedule_steps()
+        if self._restored_schedule_steps not in (None, steps):
+            # raised before the loops are restored (global step 0), so CheckpointOnInterrupt keeps last.ckpt
+            raise LinescribeError(
+                f"{self.trainer.ckpt_path}: cannot resume: its {schedule} learning-rate schedule was laid out over "
+                f"{self._restored_schedule_steps} steps, the run now comes to {steps} (its training lines, --devices or "
+                "--num-nodes changed since it started); resume it with the lines and devices it started with, or start a new run "
+                "from its model with --init"
+            )
         if schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         else:

@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from linescribe.alphabet import Alphabet
@@ -35,6 +35,7 @@ from linescribe.modelfile.onnx_runtime import is_onnx_file
 from linescribe.modelfile.weights import load_model_file
 from linescribe.training.callbacks import (
     AtomicCheckpointIO,
+    BestAndLastCheckpoint,
     CheckpointOnInterrupt,
     ExportBestModel,
     FlushLogsAtValidation,
@@ -400,6 +401,13 @@ def _warn_if_split_changed(run_file: Path, train_sets: list[LoadedDataset], val_
         )
 
 
+def has_started(output: Path) -> bool:
+    """Whether ``output`` holds a run that trained: a checkpoint or a model. One that stopped before
+    its first step (bad data, a machine Lightning refused) left only run.json and logs, and is
+    started afresh rather than refused both as a new run and as a resume."""
+    return (output / RUN_MODEL_FILE).exists() or any((output / "checkpoints").glob("*.ckpt"))
+
+
 def _keep_earlier_metrics(log_dir: Path) -> None:
     """Lightning's CSV logger starts ``metrics.csv`` afresh when a run resumes: move the earlier
     rows aside first (``metrics.part1.csv``, ``part2``, …) so that no logged figure is lost."""
@@ -413,6 +421,16 @@ def _keep_earlier_metrics(log_dir: Path) -> None:
 
 
 def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Trainer:
+    """The Trainer; a machine it cannot set up (``--accelerator gpu`` without a GPU, more GPUs than
+    there are, ``--devices 0,1`` on a CPU) is refused in one line instead of Lightning's traceback."""
+    try:
+        return _trainer(config, callbacks)
+    except (MisconfigurationException, TypeError, ValueError) as error:
+        machine = f"--accelerator {config.accelerator} --devices {config.devices} --num-nodes {config.num_nodes}"
+        raise LinescribeError(f"{machine}: {' '.join(str(error).split())}") from None
+
+
+def _trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Trainer:
     output = config.output
     val_interval: dict[str, Any] = (
         {"val_check_interval": config.val_every} if config.val_every < 1 else {"check_val_every_n_epoch": int(config.val_every)}
@@ -475,9 +493,11 @@ def train(
     first_process = _first_process()
     resumed_preprocess: dict[str, Any] | None = None
     origin: dict[str, Any] | None = None  # the third-party weights this model descends from
+    started = has_started(output)
     if config.resume:
         if not last_checkpoint.exists():
-            raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output})")
+            hint = "; it stopped before its first step: run it again without --resume" if run_file.exists() and not started else ""
+            raise LinescribeError(f"{last_checkpoint}: nothing to resume (no checkpoint in {output}){hint}")
         # a damaged checkpoint is refused before any work; its preprocessing is the run's
         resumed_preprocess = read_checkpoint(last_checkpoint)["hyper_parameters"]["preprocess"]
         if first_process:
@@ -487,8 +507,10 @@ def train(
         config, saved_alphabet, origin = _resumed_config(config, run_file, resume_overrides)
         if origin is None and config.init and Path(config.init).is_file():  # a run.json from before derived_from
             origin = inherited_origin(Path(config.init))
-    elif first_process and (run_file.exists() or checkpoint_dir.exists()):
+    elif first_process and started:
         raise LinescribeError(f"{output} already holds a training run: add --resume to continue it, or choose another --output")
+    elif first_process and run_file.exists():
+        log.warning("%s: its run stopped before its first step (no checkpoint, no model): starting it afresh", output)
     if first_process:
         check_writable(output, folder=True)  # now, not after minutes of reading the data
     if config.init and not config.resume:  # a resumed run needs its --init file no more
@@ -574,7 +596,7 @@ def train(
     unreadable = UnreadableLines()
     exporter = ExportBestModel(output / RUN_MODEL_FILE, training_info)
     all_callbacks: list[L.Callback] = [
-        ModelCheckpoint(
+        BestAndLastCheckpoint(
             dirpath=checkpoint_dir, filename="best", monitor="val_cer", mode="min", save_last=True, enable_version_counter=False
         ),
         PatienceAsGiven(monitor="val_cer", mode="min", patience=config.patience, check_on_train_epoch_end=False),
