@@ -38,6 +38,8 @@
 #     --max-steps 4000 --max-time 00:01:45:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed \
 #     --seed $s --hparam dropout=0.1 --threads 1
 #   python recipes/default/soup.py runs/v11soup runs/v11s21 runs/v11s22
+# and in session 14 the same from v11 (seeds 23 and 24, --max-time 00:01:40:00; stopped at steps 2,917 and 2,942),
+# averaged into v12: python recipes/default/soup.py runs/v12soup runs/v12s23 runs/v12s24
 # and PP-OCRv6 small fine-tuned on the same data (shipped as `accurate`; recipes/accurate/train.sh runs all its stages):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
