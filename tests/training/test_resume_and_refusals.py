@@ -218,3 +218,15 @@ def test_last_checkpoint_follows_every_validation_not_only_the_better_ones(tmp_p
     assert read_checkpoint(checkpoints / "best.ckpt")["global_step"] == 2  # the first validation
     assert read_checkpoint(checkpoints / "last.ckpt")["global_step"] == 12
     assert train(tiny_train_config(data, tmp_path / "flat", resume=True, max_steps=14, **settings)).steps == 14
+
+
+def test_a_run_cut_short_by_its_budget_and_resumed_with_more_trains_the_batches_an_uninterrupted_one_would(tmp_path):
+    """Regression: Lightning counts an epoch that --max-steps (or --max-time) cut short as done, so
+    after the rest of that epoch every later epoch took the order of the one after it."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    settings = dict(batch_size=2, val_every=1)  # 4 batches an epoch; cut after 1.5 epochs
+    whole, before, after = TrainedBatches(), TrainedBatches(), TrainedBatches()
+    train(tiny_train_config(data, tmp_path / "whole", max_steps=14, **settings), [whole])
+    train(tiny_train_config(data, tmp_path / "cut", max_steps=6, **settings), [before])
+    assert train(tiny_train_config(data, tmp_path / "cut", resume=True, max_steps=14, **settings), [after]).steps == 14
+    assert before.batches + after.batches == whole.batches

@@ -114,6 +114,8 @@ class DistributedBuckets(BucketBatchSampler):
 
     ``current_epoch`` (the trainer's) orders each pass, rather than a count of the passes begun: a
     resumed run's loader can begin one that Lightning then drops (see ``LineDataModule._resume_position``).
+    ``epoch_offset``: how far the order's epoch lies behind Lightning's count after a resume from a
+    run cut short mid-epoch by its budget, which Lightning counts as a whole epoch.
     """
 
     def __init__(
@@ -122,9 +124,10 @@ class DistributedBuckets(BucketBatchSampler):
         super().__init__(*args, **kwargs)
         self.rank, self.world_size = rank, world_size
         self.current_epoch = current_epoch
+        self.epoch_offset = 0
 
     def _next_epoch(self) -> int:
-        return self.current_epoch() if self.current_epoch else self.epoch
+        return self.current_epoch() + self.epoch_offset if self.current_epoch else self.epoch
 
     def __len__(self) -> int:
         return super().__len__() // self.world_size
@@ -180,7 +183,10 @@ class LineDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         sampler = self._train_sampler()
         if self.trainer is not None:
-            sampler.resume(*self._resume_position(len(sampler)))
+            epoch, done = self._resume_position(len(sampler))
+            sampler.resume(epoch, done)
+            if done:  # the rest of a cut epoch, then the next epochs' orders in turn
+                sampler.epoch_offset = epoch - self.trainer.current_epoch
         return self._loader(self.train_set, sampler)
 
     def _resume_position(self, batches: int) -> tuple[int, int]:
