@@ -15,15 +15,11 @@ BACKGROUND_FRACTION = 1 / 30
 """Size of the closing that estimates the paper, as a fraction of the image's longer side: far
 wider than any pen stroke, far narrower than a lighting gradient."""
 
-SHORT_SIDE_FRACTION = 1 / 3
-"""The closing is never narrower than this fraction of the image's shorter side (up to
-``SHORT_SIDE_LIMIT``): a word or line image is about one line high, so 1/30 of its longer side can
-be thinner than its strokes, and the paper estimate would swallow them."""
-
-SHORT_SIDE_LIMIT = 32
-"""Widest closing (pixels) the shorter side may ask for, well over a broad pen's stroke (about
-12 px at 300 dpi). An image over 960 px long gets at least this from its longer side, so only word
-and line images and small pages change."""
+LINE_IMAGE_HEIGHT = 96
+"""An image no taller (or narrower) than this is a word or line crop, about one line high: 1/30
+of its longer side can be thinner than its strokes, and the paper estimate would swallow them,
+so its closing is at least a third of its shorter side. Pages keep the 1/30 rule (a floor there
+lost lines on the stacked real test lines of benchmarks/segmentation.py)."""
 
 MAX_INK_LEVEL = 0.78
 """Darkest a pixel may be, relative to the paper under it, and still count as paper; Otsu's level
@@ -32,8 +28,9 @@ is used when it is darker. Paper grain and JPEG noise stay within about 10 % of 
 
 def paper_background(gray: np.ndarray) -> np.ndarray:
     """The paper's brightness under every pixel, (H, W) float32, ink removed by a grey closing."""
-    short_side = min(min(gray.shape) * SHORT_SIDE_FRACTION, SHORT_SIDE_LIMIT)
-    side = max(3, round(max(max(gray.shape) * BACKGROUND_FRACTION, short_side)) | 1)
+    short_side = min(gray.shape)
+    floor = short_side / 3 if short_side <= LINE_IMAGE_HEIGHT else 0
+    side = max(3, round(max(max(gray.shape) * BACKGROUND_FRACTION, floor)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
     smooth = cv2.blur(closed, (side, side))
@@ -49,10 +46,12 @@ def normalize_lighting(gray: np.ndarray) -> np.ndarray:
 def binarize(gray: np.ndarray) -> np.ndarray:
     """Ink mask (H, W) bool of an 8-bit grey page (0 = black ink, 255 = white paper).
 
-    Pixels at Otsu's level are ink, as in OpenCV's own thresholding: on a page of two grey levels
-    (a 1-bit scan) the level is the darker one, and ``<`` would find no ink at all.
+    Ink is darker than Otsu's level; on a page of two grey levels (a 1-bit scan) the level is the
+    darker one, and then the pixels at it are the ink (as in OpenCV's own thresholding). Taking
+    them as ink on every page cost lines on benchmarks/segmentation.py's stacked real lines.
     """
     flat = normalize_lighting(gray)
     otsu, _ = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     level = min(float(otsu), MAX_INK_LEVEL * 255.0)
-    return flat <= level
+    ink = flat < level
+    return ink if ink.any() else flat <= level
