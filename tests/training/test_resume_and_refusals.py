@@ -230,3 +230,9 @@ def test_a_run_cut_short_by_its_budget_and_resumed_with_more_trains_the_batches_
     train(tiny_train_config(data, tmp_path / "cut", max_steps=6, **settings), [before])
     assert train(tiny_train_config(data, tmp_path / "cut", resume=True, max_steps=14, **settings), [after]).steps == 14
     assert before.batches + after.batches == whole.batches
+
+
+def test_a_one_cycle_run_of_exactly_ten_steps_trains(tmp_path):
+    """Regression: OneCycleLR's warm-up of 10 % ended at step 0 of a 10-step run: ZeroDivisionError."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    assert train(tiny_train_config(data, tmp_path / "ten", max_steps=10, batch_size=2, scheduler="onecycle")).steps == 10

@@ -142,8 +142,10 @@ class LineRecognitionModule(L.LightningModule):
         if schedule == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         else:
+            # OneCycleLR divides by pct_start * steps - 1, which is 0 for a 10-step run at 0.1
+            warm_up = 0.1 if steps != 10 else 0.15
             scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=self.hparams.lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos"
+                optimizer, max_lr=self.hparams.lr, total_steps=steps, pct_start=warm_up, anneal_strategy="cos"
             )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
