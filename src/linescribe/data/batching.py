@@ -99,9 +99,6 @@ class BucketBatchSampler:
         self.epoch = 0
         self._resume: tuple[int, int] | None = None
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
     def resume(self, epoch: int, done: int) -> None:
         """Make the next pass ``epoch``'s batches less its first ``done``: a run resumed in the middle
         of an epoch trains the rest of that epoch's (seeded, so the same) order, not its start again."""

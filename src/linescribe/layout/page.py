@@ -20,6 +20,7 @@ from linescribe.layout.segment import PageSegmentation, Polygon, SegmentOptions,
 if TYPE_CHECKING:
     from linescribe.inference import Prediction, Recognizer
 
+
 @dataclass(frozen=True)
 class PageLine:
     """One recognised line of a page."""

@@ -13,7 +13,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from linescribe.errors import LinescribeError, ModelFileError
 from linescribe.files import write_atomically
-from linescribe.models import build_model, get_architecture
+from linescribe.models import build_model
 from linescribe.modelfile.document import METADATA_KEY, TrainedModel, model_from_document, read_safetensors_document
 
 
@@ -48,7 +48,6 @@ def load_model_file(path: str | Path) -> TrainedModel:
 
     def build() -> torch.nn.Module:
         try:
-            get_architecture(arch)
             return build_model(arch, model.alphabet.num_classes, model.hparams, model.preprocessing)
         except LinescribeError as error:
             raise ModelFileError(f"{path}: {error}") from None
