@@ -42,8 +42,8 @@ def load_model(
     process's own setting, which a library must not change behind its caller's back: the
     command line sets 1, ``linescribe.inference.set_torch_threads_for_reading()`` does it here).
     ``batch_size``: lines per forward pass (default: ``inference.DEFAULT_BATCH_SIZE``).
-    ``decoder`` and ``decoding``: a decoder and its options (``beam_width``, ``lm``,
-    ``lm_weight``, ``word_bonus``, ``lexicon``; see ``linescribe.decoding.DecodingOptions``),
+    ``decoder`` and ``decoding``: a decoder and its options (``beam_width``, ``n_best``, ``lm``,
+    ``lm_weight``, ``word_bonus``, ``lexicon``, ...; see ``linescribe.decoding.DecodingOptions``),
     e.g. ``load_model(decoder="beam_lm", lm="english")``; an option the decoder does not take is
     a LinescribeError. ``spell``: True (the default speller) or a speller's name to correct the
     spelling of the decoded words. ``decode_threads``: threads that decode and preprocess images
@@ -53,7 +53,7 @@ def load_model(
     from linescribe.decoding.spell import DEFAULT_SPELLER
     from linescribe.inference import DEFAULT_BATCH_SIZE, load_recognizer
 
-    options = DecodingOptions(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
+    options = DecodingOptions.of(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
     return load_recognizer(path_or_name, backend, threads, options, batch_size or DEFAULT_BATCH_SIZE, device, decode_threads)
 
 

@@ -141,6 +141,17 @@ def test_wrong_extension_is_read_by_content(tmp_path: Path) -> None:
     assert_reads_as_line(load_file(tmp_path, "line", png))
 
 
+def test_a_multi_page_tiff_or_an_animation_is_refused_not_read_as_its_first_page(tmp_path: Path) -> None:
+    """Only the first page was read, silently: a scanned document lost the rest."""
+    line = Image.fromarray(np.full((20, 60), 255, dtype=np.uint8))
+    for name, unit in (("scan.tif", "TIFF of 3 pages"), ("moving.gif", "GIF of 3 frames")):
+        line.save(tmp_path / name, save_all=True, append_images=[line.point(lambda v: v - i) for i in (40, 80)])
+        with pytest.raises(ImageError, match=f"{name}: a {unit}, of which only the first would be read"):
+            load_gray(tmp_path / name)
+    line.save(tmp_path / "one.tif")
+    assert load_gray(tmp_path / "one.tif").shape == (20, 60)
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
 def test_16_bit_grey(tmp_path: Path, fmt: str) -> None:
     wide = line_array().astype(np.uint16) * 257  # 0 and 65535

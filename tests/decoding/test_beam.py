@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linescribe.alphabet import Alphabet
-from linescribe.decoding import DECODERS, OptionNotTaken, build_decoder, greedy_decode
+from linescribe.decoding import DECODERS, OptionNotTaken, build_decoder, decoder_options, greedy_decode
 from linescribe.decoding.alignment import align, align_chars
 from linescribe.decoding.beam import BeamDecoder, Lexicon, LMBeamDecoder, WordScorer
 from linescribe.lm import load_lm
@@ -177,8 +177,37 @@ def test_registry_and_option_errors():
         build_decoder("greedy", beam_width=3)
     with pytest.raises(LinescribeError, match="does not take lm_wieght.*lm_weight"):
         build_decoder("beam_lm", lm_wieght=0.3)
-    with pytest.raises(LinescribeError, match="beam width must be at least 1"):
-        build_decoder("beam", beam_width=0)
+    for width in (0, 2.5, "8", True):  # refused when built, not as a TypeError after the network ran
+        with pytest.raises(LinescribeError, match="beam width must be a whole number of at least 1"):
+            build_decoder("beam", beam_width=width)
+    with pytest.raises(LinescribeError, match="n_best must be a whole number"):
+        build_decoder("beam", n_best=2.0)
+    with pytest.raises(LinescribeError, match="char_min_logp must be a finite number, got nan"):
+        build_decoder("beam_lm", char_min_logp=float("nan"))
+    with pytest.raises(LinescribeError, match="word_bonus must be a finite number, got '2'"):
+        build_decoder("beam_lm", word_bonus="2")
+    assert build_decoder("beam", beam_width=np.int64(4)).beam_width == 4
+
+
+def test_every_option_of_every_decoder_reaches_it_through_decoding_options():
+    """n_best and the OOV penalties were decoder options that DecodingOptions lacked, so
+    load_model(decoder="beam", n_best=3) was a TypeError; a misspelt option is a LinescribeError."""
+    from linescribe.decoding.options import DECODER_KEYWORDS, DecodingOptions
+
+    assert set(DECODER_KEYWORDS) == {option for name in DECODERS for option in decoder_options(name)}
+    assert DecodingOptions.of("beam", n_best=3).build(Alphabet("ab")).n_best == 3
+    with pytest.raises(LinescribeError, match="unknown decoding option beam_widht .*beam_width"):
+        DecodingOptions.of("beam", beam_widht=8)
+
+
+def test_the_lexicon_walk_folds_case_as_whole_words_do():
+    """Lower-casing a whole word writes a final sigma, the letter alone a medial one: ΟΔΟΣ, which
+    the lexicon holds as οδος, was charged as an unknown word."""
+    lexicon = Lexicon(["\u03bf\u03b4\u03bf\u03c2", "stra\u00dfe"])
+    scorer = WordScorer(None, 0.0, 0.0, lexicon, oov_penalty=-1.0, oov_word_penalty=-1.0)
+    assert "\u039f\u0394\u039f\u03a3" in lexicon
+    assert scorer.text_score("\u039f\u0394\u039f\u03a3") == scorer.text_score("\u03bf\u03b4\u03bf\u03c2") == 0.0
+    assert scorer.text_score("strasse") == -8.0  # no folding beyond what lower-casing does
 
 
 def test_alignment_finds_the_frames_of_each_character():

@@ -100,3 +100,41 @@ def test_french_elisions_are_read_part_by_part(french):
 
 def test_french_names_and_numbers_are_kept(french):
     assert french.correct("Marie Dupont, 3e régiment, 1915") == "Marie Dupont, 3e régiment, 1915"
+
+
+
+def test_spellers_in_several_threads_never_use_the_shared_symspell_at_once(monkeypatch):
+    """Every Speller shares one SymSpell, whose edit-distance comparer keeps its cost rows on
+    the object: web workers correcting at once overwrote each other's and served (and cached)
+    wrong corrections. Each lookup here lingers so that an unguarded second one would overlap."""
+    import threading
+    import time
+
+    from linescribe.decoding.spell import _symspell
+
+    shared = _symspell("en")
+    lookup = shared.lookup
+    active, most, count = 0, 0, threading.Lock()
+
+    def lingering_lookup(*args, **kwargs):
+        nonlocal active, most
+        with count:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.002)
+        try:
+            return lookup(*args, **kwargs)
+        finally:
+            with count:
+                active -= 1
+
+    monkeypatch.setattr(shared, "lookup", lingering_lookup)
+    words = ["socities", "charmng", "specimns", "recieved", "botanicl", "intresting", "gardns", "leters"]
+    results: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: results.append([Speller("symspell").correct(w) for w in words])) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
+    assert results == [["societies", "charming", "specimens", "received", "botanical", "interesting", "gardens", "letters"]] * 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import re
+import unicodedata
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +18,7 @@ from linescribe.lm import (
     LanguageModelError,
     NgramModel,
     build_lm,
+    bundled_lms,
     load_lm,
     read_lexicon,
 )
@@ -174,6 +176,9 @@ SHORT_ARPA = b"\\data\\\nngram 1=3\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\end\\\n"
         ("short.arpa", SHORT_ARPA, "declares 3 1-grams but the file lists 2"),
         ("cut.arpa.gz", gzip.compress(SHORT_ARPA)[:-12], "cut.arpa.gz: damaged gzip file"),
         ("odd.arpa", b"\\data\\\nngram x=1\n", "odd.arpa:2: expected 'ngram N=COUNT'"),
+        ("empty.arpa", b"\\data\\\nngram 1=0\n\n\\1-grams:\n\n\\end\\\n", "empty.arpa: no unigrams"),
+        ("nan.arpa", SHORT_ARPA.replace(b"-1\tb", b"nan\tb"), "nan.arpa:6: not a log10 probability"),
+        ("above.arpa", SHORT_ARPA.replace(b"-1\tb", b"0.5\tb"), "above.arpa:6: not a log10 probability"),
     ],
 )
 def test_damaged_arpa_files_name_the_file(tmp_path, name, content, message):
@@ -207,6 +212,55 @@ def test_a_lexicon_or_lm_with_a_byte_order_mark_or_decomposed_accents_reads_as_t
     model = NgramModel.read_arpa(arpa)
     assert model.vocabulary == {"caf\u00e9", "the", "don't"}
     assert model.log10_prob(("the",), "caf\u00e9") == pytest.approx(-0.1)
+
+
+def test_a_language_model_file_that_writes_a_word_both_composed_and_decomposed_is_one_word(tmp_path):
+    """The reader composed the whole file before counting: the two spellings of café collided and
+    a valid file was refused as declaring 4 unigrams but listing 3."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    arpa = tmp_path / "both.arpa"
+    arpa.write_text(
+        f"\\data\\\nngram 1=4\nngram 2=2\n\n\\1-grams:\n-0.5\t{composed}\t-0.1\n-0.9\t{decomposed}\t-0.2\n"
+        f"-1\t<unk>\n-0.6\tthe\t-0.3\n\n\\2-grams:\n-0.2\tthe {composed}\n-0.4\tthe {decomposed}\n\n\\end\\\n",
+        encoding="utf-8",
+    )
+    model = NgramModel.read_arpa(arpa)
+    assert model.vocabulary == {composed, "the"}
+    assert model.log10_prob(("the",), composed) == pytest.approx(math.log10(10**-0.2 + 10**-0.4))
+    assert model.ngrams[0][(composed,)][1] == -0.1  # the backoff of the likelier spelling
+
+
+def test_a_corpus_in_decomposed_form_gives_whole_accented_words(tmp_path):
+    """A combining accent is no letter: an NFD corpus (as macOS tools save it) was cut at every
+    accent, été into e + te, and the LM built from it knew none of the accented words."""
+    corpus = unicodedata.normalize("NFD", "le café était fermé\nun été à la mer\n")
+    assert line_words(corpus.splitlines()[0]) == ["le", "caf\u00e9", "\u00e9tait", "ferm\u00e9"]
+    model, lexicon = build_lm(corpus.splitlines(), order=2)
+    assert {"caf\u00e9", "\u00e9t\u00e9", "\u00e0"} <= set(lexicon) == model.vocabulary
+    arpa = tmp_path / "fr.arpa"
+    model.write_arpa(arpa)
+    scored = CliRunner().invoke(lm_group, ["score", str(arpa), unicodedata.normalize("NFD", "un été")])
+    assert scored.exit_code == 0 and "<unk>" not in scored.output
+
+
+def test_a_bundled_name_is_the_bundled_lm_even_beside_a_file_of_that_name(tmp_path, monkeypatch):
+    """A file called english in the working directory was read in place of the bundled model, by
+    the default beam_lm decoder too; ./english still reads the file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "english").write_text("my notes\n", encoding="utf-8")
+    assert load_lm("english") is load_lm(bundled_lms()["english"])
+    with pytest.raises(LanguageModelError, match="english: not an ARPA language model"):
+        load_lm("./english")
+
+
+def test_an_edited_lm_file_is_read_again(tmp_path):
+    """Loaded models were kept by path for the life of the process: a server never saw an edit."""
+    arpa = tmp_path / "own.arpa"
+    arpa.write_bytes(SHORT_ARPA.replace(b"ngram 1=3", b"ngram 1=2"))
+    assert load_lm(arpa).log10_prob((), "b") == pytest.approx(-1.0)
+    assert load_lm(arpa) is load_lm(str(arpa))
+    arpa.write_bytes(SHORT_ARPA.replace(b"ngram 1=3", b"ngram 1=2").replace(b"-1\tb", b"-0.25\tb"))
+    assert load_lm(arpa).log10_prob((), "b") == pytest.approx(-0.25)
 
 
 def test_words_are_letter_runs_lower_cased():
@@ -263,3 +317,5 @@ def test_a_bundled_lm_brings_its_tuned_weight_unless_one_is_given(tmp_path):
     own = tmp_path / "own.arpa"
     own.write_bytes(SHORT_ARPA.replace(b"ngram 1=3", b"ngram 1=2"))
     assert LMBeamDecoder(lm=own).lm_weight == 0.3
+    by_path = LMBeamDecoder(lm=bundled_lms()["french"])  # the bundled file by its path: still tuned
+    assert (by_path.lm_weight, by_path.oov_word_penalty, by_path.oov_penalty) == (0.2, 0.0, -0.75)

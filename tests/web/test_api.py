@@ -151,6 +151,32 @@ def test_no_file(client):
     assert_error(post(client, decoder="greedy"), 400, "no image: send one or more files")
 
 
+def test_a_body_that_is_not_multipart_is_named_for_what_it_is(client, png):
+    """Raw bytes without a Content-Type (requests.post(url, data=...)) were called an empty body,
+    and a text body was parsed as options first: 'unknown option hello world'."""
+    raw = client.post(RECOGNIZE, data=png(), headers={"Content-Type": ""})
+    assert_error(raw, 400, "no image: the body has no Content-Type", "multipart/form-data")
+    text = client.post(RECOGNIZE, data="hello world", content_type="application/x-www-form-urlencoded")
+    assert_error(text, 400, "no image: the body is application/x-www-form-urlencoded")
+
+
+def test_a_multi_page_tiff_is_refused_not_read_as_its_first_page(client, png):
+    """Only the first page was read, and the answer looked complete."""
+    pages = [Image.open(io.BytesIO(png())) for _ in range(2)]
+    scan = io.BytesIO()
+    pages[0].save(scan, format="TIFF", save_all=True, append_images=pages[1:])
+    assert_error(post(client, (scan.getvalue(), "scan.tif")), 422, "scan.tif: a TIFF of 2 pages", "one page per file")
+
+
+def test_pixels_that_are_no_numbers_are_named_in_the_refusal(client):
+    """Any failure to read the pixels was reported as an unreadable mode ('mode F')."""
+    data = np.ones((32, 64), dtype=np.float32)
+    data[3, 5] = np.nan
+    tiff = io.BytesIO()
+    Image.fromarray(data, mode="F").save(tiff, format="TIFF")
+    assert_error(post(client, (tiff.getvalue(), "x.tif")), 422, "x.tif: ", "image has NaN or infinite pixels")
+
+
 @pytest.mark.parametrize(
     "body",
     [

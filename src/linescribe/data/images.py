@@ -145,6 +145,15 @@ def _exif_read_at_open(image: Image.Image) -> bool:
     return image.format in EXIF_IN_HEADER or (image.format == "PNG" and "exif" in image.info)
 
 
+def several_frames(image: Image.Image) -> str | None:
+    """Why an opened file is not one image: a multi-page TIFF or an animation, of which only the
+    first page would be read without a word (a phone's MPO JPEG, photo and preview, is one)."""
+    if not getattr(image, "is_animated", False) or image.format == "MPO":
+        return None
+    unit = "pages" if image.format == "TIFF" else "frames"
+    return f"a {image.format} of {image.n_frames} {unit}, of which only the first would be read: give one {unit[:-1]} per file"
+
+
 def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> Image.Image:
     """The image, refused from its header alone when it has more than ``max_pixels`` (so bombs
     cost nothing), then decoded unless ``decode`` is False."""
@@ -172,6 +181,8 @@ def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> I
             )
         if width == 0 or height == 0:
             raise ImageError(f"{name}: image has no pixels")
+        if problem := several_frames(image):
+            raise ImageError(f"{name}: {problem}")
         if decode:
             image.load()
         elif _exif_read_at_open(image):

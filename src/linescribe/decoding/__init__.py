@@ -4,8 +4,9 @@ A decoder is a callable ``decoder(log_probs (T,N,C), lengths (N,), alphabet) -> 
 ``DECODERS`` maps each name to its class; ``build_decoder(name, **options)`` makes one:
 
     greedy     best class per frame, repeats merged, blanks dropped (the default; no options)
-    beam       CTC prefix beam search: beam_width, n_best (alternatives kept)
-    beam_lm    beam search with a word n-gram LM: + lm, lm_weight, word_bonus, lexicon
+    beam       CTC prefix beam search: beam_width, n_best (alternatives kept), char_min_logp
+    beam_lm    beam search with a word n-gram LM: + lm, lm_weight, word_bonus, lexicon,
+               oov_penalty, oov_word_penalty
 
 ``DecodingOptions`` is how the command line, the Python API and the web service choose one (with
 spelling correction, ``spell.py``): checked once when made, built with ``.build(alphabet)``.

@@ -12,6 +12,8 @@ class Alternative:
     ``probability``: the share of this text among the decoder's final beams (softmax of their
     scores), so the list's probabilities sum to at most 1. ``score``: the decoder's own log score
     (CTC log-probability, plus the weighted LM log-probability and word bonuses for LM decoders).
+    The CTC part sums the paths the search kept, a lower bound that pruning can leave lower for
+    one text than another, so now and then an alternative is likelier than the first text.
     """
 
     text: str

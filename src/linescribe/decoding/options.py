@@ -15,6 +15,7 @@ from typing import Any
 from linescribe.alphabet import Alphabet
 from linescribe.decoding.registry import DECODERS, Decoder, build_decoder, check_decoder, decoder_options
 from linescribe.decoding.spell import SpellCorrected, Speller, check_speller
+from linescribe.errors import LinescribeError
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,9 @@ class DecodingOptions:
     """A decoder from ``DECODERS`` and its options; None leaves an option to the decoder's default.
 
     ``lm``: an ARPA file or a bundled LM's name (beam_lm; default ``english``); ``lexicon``: a
-    word list (beam_lm). ``speller``: a name from ``SPELLERS`` to correct the decoded words'
+    word list (beam_lm); ``n_best``, ``char_min_logp``, ``oov_penalty`` and ``oov_word_penalty``:
+    see ``BeamDecoder`` and ``LMBeamDecoder`` (every option a decoder takes is a field here, so
+    the Python API reaches them all). ``speller``: a name from ``SPELLERS`` to correct the decoded words'
     spelling, or None for no correction. Values are checked by the decoder when it is built (a
     beam width of 0 is refused there).
     """
@@ -33,10 +36,23 @@ class DecodingOptions:
     lm_weight: float | None = None
     word_bonus: float | None = None
     lexicon: str | Path | None = None
+    n_best: int | None = None
+    char_min_logp: float | None = None
+    oov_penalty: float | None = None
+    oov_word_penalty: float | None = None
     speller: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @classmethod
+    def of(cls, decoder: str = "greedy", speller: str | None = None, **options: Any) -> DecodingOptions:
+        """DecodingOptions from keyword arguments a caller typed (``load_model``'s): a name that is
+        no option of any decoder is a LinescribeError listing the options, not a TypeError."""
+        unknown = sorted(set(options) - set(DECODER_KEYWORDS))
+        if unknown:
+            raise LinescribeError(f"unknown decoding option {', '.join(unknown)} (the options: {', '.join(DECODER_KEYWORDS)})")
+        return cls(decoder, speller=speller, **options)
 
     def validate(self) -> None:
         """Raise LinescribeError for an unknown decoder or speller, or an option the decoder does

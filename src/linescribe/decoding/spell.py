@@ -4,8 +4,8 @@ Only words are touched (runs of letters, see ``linescribe.lm.words``); spaces, p
 digits are kept as they are. A word is left alone when the dictionary knows it, when it is
 shorter than ``min_length``, when it is written in capitals (``RBG``), when it touches a digit
 (``3rd``, ``10th``), or when it starts with a capital and ``proper_nouns`` is off (names are the
-words a dictionary most often lacks). A correction keeps the word's case pattern (``Specimns`` ->
-``Specimens``). Words of up to 4 letters may change by one edit, longer ones by two.
+words a dictionary most often lacks). A correction keeps the word's case pattern (with ``proper_nouns``,
+``Specimns`` -> ``Specimens``). Words of up to 4 letters may change by one edit, longer ones by two.
 
 Backends: ``symspell`` (symspellpy, MIT, with its English frequency dictionary of 82,765 words),
 the default and a dependency; ``symspell-fr``, the same corrector with the French frequency
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -44,6 +45,12 @@ def check_speller(name: str) -> None:
     """LinescribeError unless ``name`` is one of SPELLERS."""
     if name not in SPELLERS:
         raise LinescribeError(f"unknown speller {name!r}; known: {', '.join(SPELLERS)}")
+
+
+_SYMSPELL_LOCK = threading.Lock()
+"""One lookup at a time in the process's shared SymSpell objects: symspellpy's Damerau-OSA
+comparer keeps its cost rows on the object, and web workers correcting words at once overwrote
+each other's (wrong distances, then wrong corrections kept in a Speller's cache)."""
 
 
 @lru_cache(maxsize=2)
@@ -113,7 +120,8 @@ class Speller:
 
             def suggest_symspell(word: str) -> str | None:
                 distance = 1 if len(word) <= 4 else 2
-                suggestions = speller.lookup(word, Verbosity.TOP, max_edit_distance=distance)
+                with _SYMSPELL_LOCK:  # its edit-distance comparer writes into shared scratch rows
+                    suggestions = speller.lookup(word, Verbosity.TOP, max_edit_distance=distance)
                 return suggestions[0].term if suggestions else None
 
             if backend == "symspell":

@@ -36,27 +36,47 @@ def bundled_lms() -> dict[str, Path]:
 
 
 def resolve_lm_path(path_or_name: str | Path) -> Path:
-    """An ARPA file from a path or the name of a bundled model (``english``)."""
+    """An ARPA file from a path or the name of a bundled model (``english``): a bundled name
+    even where a file in the working directory has that name (``./english`` reads the file), so
+    that the default decoder does not read whatever a user keeps under that name."""
+    bundled = bundled_lms()
+    if isinstance(path_or_name, str) and path_or_name in bundled:
+        return bundled[path_or_name]
     path = Path(path_or_name)
     if path.is_file():
         return path
-    bundled = bundled_lms()
-    if str(path_or_name) in bundled:
-        return bundled[str(path_or_name)]
     known = ", ".join(bundled) or "none bundled"
     raise LanguageModelError(f"{path_or_name}: no such language model file, and no bundled one of that name (bundled: {known})")
 
 
-_LOADED: dict[Path, NgramModel] = {}
+def bundled_lm_name(path_or_name: str | Path) -> str | None:
+    """The bundled LM's name that ``path_or_name`` reads (given by name or by its file's path),
+    or None for a user's own file: what picks the weights tuned for it."""
+    try:
+        path = resolve_lm_path(path_or_name).resolve()
+    except LanguageModelError:
+        return None
+    return next((name for name, file in bundled_lms().items() if file.resolve() == path), None)
+
+
+_LOADED: dict[tuple[Path, int, int], NgramModel] = {}
 
 
 def load_lm(path_or_name: str | Path = DEFAULT_LM) -> NgramModel:
     """Read an ARPA model (``.arpa`` or ``.arpa.gz``) or a bundled one by name; loaded models are
-    kept, so a second call with the same file costs nothing."""
+    kept, so a second call with the same unchanged file costs nothing (an edited file is read
+    again, for a server that runs for weeks)."""
     path = resolve_lm_path(path_or_name).resolve()
-    if path not in _LOADED:
-        _LOADED[path] = NgramModel.read_arpa(path)
-    return _LOADED[path]
+    try:
+        stat = path.stat()
+        key = (path, stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (path, 0, 0)  # read_arpa names the file and the problem
+    if key not in _LOADED:
+        for stale in [known for known in _LOADED if known[0] == path]:
+            del _LOADED[stale]
+        _LOADED[key] = NgramModel.read_arpa(path)
+    return _LOADED[key]
 
 
 def read_lexicon(path: str | Path) -> set[str]:
@@ -119,6 +139,7 @@ __all__ = [
     "LanguageModelError",
     "NgramModel",
     "build_lm",
+    "bundled_lm_name",
     "bundled_lms",
     "load_lm",
     "read_lexicon",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import io
 import math
-import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -122,8 +121,9 @@ class NgramModel:
             except (EOFError, OSError, zlib.error) as error:  # truncated or damaged download
                 raise LanguageModelError(f"{path}: damaged gzip file ({error})") from None
         try:
-            # composed accents, as the model's alphabet writes them; a byte-order mark is not a word
-            text = unicodedata.normalize("NFC", raw.decode("utf-8-sig"))
+            # a byte-order mark is not a word; words are composed (NFC) as they are folded, after
+            # the counts are checked, so that café written both ways is one word, not a count error
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise LanguageModelError(f"{path}: not a UTF-8 ARPA file (a binary KenLM model? pass the .arpa file)") from None
         return cls._parse_arpa(text.splitlines(), path)
@@ -169,12 +169,16 @@ class NgramModel:
                 backoff = float(fields[order + 1]) if len(fields) == order + 2 else 0.0
             except ValueError:
                 raise LanguageModelError(f"{path}:{number}: not a number in {line!r}") from None
+            if not (log_prob <= 0.0 and backoff < math.inf):  # NaN fails both: beams would rank by chance
+                raise LanguageModelError(f"{path}:{number}: not a log10 probability (at most 0) and backoff in {line!r}")
             ngrams[order - 1][tuple(fields[1 : order + 1])] = (log_prob, backoff)
         for order, count in declared.items():
             if len(ngrams[order - 1]) != count:
                 raise LanguageModelError(
                     f"{path}: \\data\\ declares {count} {order}-grams but the file lists {len(ngrams[order - 1])}"
                 )
+        if not ngrams[0]:
+            raise LanguageModelError(f"{path}: no unigrams: a language model needs at least one word")
         return cls(_case_folded(ngrams))
 
     def arpa_text(self) -> str:
@@ -205,11 +209,11 @@ class NgramModel:
 
 
 def _case_folded(ngrams: list[dict[Ngram, tuple[float, float]]]) -> list[dict[Ngram, tuple[float, float]]]:
-    """The n-grams with their words as the decoders look them up (``word_key``: lower case, plain
-    apostrophes); an ARPA file from another tool (KenLM's ``lmplz``) usually keeps case, and
-    ``London`` would be scored as ``<unk>``. Variants that fold together are merged: the
-    probabilities of a word's variants after the same history are added (``The`` and ``the``
-    are one word now); of the variants of a history the most likely one is kept, and a folded
+    """The n-grams with their words as the decoders look them up (``word_key``: composed accents,
+    lower case, plain apostrophes); an ARPA file from another tool (KenLM's ``lmplz``) usually keeps
+    case, and ``London`` would be scored as ``<unk>``. Variants that fold together are merged: the
+    probabilities of a word's variants after the same history are added (``The`` and ``the``,
+    or ``café`` composed and decomposed, are one word now); of the variants of a history the most likely one is kept, and a folded
     n-gram's backoff is that of its likeliest variant (a rare ``THE`` that is never a context must
     not lend ``the`` its backoff of 1)."""
     if all(gram[0] in SPECIAL or gram[0] == word_key(gram[0]) for gram in ngrams[0]):

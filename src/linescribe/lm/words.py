@@ -3,12 +3,15 @@
 A word is a run of letters, with apostrophes allowed between letters (``don't``, ``Hooker's``).
 Digits, punctuation and spaces are not words: the LM never scores them and the lexicon never
 constrains them. The LM sees words lower-cased, with typographic apostrophes made plain, so that
-the network alone decides case and punctuation.
+the network alone decides case and punctuation, and with accents composed (NFC), as the model's
+alphabet writes them: a corpus saved in decomposed form (macOS tools) still yields ``été``, not ``e``
+and ``te`` split at each combining accent.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
 APOSTROPHES = "'\u2019\u02bc"
@@ -17,8 +20,8 @@ WORD_PATTERN = re.compile(rf"{_LETTER}+(?:[{APOSTROPHES}]{_LETTER}+)*")
 
 
 def word_key(word: str) -> str:
-    """The LM's spelling of a written word: lower case, plain apostrophe."""
-    key = word.lower()
+    """The LM's spelling of a written word: composed accents, lower case, plain apostrophe."""
+    key = unicodedata.normalize("NFC", word).lower()
     for apostrophe in APOSTROPHES[1:]:
         key = key.replace(apostrophe, "'")
     return key
@@ -31,4 +34,4 @@ def find_words(text: str) -> Iterator[re.Match[str]]:
 
 def line_words(text: str) -> list[str]:
     """The LM keys of the words of one line of text, in order."""
-    return [word_key(match.group()) for match in WORD_PATTERN.finditer(text)]
+    return [word_key(match.group()) for match in WORD_PATTERN.finditer(unicodedata.normalize("NFC", text))]

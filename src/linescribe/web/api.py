@@ -38,6 +38,19 @@ def openapi() -> Response:
     return jsonify(openapi_document(config["MAX_CONTENT_LENGTH"], config["MAX_IMAGES"], config["MAX_PIXELS"]))
 
 
+SEND_IMAGES = f"send one or more files as multipart/form-data in the field '{IMAGE_FIELD}'"
+
+
+def _body_kind() -> str:
+    """What the body of a request that is not multipart is, for its error: a client that posts a
+    file's bytes raw sends no Content-Type, which is no empty body."""
+    if request.mimetype:
+        return f"is {request.mimetype}"
+    if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        return "has no Content-Type"
+    return "is empty"
+
+
 @bp.post("/api/v1/recognize")
 def recognize() -> Response:
     started = time.perf_counter()
@@ -45,6 +58,8 @@ def recognize() -> Response:
         raise RequestError(
             400, f"the field '{IMAGE_FIELD}' holds text, not a file: send each image as a file part (curl -F {IMAGE_FIELD}=@line.png)"
         )
+    if request.mimetype != "multipart/form-data":  # before the options: a text body is no unknown option
+        raise RequestError(400, f"no image: the body {_body_kind()}; {SEND_IMAGES}")
     options = parse_options(request.form, request.args)
     stray = sorted(set(request.files) - {IMAGE_FIELD})
     if stray:
@@ -53,16 +68,13 @@ def recognize() -> Response:
         )
     files = request.files.getlist(IMAGE_FIELD)
     if not files:
-        send = f"send one or more files as multipart/form-data in the field '{IMAGE_FIELD}'"
-        if request.mimetype != "multipart/form-data":
-            raise RequestError(400, f"no image: the body is {request.mimetype or 'empty'}; {send}")
         if request.content_length and not request.form:  # Werkzeug drops a body it cannot parse without a word
             raise RequestError(
                 400,
                 "no image: malformed multipart body, no parts found (a missing or wrong boundary, an unterminated "
                 "body, or a file name that is not UTF-8)",
             )
-        raise RequestError(400, f"no image: {send}")
+        raise RequestError(400, f"no image: {SEND_IMAGES}")
     config = current_app.config
     uploads = decode_uploads(
         [(file.filename, file.read()) for file in files], config["MAX_IMAGES"], config["MAX_PIXELS"]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from linescribe.data.images import load_gray
+from linescribe.data.images import describe, load_gray, several_frames
+from linescribe.errors import ImageError
 from linescribe.web.errors import RequestError
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF", "JPEG2000")
@@ -96,6 +97,8 @@ def decode_upload(data: bytes, name: str, max_pixels: int, pixels_before: int = 
             413,
             f"{name}: image is {width}x{height} pixels, over the limit of {max_pixels:,}{together}; downscale it first",
         )
+    if problem := several_frames(image):
+        raise RequestError(422, f"{name}: {problem}")
     try:
         image.load()
     except MemoryError:
@@ -104,10 +107,8 @@ def decode_upload(data: bytes, name: str, max_pixels: int, pixels_before: int = 
         raise RequestError(422, f"{name}: damaged {image.format} image ({error})") from None
     try:
         gray = load_gray(image, max_pixels)
-    except MemoryError:
-        raise
-    except Exception:  # a mode Pillow cannot convert to grayscale
-        raise RequestError(422, f"{name}: a {image.format} image in mode {image.mode}, which cannot be read") from None
+    except ImageError as error:  # NaN pixels, a mode Pillow cannot convert: the reason, under the upload's name
+        raise RequestError(422, f"{name}: {str(error).removeprefix(describe(image) + ': ')}") from None
     return Upload(name, gray, str(image.format))
 
 
