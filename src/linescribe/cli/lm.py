@@ -27,7 +27,7 @@ def lm() -> None:
               help="ARPA file to write (.arpa, or .arpa.gz for a compressed one).")
 @click.option("--order", default=3, show_default=True, help="n-gram order.")
 @click.option("--min-count", default=1, show_default=True, help="Words seen fewer times become <unk>.")
-@click.option("--max-vocab", type=int, help="Keep only the most frequent words (the others become <unk>).")
+@click.option("--max-vocab", type=click.IntRange(min=1), help="Keep only the most frequent words (the others become <unk>).")
 @click.option("--prune", help="Smallest count an n-gram of each order needs, e.g. 0,1,2 drops singleton 3-grams.")
 @click.option("--lexicon", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the lexicon (default: OUTPUT with .lexicon.txt instead of .arpa[.gz]).")

@@ -113,6 +113,8 @@ def build_lm(
     """
     if order < 1:
         raise LanguageModelError(f"the order must be at least 1, got {order}")
+    if max_vocab is not None and max_vocab < 1:  # an empty lexicon, which read_lexicon then refuses
+        raise LanguageModelError(f"max_vocab must be at least 1, got {max_vocab}")
     sentences = [words for words in (line_words(line) for line in lines) if words]
     frequencies = Counter(word for sentence in sentences for word in sentence)
     vocabulary = [word for word, count in frequencies.most_common(max_vocab) if count >= min_count]

@@ -156,7 +156,10 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                             f"{MAX_REQUEST_WORK:,}."
                         ),
                         "415": _error("A file that is not an image in an accepted format."),
-                        "422": _error("An image in an accepted format that cannot be decoded (truncated, damaged)."),
+                        "422": _error(
+                            "An image in an accepted format that cannot be read: truncated or damaged, NaN pixels, "
+                            "or a multi-page TIFF or an animation (send one page per file)."
+                        ),
                         "500": _error("A bug; the server log has the details."),
                         "503": _error(
                             "The request asks for beam_lm or spell, and the server could not load its language "
