@@ -149,7 +149,7 @@ def test_a_worker_that_dies_is_reported_in_one_line(monkeypatch):
 def test_an_unexpected_failure_on_one_page_is_that_pages_error_and_the_others_are_read(monkeypatch):
     import linescribe.layout
 
-    def read_page(recognizer, path):
+    def read_page(recognizer, path, source):
         if path == "odd.png":
             raise IndexError("index -4 is out of bounds for axis 0 with size 3")
         return linescribe.layout.PageResult(path, 10, 10, 0.0, [])

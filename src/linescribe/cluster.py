@@ -34,7 +34,7 @@ from distributed import Client, Future, KilledWorker, as_completed, get_worker
 from linescribe.errors import LinescribeError
 from linescribe.files import write_atomically
 from linescribe.inference import Prediction, Recognizer, load_recognizer
-from linescribe.large_jobs import ModelSpec, Outcome, PageOutcome, read_page_outcomes
+from linescribe.large_jobs import ModelSpec, Outcome, PageOutcome, read_page_outcomes, renamed
 
 logger = logging.getLogger(__name__)
 
@@ -69,20 +69,31 @@ def ship_model(spec: ModelSpec) -> ShippedModel:
 
     path = resolve_model_path(spec.path_or_name)
     if spec.backend == "onnx" and not is_onnx_file(path):
-        exported = onnx_twin(path) or export_cache_entry(path)
-        if exported.is_file():
-            path = exported
-    backend = "onnx" if is_onnx_file(path) else spec.backend
-    return ShippedModel(path.read_bytes(), path.suffix, backend)
+        twin = onnx_twin(path)
+        if twin is None:
+            entry = export_cache_entry(path)
+            try:
+                return ShippedModel(entry.read_bytes(), ".onnx", "onnx")
+            except OSError:  # a cache the client could not write: its export lived in memory only
+                from linescribe.modelfile.export import export_to_cache
+                from linescribe.modelfile.weights import load_model_file
+
+                return ShippedModel(export_to_cache(load_model_file(path), entry, source=path), ".onnx", "onnx")
+        path = twin
+    return ShippedModel(path.read_bytes(), path.suffix, "onnx" if is_onnx_file(path) else spec.backend)
 
 
 def for_workers(spec: ModelSpec) -> ModelSpec:
-    """``spec`` with the LM and lexicon files it names made absolute, as the workers see them."""
+    """``spec`` with the LM and lexicon files it names made absolute, as the workers see them (a
+    bundled LM's name stays a name, as on one machine, even beside a file or folder of that name)."""
+    from linescribe.lm import bundled_lms
+
     decoding = spec.options.get("decoding")
     if decoding is None:
         return spec
     files = {name: os.path.abspath(value) for name in ("lm", "lexicon")
-             if (value := getattr(decoding, name)) is not None and os.path.exists(value)}
+             if (value := getattr(decoding, name)) is not None and os.path.exists(value)
+             and not (name == "lm" and isinstance(value, str) and value in bundled_lms())}
     return dataclasses.replace(spec, options={**spec.options, "decoding": dataclasses.replace(decoding, **files)})
 
 
@@ -123,9 +134,12 @@ def read_lines_task(model: ShippedModel, spec: ModelSpec, paths: list[str]) -> l
     return _recognizer(model, spec).predict_many(paths)
 
 
-def read_pages_task(model: ShippedModel, spec: ModelSpec, paths: list[str], formats: tuple[str, ...]) -> list[PageOutcome]:
-    """A worker's task for page images: each page's record and rendered files."""
-    return read_page_outcomes(_recognizer(model, spec), paths, formats)
+def read_pages_task(
+    model: ShippedModel, spec: ModelSpec, paths: list[str], given: list[str], formats: tuple[str, ...]
+) -> list[PageOutcome]:
+    """A worker's task for page images: each page's record and rendered files, naming each image
+    as the user gave it (``given``), as on one machine."""
+    return read_page_outcomes(_recognizer(model, spec), paths, formats, names=given)
 
 
 def connect(address: str) -> Client:
@@ -156,14 +170,15 @@ def _unread(paths: Sequence[str], formats: tuple[str, ...] | None, reason: str) 
 
 
 def _as_given(outcomes: list[Outcome], given: Sequence[str]) -> list[Outcome]:
-    """The outcomes of a chunk sent as absolute paths, named by the paths as the user gave them
-    (what the results files hold and a rerun compares)."""
+    """The line predictions of a chunk sent as absolute paths, named (and their errors worded) by
+    the paths as the user gave them: what the results files hold and a rerun compares. Pages
+    are named so on the workers, where their files are rendered."""
     named: list[Outcome] = []
     for outcome, path in zip(outcomes, given, strict=True):
-        if isinstance(outcome, PageOutcome):
-            named.append(dataclasses.replace(outcome, source=path, record={**outcome.record, "file": path}))
-        else:
-            named.append(dataclasses.replace(outcome, source=path))
+        if isinstance(outcome, Prediction):
+            error = outcome.error and renamed(outcome.error, outcome.source, path)
+            outcome = dataclasses.replace(outcome, source=path, error=error)
+        named.append(outcome)
     return named
 
 
@@ -190,13 +205,15 @@ def read_on_cluster(
     with dask.config.set({"distributed.admin.large-graph-warning-threshold": f"{len(shipped.content) + 2**20}B"}):
         model = client.submit(_the_model, shipped, pure=False, key=f"linescribe-model-{shipped.digest}-{os.urandom(4).hex()}")
     chunks = [list(paths[start : start + chunk_size]) for start in range(0, len(paths), chunk_size)]
-    task, extra = (read_lines_task, ()) if formats is None else (read_pages_task, (formats,))
     pending: dict[str, tuple[Future, list[str]]] = {}
 
     def submit(number: int) -> Future:
         # pure=False: a chunk sent again (a rerun) is read again, never taken from a cached result
         absolute = [os.path.abspath(path) for path in chunks[number]]
-        future = client.submit(task, model, spec, absolute, *extra, pure=False)
+        if formats is None:
+            future = client.submit(read_lines_task, model, spec, absolute, pure=False)
+        else:
+            future = client.submit(read_pages_task, model, spec, absolute, chunks[number], formats, pure=False)
         pending[future.key] = (future, chunks[number])
         return future
 

@@ -80,22 +80,31 @@ def page_error(path: str, error: Exception) -> str:
     return f"{path}: could not be read ({type(error).__name__}: {error}; a linescribe bug, please report it)"
 
 
-def read_page_outcomes(recognizer: Recognizer, paths: Iterable[str], formats: Sequence[str]) -> list[PageOutcome]:
+def renamed(message: str, path: str, name: str) -> str:
+    """An error message that begins with the path an image was opened by, beginning with the
+    name the user gave it instead (a cluster's workers open images by absolute path)."""
+    return name + message[len(path) :] if message.startswith(path) else message
+
+
+def read_page_outcomes(
+    recognizer: Recognizer, paths: Sequence[str], formats: Sequence[str], names: Sequence[str] | None = None
+) -> list[PageOutcome]:
     """Find, order and read the lines of each page image and render its ``formats``; an image
-    that cannot be read gives an outcome with its error, and the others are read."""
+    that cannot be read gives an outcome with its error, and the others are read. ``names``: what
+    the records, the rendered files and the errors call each image (default: its path)."""
     from linescribe.layout import read_page, render_outputs, to_json
 
     outcomes = []
-    for path in paths:
+    for path, name in zip(paths, paths if names is None else names, strict=True):
         try:
-            page = read_page(recognizer, path)
+            page = read_page(recognizer, path, source=name)
             files = render_outputs(page, formats)
         except Exception as error:
-            outcomes.append(PageOutcome.failed(path, page_error(path, error)))
+            outcomes.append(PageOutcome.failed(name, renamed(page_error(path, error), path, name)))
             continue
         reading = to_json(page)
-        record = {"file": path, "text": reading["text"], "error": None, **{key: reading[key] for key in PAGE_RECORD_KEYS}}
-        outcomes.append(PageOutcome(path, record, files))
+        record = {"file": name, "text": reading["text"], "error": None, **{key: reading[key] for key in PAGE_RECORD_KEYS}}
+        outcomes.append(PageOutcome(name, record, files))
     return outcomes
 
 

@@ -160,12 +160,16 @@ def test_a_cluster_reads_as_one_machine_does_loading_the_model_once_per_worker(c
     local, remote = tmp_path / "local-pages", tmp_path / "cluster-pages"
     assert CliRunner().invoke(main, ["predict", "--layout", "page", str(pages), "--output-dir", str(local),
                                      "--formats", "text,page"]).exit_code == 0
-    run = cluster.predict("--layout", "page", "pages", "--output-dir", str(remote), "--formats", "text,page")
+    run = cluster.predict("--layout", "page", "pages", "--output-dir", str(remote), "--formats", "text,page,json")
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 0, stderr
-    assert sorted(p.name for p in remote.iterdir()) == ["page0.page.xml", "page0.txt", "page1.page.xml", "page1.txt"]
+    assert sorted(p.name for p in remote.iterdir()) == [
+        "page0.json", "page0.page.xml", "page0.txt", "page1.json", "page1.page.xml", "page1.txt"
+    ]
     for name in ("page0.txt", "page1.txt"):
         assert (remote / name).read_text(encoding="utf-8") == (local / name).read_text(encoding="utf-8")
+    # named as given, as on one machine (the workers open it by absolute path)
+    assert json.loads((remote / "page0.json").read_text(encoding="utf-8"))["image"] == os.path.join("pages", "page0.png")
 
 
 def _worker_addresses(cluster: LocalCluster) -> list[str]:
