@@ -31,7 +31,10 @@ def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | 
     default a new file's, as open() would give it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise _naming(error, path, None) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -40,9 +43,20 @@ def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | 
                 os.fsync(handle.fileno())
         os.chmod(tmp, FILE_MODE if mode is None else mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _naming(error, path, tmp) from None
         raise
+
+
+def _naming(error: OSError, path: Path, temporary: str | None) -> OSError:
+    """The error with the file the user asked for as its file name, not the temporary one beside
+    it, nor none (a full disk's write names no file, and the command line reports an OSError
+    with a file name in one line)."""
+    if temporary is None or error.filename in (None, temporary):
+        error.filename = str(path)
+    return error
 
 
 def rewrite_atomically(path: Path, data: bytes, durable: bool = True) -> None:

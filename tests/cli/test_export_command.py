@@ -43,6 +43,43 @@ def test_export_refuses_what_it_cannot_write(tmp_path):
     lines = write_gt_folder(tmp_path / "lines", line_texts(1))
     on_torch = run("predict", "--backend", "torch", tmp_path / "tiny.onnx", lines)
     assert on_torch.exit_code == 2 and "an ONNX model runs on the onnx backend, not torch" in on_torch.output
+    # refused before the export, and by the name given (the temporary file beside it was named)
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    unwritable = run("export", model, "-o", blocker / "tiny.onnx")
+    assert unwritable.exit_code == 2 and unwritable.output.startswith(f"linescribe: error: {blocker / 'tiny.onnx'}: cannot write here")
+
+
+def test_a_failed_atomic_write_names_the_file_asked_for(tmp_path, monkeypatch):
+    """A full disk's write names no file (the command line then showed a traceback), and a
+    folder that refuses new files named the temporary file beside the one asked for."""
+    import errno
+    import os
+
+    import pytest
+
+    from linescribe.files import write_atomically
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)  # where the data meets the disk
+    with pytest.raises(OSError) as raised:
+        write_atomically(tmp_path / "out.json", b"x" * 10)
+    assert raised.value.filename == str(tmp_path / "out.json") and not list(tmp_path.iterdir())
+
+
+def test_the_default_export_name_stays_in_the_working_folder(tmp_path, monkeypatch):
+    """The name comes from the model file, which may hold a slash: sub/dir.onnx was written."""
+    from linescribe.modelfile.weights import load_model_file
+
+    model = random_model()
+    model.name = "sub/dir"
+    path = save_model(model, tmp_path / "m.safetensors")
+    assert load_model_file(path).name == "sub/dir"
+    monkeypatch.chdir(tmp_path)
+    assert run("export", path).exit_code == 0
+    assert (tmp_path / "sub_dir.onnx").is_file() and not (tmp_path / "sub").exists()
 
 
 def test_eval_scores_alike_on_both_backends(tmp_path):

@@ -94,13 +94,23 @@ def test_every_vendored_glyph_draws_ink(synthesizer: LineSynthesizer, texts: lis
 
 
 def test_alphabet_restricts_the_texts() -> None:
-    alphabet = set("abcdefghijklmnopqrstuvwxyz")
+    alphabet = set("abcdefghijklmnopqrstuvwxyz ")
     synthesizer = LineSynthesizer(alphabet=alphabet)
     rng = np.random.default_rng(3)
     for _ in range(100):
-        assert set(synthesizer.sample_text(rng)) <= alphabet | {" "}
+        assert set(synthesizer.sample_text(rng)) <= alphabet
     with pytest.raises(AlphabetError):
-        LineSynthesizer(alphabet=set("0"))
+        LineSynthesizer(alphabet=set("0 "))
+    with pytest.raises(AlphabetError, match="the alphabet has no space"):  # spaces were added to it unasked
+        LineSynthesizer(alphabet=alphabet - {" "})
+
+
+def test_characters_that_draw_nothing_are_left_out_of_corpus_labels(tmp_path: Path) -> None:
+    """Soft hyphens and zero-width spaces are in many fonts' cmaps but draw nothing: the labels
+    held them where the images showed none."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("hand\u00adwrit\u00adten let\u200bters \ufefffrom the archive\n", encoding="utf-8")
+    assert " ".join(TextSampler(corpus).corpus_words) == "handwritten letters from the archive"
 
 
 def test_corpus_is_cut_into_chunks_of_its_words(tmp_path: Path) -> None:
@@ -180,3 +190,14 @@ def test_vendored_fonts_are_listed_with_licences() -> None:
         assert row["licence"] in {"OFL-1.1", "Apache-2.0"} and row["copyright"]
         assert (VENDORED_FONTS / row["licence_file"]).is_file()
     assert sum(p.stat().st_size for p in VENDORED_FONTS.rglob("*")) < 3_000_000
+
+
+def test_known_false_glyphs_stay_out_with_a_font_folder_whose_table_lacks_them(tmp_path: Path) -> None:
+    """Cedarville's œ reads as Œ; the shared font pack's fonts.tsv has no skip_chars column, and
+    with --synth-fonts pointing there the false glyph was drawn again."""
+    from linescribe.data.synth.fontset import load_fonts
+
+    shutil.copy(VENDORED_FONTS / "cedarville-cursive.ttf", tmp_path)
+    (tmp_path / "fonts.tsv").write_text("file\tfamily\tstyle\ncedarville-cursive.ttf\tCedarville\tcursive\n", encoding="utf-8")
+    (face,) = load_fonts(tmp_path)
+    assert "e" in face.chars and not {"\u0153", "\u00a3"} & face.chars

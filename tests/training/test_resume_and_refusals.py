@@ -182,6 +182,14 @@ def test_devices_that_no_machine_has_are_refused_with_the_option(tmp_path, devic
     assert tiny_train_config(tmp_path, tmp_path / "run", devices=2).devices == "2"
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_lightning_or_numpy_cannot_take_is_refused(tmp_path, seed):
+    """Lightning replaced it by a random seed with a warning; numpy refused a negative one in the
+    middle of the run (synthetic lines), with a traceback."""
+    with pytest.raises(LinescribeError, match=f"--seed must be in \\[0, 4294967295\\], not {seed}"):
+        tiny_train_config(tmp_path, tmp_path / "run", seed=seed)
+
+
 def test_a_machine_lightning_cannot_set_up_is_one_line_and_no_run(tmp_path):
     data = write_gt_folder(tmp_path / "lines", line_texts(4))
     with pytest.raises(LinescribeError, match="^--accelerator cpu --devices 0,1 --num-nodes 1: .*CPUAccelerator"):

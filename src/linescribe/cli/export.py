@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ def export(model: str | None, output: Path | None, half: bool | None) -> None:
     metadata. The export is checked: a random batch of lines of random widths goes through PyTorch
     and onnxruntime, and the file is written only if their log-probs agree within 1e-3."""
     from linescribe.errors import ModelFileError
+    from linescribe.files import check_writable
     from linescribe.modelfile import read_model_document, resolve_model_path
     from linescribe.modelfile.export import TOLERANCE, export_onnx
     from linescribe.modelfile.onnx_runtime import is_onnx_file
@@ -29,10 +31,13 @@ def export(model: str | None, output: Path | None, half: bool | None) -> None:
     path = resolve_model_path(model)
     if is_onnx_file(path):
         raise ModelFileError(f"{path}: already an ONNX model")
+    if output is not None:  # refused before the export, which takes a while
+        if output.suffix.lower() != ".onnx":
+            raise click.BadParameter(f"{output}: the output name must end in .onnx", param_hint="-o/--output")
+        check_writable(output)
     trained = load_model_file(path)
-    output = output or Path(f"{trained.name or path.stem}.onnx")
-    if output.suffix.lower() != ".onnx":
-        raise click.BadParameter(f"{output}: the output name must end in .onnx", param_hint="-o/--output")
+    # a model's name is the file's own word, which may hold a slash: the default file stays here
+    output = output or Path(re.sub(r"[^\w.-]+", "_", trained.name or path.stem).lstrip(".") + ".onnx")
     if half is None:
         half = read_model_document(path).get("storage") == "float16"
     check = export_onnx(trained, output, half=half)

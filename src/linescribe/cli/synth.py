@@ -28,7 +28,7 @@ import click
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Alphabet file (one character per line): only texts written entirely in it are produced.",
 )
-@click.option("--seed", default=0, show_default=True, help="Line i depends only on (seed, i).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Line i depends only on (seed, i).")
 @click.option("--height", default=96, show_default=True, type=click.IntRange(min=16), help="Line height in pixels.")
 def synth(
     out_dir: Path,

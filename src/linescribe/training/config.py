@@ -125,6 +125,7 @@ class TrainConfig:
             )
         if self.num_nodes < 1:
             raise LinescribeError(f"--num-nodes must be at least 1, not {self.num_nodes}")
+        check_seed(self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -168,6 +169,7 @@ class AdaptConfig:
         if self.max_steps < 0:
             raise LinescribeError(f"--max-steps must be 0 (automatic) or more, not {self.max_steps}")
         check_max_time(self.max_time)
+        check_seed(self.seed)
 
 
 MAX_TIME_PATTERN = re.compile(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}")
@@ -178,6 +180,16 @@ def check_max_time(max_time: str | None) -> None:
     only once the data is read."""
     if max_time is not None and not MAX_TIME_PATTERN.fullmatch(str(max_time)):
         raise LinescribeError(f"--max-time must be DD:HH:MM:SS (e.g. 00:02:30:00 for 2 h 30 min), not {max_time!r}")
+
+
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int) -> None:
+    """A seed Lightning and numpy both take: Lightning swaps one outside [0, 2**32) for a random
+    seed with only a warning, and numpy refuses a negative one mid-run (synthetic lines)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise LinescribeError(f"--seed must be in [0, {MAX_SEED}], not {seed}")
 
 
 ACCELERATORS = ("auto", "cpu", "gpu")

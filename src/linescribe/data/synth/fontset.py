@@ -105,18 +105,22 @@ def load_fonts(fonts_dir: Path | None = None) -> list[FontFace]:
     """Every .ttf/.otf in ``fonts_dir`` (default: the vendored fonts), described for sampling.
 
     An optional ``fonts.tsv`` beside them gives ``family``, ``style`` (sets the sampling weight)
-    and ``skip_chars`` (characters whose glyph exists but reads as another character).
+    and ``skip_chars`` (characters whose glyph exists but reads as another character); a table
+    without that column (the shared font pack's) takes it from the vendored fonts' table for the
+    fonts of the same file name, so that their known false glyphs stay out whatever the folder.
     """
     fonts_dir = VENDORED_FONTS if fonts_dir is None else Path(fonts_dir)
     if not fonts_dir.is_dir():
         raise DatasetError(f"{fonts_dir}: fonts folder not found")
     table = _read_table(fonts_dir)
+    vendored = _read_table(VENDORED_FONTS)
     paths = sorted(p for p in fonts_dir.iterdir() if p.suffix.lower() in FONT_SUFFIXES and p.is_file())
     faces = []
     for path in paths:
         row = table.get(path.name, {})
+        skip = row["skip_chars"] if "skip_chars" in row else vendored.get(path.name, {}).get("skip_chars")
         try:
-            chars = _cmap_chars(path) - set(row.get("skip_chars") or "")
+            chars = _cmap_chars(path) - set(skip or "")
             x_height, stroke, hairline = _measure(path)
         except (DatasetError, OSError) as error:
             logger.warning("%s; skipping it", error)

@@ -36,7 +36,8 @@ class LineSynthesizer:
         self.config = config
         self.fonts = load_fonts(fonts_dir)
         self.drawable: frozenset[str] = frozenset().union(*(face.chars for face in self.fonts))
-        allowed = self.drawable if alphabet is None else self.drawable & frozenset(alphabet)
+        writable = self.drawable | {" "}  # a space is drawn as the gap between words
+        allowed = writable if alphabet is None else writable & frozenset(alphabet)
         self.texts = TextSampler(corpus, allowed, config.french_fraction)
 
     def fonts_for(self, text: str) -> list[FontFace]:

@@ -212,7 +212,9 @@ class TextSampler:
     def __init__(
         self, corpus: Path | None = None, alphabet: Iterable[str] | None = None, french_fraction: float = 0.4
     ) -> None:
-        self.alphabet = None if alphabet is None else frozenset(alphabet) | {" "}
+        self.alphabet = None if alphabet is None else frozenset(alphabet)
+        if self.alphabet is not None and " " not in self.alphabet:  # lines of words would all be refused
+            raise AlphabetError("the alphabet has no space: synthetic lines are words with spaces between them; add ' '")
         self.french_fraction = french_fraction
         self.corpus = None if corpus is None else Path(corpus)
         self.corpus_words = [] if self.corpus is None else _read_corpus(self.corpus)
@@ -334,7 +336,9 @@ def _read_corpus(path: Path) -> list[str]:
         raise DatasetError(f"{path}: corpus is not UTF-8 text (byte {error.start})") from None
     except OSError as error:
         raise DatasetError(f"{path}: cannot read corpus ({error.strerror})") from None
-    words = unicodedata.normalize("NFC", text).split()
+    # format characters (soft hyphens, zero-width spaces) draw nothing, and a label must be what the image shows
+    text = "".join(char for char in unicodedata.normalize("NFC", text) if unicodedata.category(char) != "Cf")
+    words = text.split()
     if not words:
         raise DatasetError(f"{path}: corpus has no words")
     return words
