@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v10 and of accurate).
+# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v13 and of accurate).
 #   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
 # As run in session 4 (2 CPU cores, beside other work, 1 thread):
 #   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
@@ -40,6 +40,14 @@
 #   python recipes/default/soup.py runs/v11soup runs/v11s21 runs/v11s22
 # and in session 14 the same from v11 (seeds 23 and 24, --max-time 00:01:40:00; stopped at steps 2,917 and 2,942),
 # averaged into v12: python recipes/default/soup.py runs/v12soup runs/v12s23 runs/v12s24
+# and in session 15, v12 grown again, to a 2x320 BiLSTM and 192 last-conv channels, then two runs side by side
+# (seeds 25 and 26, 1 thread each; stopped by --max-time at steps 1,851 and 1,903 of 2,400), averaged (v13):
+#   python recipes/default/grow.py runs/grown320x192.safetensors src/linescribe/pretrained/default.safetensors \
+#     --lstm-hidden 320 --last-channels 192
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v13s$s runs/grown320x192.safetensors --lr 0.0004 --max-steps 2400 \
+#     --max-time 00:01:40:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed $s \
+#     --hparam dropout=0.1 --threads 1
+#   python recipes/default/soup.py runs/v13soup runs/v13s25 runs/v13s26
 # and PP-OCRv6 small fine-tuned on the same data (shipped as `accurate`; recipes/accurate/train.sh runs all its stages):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
