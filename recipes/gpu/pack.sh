@@ -15,8 +15,8 @@
 # train splits again with every share scaled down alike (so train.sh's weights still hold) to
 # fill the room, and prints lines and MiB per split. In session 9 the repository took 25.6 MiB
 # and the shares at quality 60 36.3 MiB; since the bundled models grew (accurate in float32,
-# the wider default) the repository takes 44.2 MiB (session 13), so about half of those lines
-# travel. Two costs of the small copy: training's augmentation works in
+# the wider default) the repository takes 44.2 MiB (session 13), 51.0 MiB since default v13
+# (session 15), so about a third of those lines travel. Two costs of the small copy: training's augmentation works in
 # pixels, so strokes thicken and thin about twice as much on 48 px copies of 96 px lines; and
 # the default model reads the packed hooker val at 21.27 % CER against 20.35 % for the originals
 # (quality 45: 21.81 %): judge a returned model on the full-quality val splits here, never on
