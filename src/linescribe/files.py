@@ -24,6 +24,10 @@ FILE_MODE = 0o666 & ~_read_umask()
 changing the umask to read it is not thread-safe."""
 
 
+TEMPORARY_NAME_CHARS = 60
+"""How much of a file's name its temporary sibling repeats (enough to tell whose it is)."""
+
+
 def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | None = None) -> None:
     """Write to a temporary file beside ``path`` and rename it over ``path``: the old file stays
     whole until the new one is complete. ``durable`` also flushes it to disk first (checkpoints,
@@ -31,8 +35,8 @@ def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | 
     default a new file's, as open() would give it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:  # the name cut short: the temporary name must fit where a legal 255-byte name does
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:TEMPORARY_NAME_CHARS]}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise _naming(error, path, None) from None
     try:
@@ -79,7 +83,7 @@ def check_writable(path: Path, folder: bool = False) -> None:
     where = path if folder else path.parent
     try:
         where.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", suffix=".tmp", dir=where):
+        with tempfile.NamedTemporaryFile(prefix=f".{path.name[:TEMPORARY_NAME_CHARS]}.", suffix=".tmp", dir=where):
             pass
     except OSError as error:
         raise LinescribeError(f"{path}: cannot write here ({error.strerror or error})") from None

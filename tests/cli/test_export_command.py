@@ -67,6 +67,10 @@ def test_a_failed_atomic_write_names_the_file_asked_for(tmp_path, monkeypatch):
     with pytest.raises(OSError) as raised:
         write_atomically(tmp_path / "out.json", b"x" * 10)
     assert raised.value.filename == str(tmp_path / "out.json") and not list(tmp_path.iterdir())
+    monkeypatch.undo()
+    longest = tmp_path / ("a" * 250 + ".txt")  # a legal name: its temporary sibling must fit too
+    write_atomically(longest, b"x")
+    assert longest.read_bytes() == b"x"
 
 
 def test_the_default_export_name_stays_in_the_working_folder(tmp_path, monkeypatch):

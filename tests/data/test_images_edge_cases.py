@@ -150,6 +150,10 @@ def test_a_multi_page_tiff_or_an_animation_is_refused_not_read_as_its_first_page
             load_gray(tmp_path / name)
     line.save(tmp_path / "one.tif")
     assert load_gray(tmp_path / "one.tif").shape == (20, 60)
+    # a damaged frame chain after a whole first frame reads that frame, as before the check
+    line.save(tmp_path / "cut.gif")
+    (tmp_path / "cut.gif").write_bytes((tmp_path / "cut.gif").read_bytes()[:-1] + b",\x00\x00")
+    assert load_gray(tmp_path / "cut.gif").shape == (20, 60)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])

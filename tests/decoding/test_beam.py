@@ -187,6 +187,7 @@ def test_registry_and_option_errors():
     with pytest.raises(LinescribeError, match="word_bonus must be a finite number, got '2'"):
         build_decoder("beam_lm", word_bonus="2")
     assert build_decoder("beam", beam_width=np.int64(4)).beam_width == 4
+    assert build_decoder("beam", char_min_logp=float("-inf")).char_min_logp == float("-inf")  # no pruning
 
 
 def test_every_option_of_every_decoder_reaches_it_through_decoding_options():

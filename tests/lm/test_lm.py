@@ -6,6 +6,7 @@ import gzip
 import math
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -251,6 +252,8 @@ def test_a_bundled_name_is_the_bundled_lm_even_beside_a_file_of_that_name(tmp_pa
     assert load_lm("english") is load_lm(bundled_lms()["english"])
     with pytest.raises(LanguageModelError, match="english: not an ARPA language model"):
         load_lm("./english")
+    (tmp_path / "english").unlink()
+    assert load_lm(Path("english")) is load_lm("english")  # a Path with no file: the bundled name still
 
 
 def test_an_edited_lm_file_is_read_again(tmp_path):

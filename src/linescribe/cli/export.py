@@ -10,7 +10,7 @@ import click
 
 @click.command()
 @click.argument("model", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="The .onnx file to write (default: NAME.onnx here).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="The .onnx file to write (default: here, the model's name with characters other than letters, digits, . and - as _, .onnx).")
 @click.option("--half/--float", "half", default=None,
               help="Round the weights to fp16 and store them so (a smaller file, still computed in float32), or keep float32. "
               "Default: as the model file stores them.")
@@ -37,7 +37,7 @@ def export(model: str | None, output: Path | None, half: bool | None) -> None:
         check_writable(output)
     trained = load_model_file(path)
     # a model's name is the file's own word, which may hold a slash: the default file stays here
-    output = output or Path(re.sub(r"[^\w.-]+", "_", trained.name or path.stem).lstrip(".") + ".onnx")
+    output = output or Path((re.sub(r"[^\w.-]+", "_", trained.name or "").strip(".") or path.stem) + ".onnx")
     if half is None:
         half = read_model_document(path).get("storage") == "float16"
     check = export_onnx(trained, output, half=half)

@@ -145,13 +145,24 @@ def _exif_read_at_open(image: Image.Image) -> bool:
     return image.format in EXIF_IN_HEADER or (image.format == "PNG" and "exif" in image.info)
 
 
+PAGED_FORMATS = ("TIFF", "GIF", "PNG", "WEBP")
+"""Formats whose further frames are pages or animation frames. (A phone's MPO JPEG holds a photo
+and its preview, a layered PSD opens as its composite: each is one image.)"""
+
+
 def several_frames(image: Image.Image) -> str | None:
     """Why an opened file is not one image: a multi-page TIFF or an animation, of which only the
-    first page would be read without a word (a phone's MPO JPEG, photo and preview, is one)."""
-    if not getattr(image, "is_animated", False) or image.format == "MPO":
+    first page would be read without a word."""
+    if image.format not in PAGED_FORMATS:
+        return None
+    try:
+        if not getattr(image, "is_animated", False):
+            return None
+        frames = image.n_frames
+    except Exception:  # noqa: BLE001 (a damaged frame chain: its first frame still reads, as it always did)
         return None
     unit = "pages" if image.format == "TIFF" else "frames"
-    return f"a {image.format} of {image.n_frames} {unit}, of which only the first would be read: give one {unit[:-1]} per file"
+    return f"a {image.format} of {frames} {unit}, of which only the first would be read: give one {unit[:-1]} per file"
 
 
 def _open(source: str | Path | bytes, max_pixels: int, decode: bool = True) -> Image.Image:

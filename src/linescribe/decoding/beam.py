@@ -352,7 +352,8 @@ class BeamDecoder:
             raise LinescribeError(f"the beam width must be a whole number of at least 1, got {beam_width!r}")
         if not _is_count(n_best):
             raise LinescribeError(f"n_best must be a whole number of at least 1, got {n_best!r}")
-        _check_finite("char_min_logp", char_min_logp)
+        if char_min_logp != -math.inf:  # -inf tries every character on every frame
+            _check_finite("char_min_logp", char_min_logp)
         self.beam_width = beam_width
         self.n_best = n_best
         self.char_min_logp = char_min_logp

@@ -36,15 +36,18 @@ def bundled_lms() -> dict[str, Path]:
 
 
 def resolve_lm_path(path_or_name: str | Path) -> Path:
-    """An ARPA file from a path or the name of a bundled model (``english``): a bundled name
-    even where a file in the working directory has that name (``./english`` reads the file), so
-    that the default decoder does not read whatever a user keeps under that name."""
+    """An ARPA file from a path or the name of a bundled model (``english``). A name given as a
+    string is the bundled model even where a file in the working directory has that name
+    (``./english`` reads the file), so that the default decoder does not read whatever a user
+    keeps under that name; a ``Path`` is the file when there is one."""
     bundled = bundled_lms()
     if isinstance(path_or_name, str) and path_or_name in bundled:
         return bundled[path_or_name]
     path = Path(path_or_name)
     if path.is_file():
         return path
+    if str(path_or_name) in bundled:
+        return bundled[str(path_or_name)]
     known = ", ".join(bundled) or "none bundled"
     raise LanguageModelError(f"{path_or_name}: no such language model file, and no bundled one of that name (bundled: {known})")
 
@@ -64,8 +67,8 @@ _LOADED: dict[tuple[Path, int, int], NgramModel] = {}
 
 def load_lm(path_or_name: str | Path = DEFAULT_LM) -> NgramModel:
     """Read an ARPA model (``.arpa`` or ``.arpa.gz``) or a bundled one by name; loaded models are
-    kept, so a second call with the same unchanged file costs nothing (an edited file is read
-    again, for a server that runs for weeks)."""
+    kept, so a second call with the same unchanged file costs nothing, and a call after the file
+    was edited reads it again (decoders built before keep the model they loaded)."""
     path = resolve_lm_path(path_or_name).resolve()
     try:
         stat = path.stat()

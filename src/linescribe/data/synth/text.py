@@ -337,7 +337,8 @@ def _read_corpus(path: Path) -> list[str]:
     except OSError as error:
         raise DatasetError(f"{path}: cannot read corpus ({error.strerror})") from None
     # format characters (soft hyphens, zero-width spaces) draw nothing, and a label must be what the image shows
-    text = "".join(char for char in unicodedata.normalize("NFC", text) if unicodedata.category(char) != "Cf")
+    text = unicodedata.normalize("NFC", text)
+    text = text.translate({ord(char): None for char in set(text) if unicodedata.category(char) == "Cf"})
     words = text.split()
     if not words:
         raise DatasetError(f"{path}: corpus has no words")
