@@ -9,7 +9,6 @@ files, and used by the ``beam_lm`` decoder.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -84,12 +83,11 @@ def load_lm(path_or_name: str | Path = DEFAULT_LM) -> NgramModel:
 
 def read_lexicon(path: str | Path) -> set[str]:
     """A lexicon file: one word per line, optionally followed by a tab and a count. Words are
-    stored as the LM spells them (lower case)."""
+    stored as the LM spells them (``word_key``: accents composed, lower case)."""
     from linescribe.lm.words import word_key
 
     try:
-        # composed accents, as the model's alphabet writes them; a byte-order mark is not a word
-        lines = unicodedata.normalize("NFC", Path(path).read_text(encoding="utf-8-sig")).splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark is not a word
     except OSError as error:
         raise LanguageModelError(f"{path}: cannot read lexicon ({error.strerror})") from None
     except UnicodeDecodeError:
