@@ -52,3 +52,15 @@ def test_a_weight_that_is_not_a_finite_number_is_refused_by_every_verb(verb, fla
 def test_the_api_refuses_a_weight_that_is_not_a_finite_number():
     with pytest.raises(LinescribeError, match="lm_weight must be a finite number, got nan"):
         LMBeamDecoder(lm="english", lm_weight=float("nan"))
+
+
+@pytest.mark.parametrize("verb", READING_VERBS)
+def test_a_negative_lm_weight_is_refused_by_every_verb(verb):
+    """A negative weight favours the words the LM finds least probable: never what was meant."""
+    result = CliRunner().invoke(main, [verb, *(["x.png"] if verb != "serve" else []), "--decoder", "beam_lm", "--lm-weight", "-0.3"])
+    assert result.exit_code == 2 and "--lm-weight" in result.output and "below 0" in result.output
+
+
+def test_the_api_refuses_a_negative_lm_weight():
+    with pytest.raises(LinescribeError, match="lm_weight must be 0 or more"):
+        LMBeamDecoder(lm="english", lm_weight=-0.3)

@@ -30,10 +30,15 @@ class FiniteFloat(click.ParamType):
 
     name = "float"
 
+    def __init__(self, minimum: float | None = None) -> None:
+        self.minimum = minimum
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
+        if self.minimum is not None and number < self.minimum:
+            self.fail(f"{value!r} is below {self.minimum:g}.", param, ctx)
         return number
 
 
@@ -74,7 +79,7 @@ decoding_options = _stacked([
     click.option("--beam-width", type=click.IntRange(min=1),
                  help=f"Beams kept per frame (beam decoders; default {DEFAULT_BEAM_WIDTH})."),
     click.option("--lm", help="Word n-gram LM: an ARPA file (.arpa/.arpa.gz) or a bundled name: english (default) or french."),
-    click.option("--lm-weight", type=FiniteFloat(),
+    click.option("--lm-weight", type=FiniteFloat(minimum=0),
                  help="Weight of the LM log-probability (alpha; default: tuned for the bundled LM, 0.3 english, 0.2 french; "
                  "0.3 for your own)."),
     click.option("--word-bonus", type=FiniteFloat(), help="Score added per word (beta; default 2.0): higher favours more, shorter words."),

@@ -422,6 +422,8 @@ class LMBeamDecoder(BeamDecoder):
                    "oov_word_penalty": oov_word_penalty}
         for name, value in weights.items():
             _check_finite(name, value)
+        if lm_weight < 0:
+            raise LinescribeError(f"lm_weight must be 0 or more (a negative weight favours improbable words), got {lm_weight!r}")
         loaded = lm if isinstance(lm, NgramModel) or lm is None else load_lm(lm)
         if isinstance(lm, NgramModel) or not (lexicon is None or isinstance(lexicon, (str, Path))):
             self.lm, self.lexicon = _lm_and_lexicon(loaded, lexicon)  # the caller's own objects: not kept alive in a cache
