@@ -223,6 +223,9 @@ def test_paste_a_line_and_a_non_image_then_change_options(browser, server_url, l
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
+    browser.get(server_url + "/")  # on its own, not on the page the test before left behind
+    browser.find_element(By.ID, "files").send_keys(str(line_png))
+    wait_until_read(browser, 1)
     payload = base64.b64encode(line_png.read_bytes()).decode()
     browser.execute_script(
         """
