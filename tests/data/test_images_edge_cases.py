@@ -24,7 +24,7 @@ from fuzz_inputs import assert_one_line_naming, check_image, hang_guard, mutatio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 from linescribe.data import images
 from linescribe.data.images import MAX_PIXELS, image_size, load_gray
@@ -154,6 +154,30 @@ def test_a_multi_page_tiff_or_an_animation_is_refused_not_read_as_its_first_page
     line.save(tmp_path / "cut.gif")
     (tmp_path / "cut.gif").write_bytes((tmp_path / "cut.gif").read_bytes()[:-1] + b",\x00\x00")
     assert load_gray(tmp_path / "cut.gif").shape == (20, 60)
+
+
+def tiff_pages(path: Path, *pages: tuple[Image.Image, int]) -> Path:
+    """A TIFF of the (page, NewSubfileType) pairs, each page with its own tag."""
+    with path.open("w+b") as handle, TiffImagePlugin.AppendingTiffWriter(handle, True) as writer:
+        for page, subfile_type in pages:
+            page.save(writer, format="TIFF", tiffinfo={images.NEW_SUBFILE_TYPE: subfile_type})
+            writer.newFrame()
+    return path
+
+
+def test_a_tiff_with_a_reduced_resolution_preview_reads_its_page(tmp_path: Path) -> None:
+    """Scanners store a preview after the scan, marked reduced-resolution (NewSubfileType bit 0):
+    the file was refused whole as a multi-page TIFF."""
+    scan, preview = Image.fromarray(line_array()), Image.new("L", (WIDTH // 4, HEIGHT // 4), 128)
+    path = tiff_pages(tmp_path / "scan.tif", (scan, 0), (preview, images.REDUCED_RESOLUTION))
+    assert_reads_as_line(load_gray(path))
+    assert image_size(path) == (WIDTH, HEIGHT)
+    path = tiff_pages(tmp_path / "two.tif", (scan, 0), (preview, images.REDUCED_RESOLUTION), (scan, 0))
+    with pytest.raises(ImageError, match="two.tif: a TIFF of 2 pages, of which only the first would be read"):
+        load_gray(path)
+    path = tiff_pages(tmp_path / "mask.tif", (scan, 0), (scan, 0x4))  # a transparency mask is a page of its own
+    with pytest.raises(ImageError, match="mask.tif: a TIFF of 2 pages"):
+        load_gray(path)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])

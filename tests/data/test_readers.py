@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from linescribe.data.dataset import load_dataset
 from linescribe.data.images import load_sample_image
 from linescribe.data.readers import READERS, DatasetSpec, parse_spec, read_entries
 from linescribe.data.sample import Sample, Skipped
@@ -56,6 +57,31 @@ def test_iam_reads_lines_txt_with_forms(iam_root: Path) -> None:
     assert reasons["a01-000u-03"] == "empty transcription"
     assert reasons["b02-010-00"] == "image file missing"
     assert reasons["c03-003-00"] == "malformed line in lines.txt (fewer than 8 fields)"
+
+
+def test_iam_images_unpacked_without_a_lines_folder_are_found(iam_root: Path) -> None:
+    """lines.tgz holds a01/a01-000u/...png with no lines/ folder above them."""
+    before = read("iam", iam_root)
+    for folder in sorted((iam_root / "lines").iterdir()):
+        folder.rename(iam_root / folder.name)
+    (iam_root / "lines").rmdir()
+    after = read("iam", iam_root)
+    assert samples_of(after)["a01-000u-00"].path == iam_root / "a01" / "a01-000u" / "a01-000u-00.png"
+    texts = [{id: sample.text for id, sample in samples_of(entries).items()} for entries in (before, after)]
+    assert texts[0] == texts[1] and len(texts[1]) == 4
+    assert reasons_of(after) == reasons_of(before)
+
+
+def test_iam_without_any_image_says_where_they_are_looked_for(iam_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        read("iam", iam_root)  # some images missing: the summary says so, as for any dataset
+    assert not caplog.records
+    shutil.rmtree(iam_root / "lines")
+    with caplog.at_level("WARNING"):
+        entries = read("iam", iam_root)
+    assert not samples_of(entries) and list(reasons_of(entries).values()).count("image file missing") == 6
+    assert f"{iam_root}: none of the 6 line images of lines.txt was found" in caplog.text
+    assert "lines/a01/a01-000u/a01-000u-00.png or a01/a01-000u/a01-000u-00.png below it" in caplog.text
 
 
 def test_iam_metadata_with_a_byte_order_mark_keeps_its_first_id_and_comment(iam_root: Path) -> None:
@@ -317,6 +343,90 @@ def test_manifest_ids_without_id_column_stay_stems_unless_they_collide(tmp_path:
     assert list(val) == ["b/001", "d/003.jpg"]
 
 
+def test_manifest_without_group_column_guesses_pages_from_file_names_in_one_folder(
+    tmp_path: Path, line_image: Callable[..., Path]
+) -> None:
+    """All images in one folder: the folder tells no page from another, so the file name does,
+    as in a gt folder; images in several folders keep their folder as their document."""
+    from linescribe.data.splits import split_by_group
+
+    rows = [f"lines/page{page}_r1l{line}.png\tline {page} {line}" for page in range(5) for line in range(4)]
+    for row in rows:
+        line_image(tmp_path / row.partition("\t")[0])
+    manifest = tmp_path / "lines.tsv"
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    samples = list(samples_of(read("tsv", manifest)).values())
+    assert sorted({sample.group for sample in samples}) == [f"lines/page{page}" for page in range(5)]
+    train, val, _ = split_by_group(samples, val_fraction=0.2, seed=0)
+    assert len(val) == 4 and len(train) == 16
+
+    for name in ("p1/page0_r1l0.png", "p1/page1_r1l0.png", "p2/page0_r1l0.png"):
+        line_image(tmp_path / name)
+    manifest.write_text("p1/page0_r1l0.png\ta\np1/page1_r1l0.png\tb\np2/page0_r1l0.png\tc\n", encoding="utf-8")
+    assert [sample.group for sample in read("tsv", manifest) if isinstance(sample, Sample)] == ["p1", "p1", "p2"]
+
+
+def test_tsv_cells_quoted_by_the_csv_module_are_unquoted(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    texts = ['He said "hi"', "tab\there", '"quoted line"', "plain"]
+    for number in range(len(texts)):
+        line_image(tmp_path / f"{number}.png")
+    manifest = tmp_path / "pandas.tsv"
+    for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_ALL):
+        with manifest.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="\t", quoting=quoting)
+            writer.writerows([["path", "text"], *([f"{number}.png", text] for number, text in enumerate(texts))])
+        samples = samples_of(read("tsv", manifest))
+        assert [sample.text for sample in samples.values()] == ['He said "hi"', "tab here", '"quoted line"', "plain"]
+
+
+def test_plain_tsv_transcriptions_of_quotations_keep_their_quotes(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    """Quotes the csv module would not have written are text: a quoted line, an opening quote,
+    a quoted word followed by more text."""
+    texts = ['"Ami, je pleure avec toi."', '"Qu\'est-ce, dit-il,', '"side" of Zoology', 'x ""y"" z', '""']
+    for number in range(len(texts)):
+        line_image(tmp_path / f"{number}.png")
+    manifest = tmp_path / "plain.tsv"
+    manifest.write_text("".join(f"{number}.png\t{text}\n" for number, text in enumerate(texts)), encoding="utf-8")
+    assert [sample.text for sample in samples_of(read("tsv", manifest)).values()] == texts
+
+
+def test_a_header_with_unknown_column_names_is_refused_with_the_accepted_ones(
+    tmp_path: Path, line_image: Callable[..., Path]
+) -> None:
+    from linescribe.data.readers.manifest import image_paths
+
+    line_image(tmp_path / "lines" / "a.png")
+    manifest = tmp_path / "lines.tsv"
+    manifest.write_text("image_path\tTranscript\tWriter Id\nlines/a.png\tone\tw1\n", encoding="utf-8")
+    accepted = r"an image column \(path, file, image, filename\)"
+    with pytest.raises(DatasetError) as refused:
+        read("tsv", manifest)
+    assert str(refused.value) == (
+        f"{manifest}: the first row looks like a header (image_path, Transcript, Writer Id), but a header needs "
+        "an image column (path, file, image, filename) and a text column (text, transcription, label, gt)"
+    )
+    with pytest.raises(DatasetError, match=rf"needs {accepted}$"):
+        image_paths(manifest)
+    manifest.write_text("path\ttranscript\nlines/a.png\tone\n", encoding="utf-8")  # a text column of another name
+    with pytest.raises(DatasetError, match="header needs an image column"):
+        read("tsv", manifest)
+    manifest = tmp_path / "lines.csv"
+    manifest.write_text("image,id\nlines/a.png,l1\n", encoding="utf-8")  # no text column: once read as data
+    with pytest.raises(DatasetError, match="header needs an image column"):
+        read("tsv", manifest)
+
+
+def test_a_first_row_that_is_data_is_not_taken_for_a_header(tmp_path: Path) -> None:
+    """Image paths, or a file that exists, make the first row data, even when its image is missing."""
+    (tmp_path / "scan").write_bytes(b"")  # readers check only that an image exists
+    manifest = tmp_path / "lines.tsv"
+    manifest.write_text("missing.png\tone\nscan\tline\n", encoding="utf-8")
+    entries = read("tsv", manifest)
+    assert reasons_of(entries) == {"missing": "image file missing"} and list(samples_of(entries)) == ["scan"]
+    manifest.write_text("scan\tline\n", encoding="utf-8")
+    assert samples_of(read("tsv", manifest))["scan"].text == "line"
+
+
 def test_tsv_reads_real_hooker_manifest(shared_data: Path) -> None:
     folder = shared_data / "lines" / "hooker"
     samples = samples_of(read("tsv", folder / "manifest.tsv"))
@@ -355,6 +465,32 @@ def test_page_reads_lines_polygons_and_texts(page_folder: Path, page_lines: dict
     }
     crop = assert_line_crop(line)
     assert crop.shape[1] >= right - left
+
+
+def test_page_lines_off_the_page_are_measured_on_it_or_skipped(page_folder: Path) -> None:
+    """The page is 900x330: a line running off its edges is cropped (and its size hinted) as the
+    part on the page; one wholly outside it would fail at every load, so it is skipped here."""
+    xml = page_folder / "letter_001.xml"
+    lines = {
+        "wide": "-100,30 1000,30 1000,100 -100,100",  # off both sides
+        "low": "40,300 500,300 500,400 40,400",  # half below the bottom
+        "outside": "1000,400 1200,400 1200,500 1000,500",
+        "above": "40,-90 500,-90 500,-20 40,-20",
+    }
+    text = "<TextEquiv><Unicode>ink</Unicode></TextEquiv>"
+    coords = "".join(f'<TextLine id="{id}"><Coords points="{points}"/>{text}</TextLine>' for id, points in lines.items())
+    xml.write_text(xml.read_text(encoding="utf-8").replace("</TextRegion>", coords + "</TextRegion>"), encoding="utf-8")
+    entries = read("page", xml)
+    samples = samples_of(entries)
+    assert (samples["letter_001/wide"].size_hint, samples["letter_001/low"].size_hint) == ((900, 70), (460, 30))
+    for id in ("letter_001/wide", "letter_001/low"):
+        width, height = samples[id].size_hint
+        crop = load_sample_image(samples[id])
+        assert crop.shape[1] >= width and abs(crop.shape[0] - height) <= 12  # the crop's margin
+    reasons = reasons_of(entries)
+    assert reasons["letter_001/outside"] == reasons["letter_001/above"] == "polygon outside the page"
+    loaded = load_dataset(f"page:{xml}")
+    assert "2 polygon outside the page (e.g. letter_001/outside)" in loaded.summary()
 
 
 def test_page_finds_the_image_by_bare_name_or_stem_or_skips_every_line(page_folder: Path) -> None:

@@ -134,3 +134,59 @@ def test_no_validation_when_not_asked() -> None:
 def test_impossible_fractions_are_refused(val: float, test: float) -> None:
     with pytest.raises(ValueError, match="split fractions"):
         split_by_group(iam_like(forms=4, lines_per_form=1), val_fraction=val, seed=0, test_fraction=test)
+
+
+def test_a_large_writer_never_takes_validation_well_past_its_fraction() -> None:
+    """Writer A wrote 900 of 1000 lines: dealt whole in the seeded order, A took val as 90 %."""
+    samples = make_samples([(f"a{page}-{line}", f"a{page}", "A") for page in range(90) for line in range(10)])
+    samples += make_samples([(f"b{page}-{line}", f"b{page}", "B") for page in range(10) for line in range(10)])
+    for seed in range(8):
+        train, val, _ = split_by_group(samples, val_fraction=0.1, seed=seed)
+        assert (len(train), len(val)) == (900, 100)
+        assert {sample.writer for sample in val} == {"B"}
+
+
+def test_no_split_ends_well_past_its_target_unless_it_holds_a_single_unit() -> None:
+    rng = random.Random(0)
+    samples = make_samples(
+        [(f"g{group}-{line}", f"g{group}", "") for group in range(30) for line in range(rng.choice((1, 5, 40, 200)))]
+    )
+    for seed in range(20):
+        train, val, test = split_by_group(samples, val_fraction=0.1, seed=seed, test_fraction=0.15)
+        for part, fraction in ((val, 0.1), (test, 0.15)):
+            groups = {sample.group for sample in part}
+            assert len(part) <= 1.2 * fraction * len(samples) or len(groups) == 1
+        assert train and val and test
+
+
+def test_an_empty_split_takes_the_smallest_group() -> None:
+    samples = make_samples([(f"a-{n}", "a", "") for n in range(9000)] + [(f"b-{n}", "b", "") for n in range(1000)])
+    samples += make_samples([(f"c-{n}", "c", "") for n in range(500)])
+    for seed in range(4):
+        train, val, _ = split_by_group(samples, val_fraction=0.01, seed=seed)
+        assert ({sample.group for sample in val}, len(train)) == ({"c"}, 10000)
+
+
+def test_too_coarse_writers_fall_back_to_groups_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    samples = iam_like(forms=100, lines_per_form=10, forms_per_writer=50)  # two writers of 500 lines
+    with caplog.at_level("WARNING"):
+        train, val, _ = split_by_group(samples, val_fraction=0.1, seed=0)
+    assert len(val) == 100 and len(train) == 900
+    assert {sample.writer for sample in val} <= {sample.writer for sample in train}  # shared, as warned
+    assert any("the splits share writers" in record.getMessage() for record in caplog.records)
+
+
+def test_a_fraction_far_from_the_one_asked_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    samples = make_samples([(f"a-{n}", "a", "") for n in range(104)] + [(f"b-{n}", "b", "") for n in range(98)])
+    with caplog.at_level("WARNING"):
+        _, val, _ = split_by_group(samples, val_fraction=0.1, seed=0)
+    assert len(val) == 98
+    assert [record.getMessage() for record in caplog.records] == [
+        "validation holds 98 of the 202 lines (49%), not the 10% asked: the groups are too few or too unequal to come closer"
+    ]
+
+
+def test_a_split_near_its_fraction_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        split_by_group(iam_like(forms=30, lines_per_form=4, forms_per_writer=3), val_fraction=0.2, seed=3, test_fraction=0.2)
+    assert not caplog.records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -218,7 +219,7 @@ def test_train_ids_alone_hold_validation_out_of_the_listed_forms(tmp_path):
 
 def test_missing_split_file_is_a_clear_error(tmp_path):
     data = write_gt_folder(tmp_path / "lines", line_texts(4))
-    with pytest.raises(LinescribeError, match="trainset.txt: split file not found"):
+    with pytest.raises(LinescribeError, match="trainset.txt: --train-ids file not found"):
         train(tiny_train_config(data, tmp_path / "run", train_ids=tmp_path / "trainset.txt"))
 
 
@@ -476,3 +477,116 @@ def test_a_run_saved_with_a_fractional_val_every_above_one_still_resumes(tmp_pat
     document["config"]["val_every"] = 1.5
     run_file.write_text(json.dumps(document), encoding="utf-8")
     assert train(tiny_train_config(data, tmp_path / "run", max_steps=2, val_every=1, resume=True)).steps == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lr": float("nan")}, "--lr must be a finite number"),
+        ({"val_every": float("inf")}, "--val-every must be a finite number"),
+        ({"lr": 0.0}, "--lr must be above 0"),
+        ({"weight_decay": -0.1}, "--weight-decay must be at least 0"),
+        ({"max_steps": 0}, "--max-steps must be at least 1, or -1"),
+        ({"max_time": "00:00:00:00"}, "leaves no time to train"),
+        ({"log_every": 0}, "--log-every must be at least 1"),
+        ({"val": [], "val_fraction": 0.0}, "--val-fraction 0 holds out no validation lines"),
+    ],
+)
+def test_settings_that_would_train_garbage_or_nothing_are_refused_at_once(tmp_path, options, message):
+    """NaN passed every range check and trained garbage; --val-every inf raised OverflowError;
+    --max-steps 0 exported an untrained model as a finished run."""
+    with pytest.raises(LinescribeError, match=message):
+        tiny_train_config(tmp_path, tmp_path / "run", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"batch_size": 0}, "--batch-size must be at least 1"), ({"lr": 0.0}, "--lr must be above 0"), ({"patience": -1}, "--patience")],
+)
+def test_adapt_settings_are_checked_in_the_api_too(tmp_path, options, message):
+    """batch_size 0 raised ZeroDivisionError after held-out.txt was written."""
+    from linescribe.training.config import AdaptConfig
+
+    with pytest.raises(LinescribeError, match=message):
+        AdaptConfig(data=["lines"], output=tmp_path / "run", **options)
+
+
+def test_a_missing_id_list_or_alphabet_is_named_before_the_data_is_read(tmp_path, monkeypatch):
+    import linescribe.training.run as run
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(4))
+    monkeypatch.setattr(run, "load_datasets", lambda *args: pytest.fail("the data was read first"))
+    for options, message in [({"val_ids": tmp_path / "nope.txt"}, "nope.txt: --val-ids file not found"),
+                             ({"alphabet": tmp_path / "chars.txt"}, "chars.txt: --alphabet file not found")]:
+        with pytest.raises(LinescribeError, match=message):
+            train(tiny_train_config(data, tmp_path / "run", **options))
+
+
+def test_train_ids_that_select_nothing_say_so(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(16))
+    listed = tmp_path / "train.txt"
+    listed.write_text("other-form\n", encoding="utf-8")
+    with pytest.raises(LinescribeError, match="train.txt: --train-ids lists none of the training data"):
+        train(tiny_train_config(data, tmp_path / "run", val=[], train_ids=listed))
+
+
+def test_val_ids_leave_out_only_their_own_datasets_lines(tmp_path):
+    """Two folders whose files share names: --val-ids names lines of the validation folder, and
+    the training folder's same-named lines (other images) were silently dropped."""
+    train_data = write_gt_folder(tmp_path / "a", line_texts(8))
+    val_data = write_gt_folder(tmp_path / "b", line_texts(8))  # the same texts: the same alphabet
+    listed = tmp_path / "val.txt"
+    listed.write_text("doc000\n", encoding="utf-8")
+    result = train(tiny_train_config(train_data, tmp_path / "run", val=[str(val_data)], val_ids=listed, max_steps=1))
+    assert (result.train_lines, result.val_lines) == (8, 4)
+
+
+def test_strict_stops_at_an_image_that_breaks_after_its_header(tmp_path):
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    image = data / "doc000_l0001.png"
+    image.write_bytes(image.read_bytes()[:60])
+    with pytest.raises(LinescribeError, match=r"doc000_l0001.png: line doc000_l0001: .*\(--strict\)"):
+        train(tiny_train_config(data, tmp_path / "run", max_steps=4, strict=True))
+
+
+def test_validation_that_reads_no_line_is_one_clear_error(tmp_path):
+    """Early stopping raised Lightning's 'val_cer which is not available' after a whole epoch."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    val = write_gt_folder(tmp_path / "val", line_texts(2, seed=4), prefix="v")
+    for image in val.glob("*.png"):
+        image.write_bytes(image.read_bytes()[:60])
+    with pytest.raises(LinescribeError, match="validation read no line"):
+        train(tiny_train_config(data, tmp_path / "run", val=[str(val)], max_steps=4, val_every=1))
+
+
+def test_a_run_resumes_from_another_working_folder(tmp_path, monkeypatch, caplog):
+    """run.json holds the paths as typed: a cluster job resuming from its own folder read them
+    from there ('train: no such file or folder', or another dataset of the same name)."""
+    monkeypatch.chdir(tmp_path)
+    write_gt_folder(tmp_path / "lines", line_texts(8))
+    train(tiny_train_config(Path("lines"), Path("run"), max_steps=2, val_every=1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    caplog.set_level("WARNING")
+    result = train(tiny_train_config(tmp_path / "lines", tmp_path / "run", max_steps=3, val_every=1, resume=True),
+                   resume_overrides={"max_steps", "train", "val"})
+    assert result.steps == 3 and result.train_lines == 8
+    assert any("own settings for train, val" in record.getMessage() for record in caplog.records)  # typed otherwise
+
+
+def test_a_plain_resume_from_the_command_line_warns_about_nothing(tmp_path):
+    """The options left at their defaults (and the CLI's default onecycle schedule, which
+    refused --max-epochs -1 for a constant-schedule run) were compared with the run's own."""
+    from click.testing import CliRunner
+
+    from linescribe.cli import main
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(6))
+    tiny = ["--hparam", "channels=[8,16,16]", "--hparam", "pools=[[2,2],[2,2],[2,1]]", "--hparam", "lstm_hidden=16"]
+    common = [str(data), "--val", str(data), "-o", str(tmp_path / "run"), "--workers", "0", "--batch-size", "3", *tiny]
+    first = CliRunner().invoke(main, ["train", *common, "--max-steps", "2", "--val-every", "1", "--scheduler", "constant", "--lr", "0.01"])
+    assert first.exit_code == 0, first.output
+    resumed = CliRunner().invoke(main, ["train", *common, "--resume", "--max-epochs", "-1", "--max-steps", "3"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "after 3 steps (" in resumed.output and "own settings" not in resumed.output

@@ -58,7 +58,8 @@ def adapt(model: str, datasets: tuple[str, ...], output: Path, val: tuple[str, .
         lines += f"; {sum(result.skipped.values())} left out: {reasons}"
     click.echo(f"{lines}; {result.steps} steps in {result.seconds:.0f} s")
     if result.new_characters:
-        click.echo(f"characters added to the alphabet: {' '.join(result.new_characters)}")
+        fate = "added to the alphabet" if result.adapted else "that the kept original cannot read"
+        click.echo(f"characters {fate}: {' '.join(result.new_characters)}")
     change = (result.cer_adapted - result.cer_before) / result.cer_before if result.cer_before else 0.0
     click.echo(
         f"held-out CER: {result.cer_before:.2%} before, {result.cer_adapted:.2%} adapted ({change:+.0%})"

@@ -99,7 +99,7 @@ TRAIN_DEFAULTS = config_defaults(TrainConfig)
 @config_option("augment", "Random distortions of the training lines.")
 @config_option("synth_ratio", "Share of training lines rendered on the fly by `synth`.", type=click.FloatRange(0, 1, max_open=True))
 @config_option("synth_fonts", "Fonts for --synth-ratio (default: the bundled ones).", type=click.Path(path_type=Path, file_okay=False))
-@config_option("seed", "Random seed: data order, augmentation, initial weights.")
+@config_option("seed", "Random seed: data order, augmentation, initial weights, and which documents --val-fraction holds out.")
 @config_option("workers", "Data loading processes.", type=click.IntRange(min=0))
 @config_option("threads", "Torch threads (0 = torch's default).", type=click.IntRange(min=0))
 @config_option("accelerator", "Where to train.", type=click.Choice(ACCELERATORS))
@@ -124,6 +124,7 @@ def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **op
     # on --resume, budget and machine options left at their defaults keep the run's own values
     context = click.get_current_context()
     typed = {name for name in options if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    typed |= {"train"} | ({"val"} if config.val else set()) | ({"hparams"} if hparam else set())
     result = run_training(config, resume_overrides=typed)
     if not result.is_global_zero:
         return

@@ -6,12 +6,15 @@ better than it is; so splits are made of whole groups, and of whole writers when
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
 from linescribe.data.sample import Sample
 from linescribe.errors import DatasetError
+
+log = logging.getLogger(__name__)
 
 
 def read_split_file(path: Path) -> set[str]:
@@ -72,41 +75,114 @@ def _units(samples: Sequence[Sample], join_writers: bool) -> dict[str, str]:
     return {key.removeprefix("group:"): find(key) for key in list(parent) if key.startswith("group:")}
 
 
+OVERSHOOT = 0.2
+"""A unit joins a split only if the split then holds at most this share more lines than its
+target, unless the split is still empty: dealt whole, one writer of 900 lines out of 1000 took
+validation's 10 % as 90 %."""
+
+FAR = 0.5
+"""A split whose lines are off its target by more than this share of it is too far from the
+fraction asked: writer units that far off fall back to groups, and it is said in a warning."""
+
+SPLIT_NAMES = {VAL: "validation", TEST: "test"}
+
+
+def _sizes(samples: Sequence[Sample], unit_of: dict[str, str]) -> dict[str, int]:
+    """Lines per unit."""
+    sizes: dict[str, int] = {}
+    for sample in samples:
+        unit = unit_of[_group(sample)]
+        sizes[unit] = sizes.get(unit, 0) + 1
+    return sizes
+
+
+def _deal(sizes: dict[str, int], targets: dict[int, float], seed: int) -> dict[str, int]:
+    """Unit -> split: test, then val, take units in the seeded order that do not overfill them
+    (``OVERSHOOT``) until they reach their target; a split still empty takes the smallest unit
+    left. Train keeps at least one unit, and val one when it is asked for and test is dealt."""
+    order = sorted(sizes)
+    random.Random(seed).shuffle(order)
+    split_of = dict.fromkeys(order, TRAIN)
+    for split in (TEST, VAL):
+        if not targets[split]:
+            continue
+        reserved = 1 + (split == TEST and targets[VAL] > 0)  # units the splits dealt after it need
+        free = [unit for unit in order if split_of[unit] == TRAIN]
+        lines = taken = 0
+        for unit in free:
+            if lines >= targets[split] or len(free) - taken <= reserved:
+                break
+            if lines + sizes[unit] <= (1 + OVERSHOOT) * targets[split]:
+                split_of[unit] = split
+                lines += sizes[unit]
+                taken += 1
+        if not taken and len(free) > reserved:
+            split_of[min(free, key=sizes.__getitem__)] = split  # the first of equal ones in the seeded order
+    return split_of
+
+
+def _dealt(
+    samples: Sequence[Sample], join_writers: bool, targets: dict[int, float], seed: int
+) -> tuple[dict[str, str], dict[str, int], dict[str, int]]:
+    """Group -> unit, unit -> lines and unit -> split, with units of ``_units``."""
+    unit_of = _units(samples, join_writers)
+    sizes = _sizes(samples, unit_of)
+    return unit_of, sizes, _deal(sizes, targets, seed)
+
+
+def _lines(sizes: dict[str, int], split_of: dict[str, int]) -> dict[int, int]:
+    """Lines per split."""
+    lines = {TRAIN: 0, VAL: 0, TEST: 0}
+    for unit, split in split_of.items():
+        lines[split] += sizes[unit]
+    return lines
+
+
+def _distance(lines: dict[int, int], targets: dict[int, float]) -> float:
+    """Lines that val and test hold beyond or short of their targets."""
+    return sum(abs(lines[split] - targets[split]) for split in (VAL, TEST))
+
+
+def _misses(lines: dict[int, int], targets: dict[int, float]) -> list[int]:
+    """The splits (val, test) whose lines are too far from their targets (``FAR``)."""
+    return [split for split in (VAL, TEST) if abs(lines[split] - targets[split]) > FAR * targets[split]]
+
+
 def split_by_group(
     samples: Sequence[Sample], val_fraction: float, seed: int, test_fraction: float = 0.0
 ) -> tuple[list[Sample], list[Sample], list[Sample]]:
     """(train, val, test) of whole groups (and whole writers), about the given fractions of lines.
 
-    Units are shuffled with the seed and dealt to test, then val, until each holds its fraction of
-    the lines; train always keeps at least one unit, and val gets one whenever val_fraction > 0 and
-    there are two units or more. When one writer wrote everything, writer-disjoint is impossible and
-    the split falls back to whole groups. Same samples and seed, same split, whatever the input order.
+    Units are shuffled with the seed and dealt to test, then val (``_deal``); train always keeps at
+    least one unit, and val gets one whenever val_fraction > 0 and there are two units or more.
+    Where whole writers cannot come near the fractions (one writer wrote everything, or most of
+    it), the split falls back to whole groups; a fraction still far from the one asked is said in
+    a warning. Same samples and seed, same split, whatever the input order.
     """
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"split fractions val={val_fraction}, test={test_fraction} must be >= 0 and sum below 1")
-    unit_of = _units(samples, join_writers=True)
-    if len(set(unit_of.values())) < 2:
-        unit_of = _units(samples, join_writers=False)
-    sizes: dict[str, int] = {}
-    for sample in samples:
-        unit = unit_of[_group(sample)]
-        sizes[unit] = sizes.get(unit, 0) + 1
-    order = sorted(sizes)
-    random.Random(seed).shuffle(order)
     targets = {VAL: val_fraction * len(samples), TEST: test_fraction * len(samples)}
-    lines = {TRAIN: 0, VAL: 0, TEST: 0}
-    split_of: dict[str, int] = {}
-    for position, unit in enumerate(order):
-        units_left = len(order) - position
-        val_needs_one = val_fraction > 0 and lines[VAL] == 0
-        if lines[TEST] < targets[TEST] and units_left > 1 + val_needs_one:
-            split = TEST
-        elif lines[VAL] < targets[VAL] and units_left > 1:
-            split = VAL
-        else:
-            split = TRAIN
-        split_of[unit] = split
-        lines[split] += sizes[unit]
+    unit_of, sizes, split_of = _dealt(samples, True, targets, seed)
+    lines = _lines(sizes, split_of)
+    if _misses(lines, targets):
+        group_unit_of, group_sizes, group_split_of = _dealt(samples, False, targets, seed)
+        group_lines = _lines(group_sizes, group_split_of)
+        if _distance(group_lines, targets) < _distance(lines, targets):
+            if len(sizes) > 1:  # with a single writer, writer-disjoint was never possible
+                log.warning(
+                    "the writers are too few or too unequal to hold out %s of the lines by writer: "
+                    "the split keeps groups whole, but the splits share writers",
+                    f"{val_fraction + test_fraction:.0%}",
+                )
+            unit_of, sizes, split_of, lines = group_unit_of, group_sizes, group_split_of, group_lines
+    if len(sizes) > 1:  # a single unit cannot be split at all, which the caller says
+        for split in _misses(lines, targets):
+            log.warning(
+                "%s holds %d of the %d lines (%s), not the %s asked: the groups are too few or too "
+                "unequal to come closer",
+                SPLIT_NAMES[split], lines[split], len(samples), f"{lines[split] / len(samples):.0%}",
+                f"{targets[split] / len(samples):.0%}",
+            )
     splits: tuple[list[Sample], list[Sample], list[Sample]] = ([], [], [])
     for sample in samples:
         splits[split_of[unit_of[_group(sample)]]].append(sample)

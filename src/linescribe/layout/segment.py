@@ -1,11 +1,12 @@
 """Text lines of a page image, found without a model: binarise, deskew, remove rules, find lines.
 
-The page is read at a working size of at most ``WORK_SIDE`` pixels. After binarisation (see
-``binarize``) the ink is deskewed by the angle whose horizontal projection is sharpest, long
-horizontal and vertical rules are opened away, and the page is cut into text blocks in reading
-order (``reading_order``). In each block, line centres are the peaks of horizontal projection
-profiles taken in overlapping vertical strips, chained from strip to strip, so lines that curve
-or drift are followed. Neighbouring lines are separated by the cheapest seam through the ink
+The page is read at a working size of at most ``WORK_SIDE`` pixels, a negative turned positive
+first. After binarisation (see ``binarize``) the ink is deskewed by the angle whose horizontal
+projection is sharpest, the text size is measured on the level ink, long horizontal and vertical
+rules are opened away, and the page is cut into text blocks in reading order
+(``reading_order``). In each block, line centres are the peaks of horizontal projection profiles
+taken in overlapping vertical strips, chained from strip to strip, so lines that curve or drift
+are followed. Neighbouring lines are separated by the cheapest seam through the ink
 between their centres, which cuts touching ascenders and descenders where they are thinnest, and
 each line's polygon hugs its ink between those seams. Every line is cropped from the deskewed
 page at full resolution with a little more paper around it, pixels outside that outline painted
@@ -25,7 +26,7 @@ import numpy as np
 from linescribe.data.images import ImageInput, crop_box, crop_polygon, load_gray
 from linescribe.data.sample import Point
 from linescribe.errors import LinescribeError
-from linescribe.layout.binarize import binarize
+from linescribe.layout.binarize import binarize, is_negative
 from linescribe.layout.reading_order import Box, find_blocks, line_spacing
 
 Polygon = tuple[Point, ...]
@@ -34,11 +35,25 @@ WORK_SIDE = 1600
 """Longer side of the image the lines are searched in: line finding needs a few pixels per stroke,
 not the 300 dpi of a scan, and works in a fraction of the time at this size."""
 
+MIN_WORK_SIDE = 32
+"""Shorter side of the working image, at the least (unless the image is smaller): a long strip
+brought down to ``WORK_SIDE`` would keep no line a few pixels high."""
+
+MAX_WORK_SIDE = 16 * WORK_SIDE
+"""Longer side of the working image, at the most, whatever ``MIN_WORK_SIDE`` asks: rules and paper
+are found with filters some fraction of it long, which on a longer strip take minutes."""
+
 MIN_COMPONENT_AREA = 6
 """Ink components smaller than this (in working pixels) are noise and never define the text size."""
 
 TALL_COMPONENT = 8.0
 """Ink components taller than this many text units are not writing (page edges, stamps, frames)."""
+
+FRAME_HELD = 20
+"""An ink component taller than a quarter of the image whose box holds the centres of more than
+half of the others, and of at least this many, is a frame around the writing (the dark edge
+around a photographed page, a drawn frame), not writing: a line image's longest stroke holds a
+few dots and accents."""
 
 RULE_LENGTH = 10.0
 """Shortest straight stroke taken for a printed rule, in text units."""
@@ -176,11 +191,14 @@ def segment_page(image: ImageInput, options: SegmentOptions | None = None) -> Pa
     options = options or SegmentOptions()
     page = load_gray(image)
     height, width = page.shape
-    scale = min(1.0, WORK_SIDE / max(height, width))
+    longer = max(height, width)
+    scale = min(1.0, max(WORK_SIDE / longer, MIN_WORK_SIDE / min(height, width)), MAX_WORK_SIDE / longer)
     work = page
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         work = cv2.resize(page, size, interpolation=cv2.INTER_AREA)
+    if is_negative(work):  # and the crops the recognizer reads are positive too
+        page, work = 255 - page, 255 - work
     ink = binarize(work)
     unit = text_unit(ink)
     if unit is None:
@@ -191,6 +209,7 @@ def segment_page(image: ImageInput, options: SegmentOptions | None = None) -> Pa
     to_level_work[:, 2] *= scale
     work_size = (math.ceil(level_size[0] * scale), math.ceil(level_size[1] * scale))
     level = cv2.warpAffine(ink.view(np.uint8), to_level_work, work_size, flags=cv2.INTER_NEAREST) > 0
+    unit = text_unit(level) or unit  # a skewed line's words are taller than their letters
     if options.remove_rules:
         level = remove_rules(level, unit)
     level = drop_noise(level, unit)
@@ -250,11 +269,13 @@ def text_unit(ink: np.ndarray) -> float | None:
 
     Components nearly as tall or as wide as the image are page edges, frames and rules, unless
     nothing else is there: then the wide ones count, since a one-word image's cursive word spans
-    its width.
+    its width. Frames around the writing (``FRAME_HELD``) never count: the dark edge around a photo
+    of a page can hold most of the ink and made the unit the page's height.
     """
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
     areas, heights, widths = stats[1:, cv2.CC_STAT_AREA], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
     short = (areas >= MIN_COMPONENT_AREA) & (heights < ink.shape[0] * 0.8)
+    short &= ~_frames(stats[1:], short, ink.shape[0])
     plausible = short & (widths < ink.shape[1] * 0.8)
     if not plausible.any():
         plausible = short
@@ -263,6 +284,22 @@ def text_unit(ink: np.ndarray) -> float | None:
     order = np.argsort(heights[plausible])
     cumulative = np.cumsum(areas[plausible][order])
     return max(float(heights[plausible][order][np.searchsorted(cumulative, cumulative[-1] / 2)]), 4.0)
+
+
+def _frames(stats: np.ndarray, counted: np.ndarray, height: int) -> np.ndarray:
+    """Which of the components (``cv2`` stats rows) are frames around the ``counted`` others: taller
+    than a quarter of the image, their box holding the centres of more than half of the others and
+    of at least ``FRAME_HELD``."""
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
+    middle_x, middle_y = (left + right) / 2, (top + bottom) / 2
+    others = int(counted.sum()) - 1
+    frames = np.zeros(len(stats), bool)
+    for number in np.flatnonzero(counted & (stats[:, cv2.CC_STAT_HEIGHT] > height / 4)):
+        inside = (left[number] < middle_x) & (middle_x < right[number]) & (top[number] < middle_y) & (middle_y < bottom[number])
+        held = int((inside & counted).sum()) - 1  # less itself
+        frames[number] = held >= FRAME_HELD and held > others / 2
+    return frames
 
 
 def drop_noise(ink: np.ndarray, unit: float) -> np.ndarray:
@@ -275,10 +312,11 @@ def drop_noise(ink: np.ndarray, unit: float) -> np.ndarray:
 
 def estimate_skew(ink: np.ndarray, max_degrees: float) -> float:
     """The rotation (degrees, anticlockwise) that makes the lines horizontal: the angle whose row
-    profile is sharpest (largest sum of squares), searched coarsely then finely."""
+    profile is sharpest (largest sum of squares), searched coarsely then finely, on the ink brought
+    down to 640 pixels (and a row at least: a very long strip has no skew to find there)."""
     if max_degrees <= 0:
         return 0.0
-    factor = min(1.0, 640 / max(ink.shape))
+    factor = min(1.0, max(640 / max(ink.shape), 1 / min(ink.shape)))
     small = cv2.resize(ink.astype(np.float32), None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     height, width = small.shape
 

@@ -13,6 +13,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
+from linescribe.errors import LinescribeError
 from linescribe.modelfile.weights import save_model
 from linescribe.training.checkpoints import CheckpointError, read_checkpoint, write_checkpoint
 
@@ -110,7 +111,6 @@ class ExportBestModel(L.Callback):
         cer = float(trainer.callback_metrics["val_cer"])
         if cer >= self.best_cer:
             return
-        self.best_cer = cer
         if trainer.is_global_zero:
             metrics = {
                 "val_cer": cer,
@@ -119,6 +119,8 @@ class ExportBestModel(L.Callback):
                 "step": trainer.global_step,
             }
             save_model(pl_module.trained_model(self.training_info, metrics), self.path, half=self.half)
+        # only once the file holds it: a failed write must leave a checkpoint that still wants a better model
+        self.best_cer = cer
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_cer": self.best_cer, "validated_step": self.validated_step}
@@ -161,12 +163,17 @@ class UnreadableLines(L.Callback):
     (``merge_across_processes``); every process reads every validation line, so only the first
     warns about those."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        """--strict: the first line that fails to load stops the run, as a bad entry does when the data is read."""
         self.train: set[int] = set()
         self.val: set[int] = set()
 
     def _note(self, seen: set[int], dataset: Any, batch: Any, warn: bool = True) -> None:
         for line in batch[5]:
+            if self.strict:
+                sample = dataset.samples[line.index]
+                raise LinescribeError(f"{sample.path}: line {sample.id}: {line.reason} (--strict)")
             if line.index not in seen:
                 seen.add(line.index)
                 if warn:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,6 +75,14 @@ class TrainConfig:
         for name in ("train_ids", "val_ids", "alphabet", "init", "synth_fonts"):
             if getattr(self, name) is not None:
                 setattr(self, name, Path(getattr(self, name)))
+        for name in ("val_every", "lr", "weight_decay", "gradient_clip", "val_fraction", "synth_ratio"):
+            check_finite(name, getattr(self, name))
+        check_at_least("lr", self.lr, 0.0, above=True)
+        for name in ("weight_decay", "gradient_clip", "workers", "threads"):
+            check_at_least(name, getattr(self, name), 0)
+        check_at_least("log_every", self.log_every, 1)
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise LinescribeError(f"--max-steps must be at least 1, or -1 for no limit, not {self.max_steps}")
         if self.val_every <= 0:
             raise LinescribeError(f"--val-every must be above 0, not {self.val_every}")
         if self.val_every > 1 and self.val_every != int(self.val_every):
@@ -106,6 +115,8 @@ class TrainConfig:
             raise LinescribeError(f"--synth-ratio must be in [0, 1), not {self.synth_ratio}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise LinescribeError(f"--val-fraction must be in [0, 1), not {self.val_fraction}")
+        if self.val_fraction == 0 and not (self.val or self.val_ids):
+            raise LinescribeError("--val-fraction 0 holds out no validation lines: give --val DATASET or --val-ids FILE")
         if self.optimizer not in OPTIMIZERS:
             raise LinescribeError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         self.text_rules = parse_rules(self.text_rules)
@@ -113,7 +124,8 @@ class TrainConfig:
             raise LinescribeError(f"--accelerator {self.accelerator!r}: choose one of {', '.join(ACCELERATORS)}")
         if self.scheduler not in SCHEDULERS:
             raise LinescribeError(f"--scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
-        if self.scheduler in ("onecycle", "cosine") and self.max_epochs == -1 and self.max_steps == -1:
+        # a resumed run keeps its own schedule (the one typed may be the command line's default)
+        if not self.resume and self.scheduler in ("onecycle", "cosine") and self.max_epochs == -1 and self.max_steps == -1:
             raise LinescribeError(
                 f"--scheduler {self.scheduler} lays the learning rate out over the whole run: with --max-epochs -1, give --max-steps "
                 "(or --scheduler plateau or constant)"
@@ -168,8 +180,27 @@ class AdaptConfig:
             raise LinescribeError(f"--held-out must be between 0 and 1, not {self.held_out}")
         if self.max_steps < 0:
             raise LinescribeError(f"--max-steps must be 0 (automatic) or more, not {self.max_steps}")
+        check_finite("lr", self.lr)
+        check_at_least("lr", self.lr, 0.0, above=True)
+        check_at_least("batch_size", self.batch_size, 1)
+        for name in ("patience", "workers", "threads"):
+            check_at_least(name, getattr(self, name), 0)
         check_max_time(self.max_time)
         check_seed(self.seed)
+
+
+def check_finite(name: str, value: float) -> None:
+    """NaN passes every range check (each comparison is false) and trains garbage or fails deep
+    in Lightning; an infinite value fails converting to a count of steps."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LinescribeError(f"--{name.replace('_', '-')} must be a finite number, not {value!r}")
+
+
+def check_at_least(name: str, value: float, minimum: float, above: bool = False) -> None:
+    """The ranges the command line's options enforce, for the Python API's configs too."""
+    if value < minimum or (above and value == minimum):
+        bound = f"above {minimum:g}" if above else f"at least {minimum:g}"
+        raise LinescribeError(f"--{name.replace('_', '-')} must be {bound}, not {value!r}")
 
 
 MAX_TIME_PATTERN = re.compile(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}")
@@ -177,9 +208,13 @@ MAX_TIME_PATTERN = re.compile(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}")
 
 def check_max_time(max_time: str | None) -> None:
     """A --max-time must be DD:HH:MM:SS: Lightning refuses anything else with a traceback, and
-    only once the data is read."""
-    if max_time is not None and not MAX_TIME_PATTERN.fullmatch(str(max_time)):
+    only once the data is read; a budget of no time trains nothing."""
+    if max_time is None:
+        return
+    if not MAX_TIME_PATTERN.fullmatch(str(max_time)):
         raise LinescribeError(f"--max-time must be DD:HH:MM:SS (e.g. 00:02:30:00 for 2 h 30 min), not {max_time!r}")
+    if not any(int(part) for part in str(max_time).split(":")):
+        raise LinescribeError(f"--max-time {max_time} leaves no time to train")
 
 
 MAX_SEED = 2**32 - 1

@@ -91,9 +91,11 @@ class LineRecognitionModule(L.LightningModule):
             self._val_rates.add(self.val_texts[index], hypothesis.text)
 
     def on_validation_epoch_end(self) -> None:
-        if self._val_rates.lines:
-            self.log("val_cer", self._val_rates.cer, prog_bar=True)
-            self.log("val_wer", self._val_rates.wer, prog_bar=True)
+        if not self._val_rates.lines:
+            # every rank reads every validation line: none read means no CER to stop or keep the best by
+            raise LinescribeError("validation read no line: every validation image failed to load (see the warnings above)")
+        self.log("val_cer", self._val_rates.cer, prog_bar=True)
+        self.log("val_wer", self._val_rates.wer, prog_bar=True)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning restores the schedule's state, its length included, after configure_optimizers

@@ -22,6 +22,7 @@ from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
 from linescribe.data.dataset import LoadedDataset, drop_unwritable, load_datasets
 from linescribe.data.images import image_size, load_sample_image
+from linescribe.data.readers import parse_spec
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Point, Sample
 from linescribe.data.synth import LineSynthesizer
@@ -151,9 +152,20 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
         if val_ids is not None:
             for dataset in val_sets:
                 dataset.samples = filter_by_ids(dataset.samples, val_ids)
-            listed = {sample.id for dataset in val_sets for sample in dataset.samples}
+            # by id only within the same dataset: another dataset's "0001" is another line
+            # (the same images under another spec are left out by _drop_validation_lines)
+            listed = {
+                (os.path.realpath(dataset.spec.path), sample.id) for dataset in val_sets for sample in dataset.samples
+            }
             for dataset in train_sets:
-                dataset.samples = [sample for sample in dataset.samples if sample.id not in listed]
+                where = os.path.realpath(dataset.spec.path)
+                kept = []
+                for sample in dataset.samples:
+                    if (where, sample.id) in listed:
+                        dataset.skip(sample.id, VALIDATION_LINE)
+                    else:
+                        kept.append(sample)
+                dataset.samples = kept
     else:
         val_sets = [LoadedDataset(dataset.spec, []) for dataset in train_sets]
         for dataset, held_out in zip(train_sets, val_sets):
@@ -170,6 +182,8 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
     if not any(dataset.samples for dataset in val_sets):
         if config.val or val_ids is not None:
             raise LinescribeError("no validation lines: the --val datasets or --val-ids list select none")
+        if train_ids is not None and not any(dataset.samples for dataset in train_sets):
+            raise LinescribeError(f"{config.train_ids}: --train-ids lists none of the training data's lines or forms")
         raise LinescribeError(
             "no validation lines: the training data holds a single document, so none can be held out; "
             "give --val DATASET or --val-ids FILE"
@@ -207,6 +221,17 @@ def _drop_validation_lines(train_sets: list[LoadedDataset], val_sets: list[Loade
             else:
                 kept.append(sample)
         dataset.samples = kept
+
+
+def _check_given_paths(config: TrainConfig) -> None:
+    """The files the options name exist: found missing only after every dataset is read, a typo
+    cost minutes on a large collection."""
+    for name in ("train_ids", "val_ids", "alphabet"):
+        path = getattr(config, name)
+        if path is not None and not path.is_file():
+            raise LinescribeError(f"{path}: --{name.replace('_', '-')} file not found")
+    if config.synth_ratio > 0 and config.synth_fonts is not None and not config.synth_fonts.is_dir():
+        raise LinescribeError(f"{config.synth_fonts}: --synth-fonts folder not found")
 
 
 def init_model_path(init: str | Path) -> Path:
@@ -362,10 +387,12 @@ def _resumed_config(
     ignored = [
         name for name in vars(config)
         if name not in (*RESUME_OVERRIDES, "output", "resume") and getattr(config, name) != getattr(saved, name)
+        and (overrides is None or name in overrides)  # a default left alone asks for nothing
         and not (name == "arch" and config.arch is None)  # not given: the run's own
     ]
     if ignored:
         log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
+    saved = _anchored(saved, document.get("working_directory"))
     budget = {name: getattr(saved, name) for name in ("max_epochs", "max_steps")}
     for name in RESUME_OVERRIDES:
         if overrides is None or name in overrides:
@@ -381,6 +408,39 @@ def _resumed_config(
     saved.output = config.output
     saved.resume = True  # run.json holds the run as it started; this is its resumption
     return saved, alphabet, document.get("derived_from")
+
+
+def _anchored(config: TrainConfig, directory: str | None) -> TrainConfig:
+    """The run's relative paths (datasets, id lists, alphabet, fonts, --init) made absolute in the
+    folder it was started from, so that it resumes from any working folder (a cluster job's own);
+    run.json records the typed paths, which model files carry too."""
+    if directory is None or Path(directory).resolve() == Path.cwd().resolve():
+        return config
+    if not Path(directory).is_dir():
+        log.warning("the run was started in %s, which is gone: its relative paths are read from here", directory)
+        return config
+    previous = Path.cwd()
+    os.chdir(directory)  # a spec's format and @weight are told apart by what exists there
+    try:
+        train, val = ([_absolute_spec(spec) for spec in specs] for specs in (config.train, config.val))
+    finally:
+        os.chdir(previous)
+    paths = {
+        name: Path(directory) / getattr(config, name)
+        for name in ("train_ids", "val_ids", "alphabet", "synth_fonts", "init")
+        if getattr(config, name) is not None and not getattr(config, name).is_absolute()
+        and (name != "init" or (Path(directory) / config.init).exists())  # not a bundled model's name
+    }
+    return dataclasses.replace(config, train=train, val=val, **paths)
+
+
+def _absolute_spec(spec: str) -> str:
+    """A dataset spec with its path made absolute, format, #split and @weight as parsed."""
+    parsed = parse_spec(spec)
+    text = f"{parsed.format}:{parsed.path.resolve()}"
+    if parsed.split is not None:
+        text += f"#{parsed.split}"
+    return text + (f"@{parsed.weight!r}" if parsed.weight != 1.0 else "")
 
 
 def _warn_if_split_changed(run_file: Path, train_sets: list[LoadedDataset], val_sets: list[LoadedDataset]) -> None:
@@ -513,6 +573,7 @@ def train(
         log.warning("%s: its run stopped before its first step (no checkpoint, no model): starting it afresh", output)
     if first_process:
         check_writable(output, folder=True)  # now, not after minutes of reading the data
+    _check_given_paths(config)
     if config.init and not config.resume:  # a resumed run needs its --init file no more
         config = dataclasses.replace(config, init=init_model_path(config.init))
         config = inherited_architecture(config)
@@ -593,7 +654,7 @@ def train(
         f" + {len(synth_texts)} synthetic" if synth_texts else "", len(val_lines.samples), config.batch_size,
     )
     throughput = LineThroughput()
-    unreadable = UnreadableLines()
+    unreadable = UnreadableLines(config.strict)
     exporter = ExportBestModel(output / RUN_MODEL_FILE, training_info)
     all_callbacks: list[L.Callback] = [
         BestAndLastCheckpoint(
@@ -610,7 +671,7 @@ def train(
     ]
     trainer = _build_trainer(config, all_callbacks)
     if not config.resume and first_process:  # written once nothing can stop the run from starting
-        run_document = {"alphabet": alphabet.chars, **training_info}
+        run_document = {"alphabet": alphabet.chars, **training_info, "working_directory": os.getcwd()}
         write_atomically(run_file, json.dumps(run_document, indent=2, ensure_ascii=False).encode())
     group_was_ours = not torch.distributed.is_initialized()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)

@@ -52,6 +52,35 @@ def walk(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
         yield folder, subfolders, names
 
 
+LINE_ID = re.compile(
+    r"_(?:r\d+l\d+|tr_\d+_tl_\d+|tl_\d+|l_\d+|eSc_line_[0-9a-f]+|line_[\d_]+|line\d+|l\d+)$"
+)
+"""The line part of an exported line image's stem: Transkribus ``r1l10``, ``tr_1_tl_3``, ``l_535``,
+``line_1561403516499_110``; eScriptorium ``eSc_line_6d78f9b1``; kraken ``line_12``."""
+
+
+def page_of(stem: str) -> str:
+    """The stem without its line id (``JDH_2_16_65_001_tr_1_tl_3`` -> ``JDH_2_16_65_001``), else
+    before its last ``_``; "" when that leaves nothing."""
+    match = LINE_ID.search(stem)
+    return stem[: match.start()] if match else stem.rpartition("_")[0]
+
+
+def page_group(key: str, root: Path) -> str:
+    """The page a line image comes from, guessed from ``key``, its path below ``root`` without
+    suffix (gt folders, manifests without a group column), so that a page never straddles the
+    train/val split. At the root, the stem's page, or the root's name for a stem that is only a
+    line id. In a subfolder, the page under its folder (``p001/JDH_2_16_65_001``), so pages of the
+    same name in two folders stay apart; and the folder alone when the stem is only a line id
+    (``p001/tr_1_tl_3``, ``p002/line_0002``): the folder is then the page, and the id's start
+    (``tr_1``, ``line``) would join every page's lines of that name."""
+    folder, _, stem = key.rpartition("/")
+    page = "" if LINE_ID.fullmatch(f"_{stem}") else page_of(stem)
+    if not folder:
+        return page or root.name
+    return f"{folder}/{page}" if page else folder
+
+
 def is_file(path: Path) -> bool:
     """Path.is_file, but False (not OSError) for a name the system refuses, such as one too long:
     paths written inside a dataset are data, and a bad one skips its line, not the dataset."""

@@ -18,7 +18,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size, level_points, steep_angle
+from linescribe.data.images import IMAGE_SUFFIXES, MAX_PIXELS, crop_box, image_size, level_points, steep_angle
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry, walk
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError, ImageError, printable
@@ -33,6 +33,8 @@ arithmetic could overflow to infinity)."""
 ASPECT_TOLERANCE = 0.01
 """A page image whose aspect ratio is the file's within this share is the same page at another
 resolution (a reduced download of the scan): the coordinates are scaled to it."""
+
+OUTSIDE_PAGE = "polygon outside the page"
 
 XML_ERRORS = (ParseError, LookupError, ValueError)
 """What parsing a damaged file raises: expat's errors, and for an encoding declared in the file
@@ -266,13 +268,18 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage, dataset: Path |
             continue
         layout = parse_page(xml_path, document)
         image = find_image(xml_path, layout.image_name)
-        scale = _page_scale(document, image) if image is not None and layout.lines else (1.0, 1.0)
+        geometry = _page_geometry(document, image) if image is not None and layout.lines else None
         for line in layout.lines:
-            yield _line_entry(page_id, image, line, scale)
+            yield _line_entry(page_id, image, line, geometry)
 
 
-def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
-    """``coordinate_scale`` for the page image, from its header alone; or why its lines cannot be cropped."""
+PageGeometry = tuple[tuple[int, int], tuple[float, float]]
+"""The page image's (width, height), and ``coordinate_scale``'s factors to it."""
+
+
+def _page_geometry(document: Element, image: Path) -> PageGeometry | str:
+    """The page image's size, from its header alone, and ``coordinate_scale`` for it; or why its
+    lines cannot be cropped."""
     try:
         size = image_size(image)
     except ImageError as error:
@@ -282,20 +289,34 @@ def _page_scale(document: Element, image: Path) -> tuple[float, float] | str:
     if scale is None:
         assert declared is not None
         return f"page image of another shape: {printable(image.name)} is {size[0]}x{size[1]}, the file's page {declared[0]:g}x{declared[1]:g}"
-    return scale
+    return size, scale
 
 
-def _line_entry(page_id: str, image: Path | None, line: LayoutLine, scale: tuple[float, float] | str) -> Sample | Skipped:
+def _clipped(points: tuple[Point, ...], size: tuple[int, int]) -> tuple[Point, ...]:
+    """The points moved onto a page of ``(width, height)``, so that a line running off its edge
+    is measured by the part the crop holds."""
+    width, height = size
+    return tuple((min(max(x, 0.0), width), min(max(y, 0.0), height)) for x, y in points)
+
+
+def _line_entry(page_id: str, image: Path | None, line: LayoutLine, geometry: PageGeometry | str | None) -> Sample | Skipped:
     """The line as a polygon of its page image; id ``<page id>/<line id>``, grouped by page (the
-    XML file's path below the folder read, without suffix)."""
+    XML file's path below the folder read, without suffix). A polygon with nothing on the page is
+    skipped here, since its crop would fail at every load."""
     line_id = f"{page_id}/{line.id}"
-    if image is None:
+    if image is None or geometry is None:
         return Skipped(line_id, IMAGE_MISSING)
-    if isinstance(scale, str):
-        return Skipped(line_id, scale)
+    if isinstance(geometry, str):
+        return Skipped(line_id, geometry)
     polygon = checked_polygon(line.points)
     if isinstance(polygon, str):
         return Skipped(line_id, polygon)
+    size, scale = geometry
     polygon = scaled(polygon, scale)
+    try:
+        crop_box(polygon, size)  # what load_sample_image crops
+    except ImageError:
+        return Skipped(line_id, OUTSIDE_PAGE)
     angle = steep_angle(scaled(line_baseline(line.element), scale))
-    return line_entry(line_id, line.text, image, group=page_id, polygon=polygon, angle=angle, size_hint=_size_hint(polygon, angle))
+    size_hint = _size_hint(_clipped(polygon, size), angle)
+    return line_entry(line_id, line.text, image, group=page_id, polygon=polygon, angle=angle, size_hint=size_hint)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.data.readers._common import IMAGE_MISSING, line_entry, walk
+from linescribe.data.readers._common import IMAGE_MISSING, line_entry, page_group, walk
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
@@ -38,34 +37,6 @@ def _walk(root: Path) -> Iterator[tuple[str, list[str]]]:
         subfolders.sort()
         relative = Path(folder).relative_to(root).as_posix()
         yield ("" if relative == "." else relative), sorted(names)
-
-
-LINE_ID = re.compile(
-    r"_(?:r\d+l\d+|tr_\d+_tl_\d+|tl_\d+|l_\d+|eSc_line_[0-9a-f]+|line_[\d_]+|line\d+|l\d+)$"
-)
-"""The line part of an exported line image's stem: Transkribus ``r1l10``, ``tr_1_tl_3``, ``l_535``,
-``line_1561403516499_110``; eScriptorium ``eSc_line_6d78f9b1``; kraken ``line_12``."""
-
-
-def _page(stem: str) -> str:
-    """The stem without its line id (``JDH_2_16_65_001_tr_1_tl_3`` -> ``JDH_2_16_65_001``), else
-    before its last ``_``; "" when that leaves nothing."""
-    match = LINE_ID.search(stem)
-    return stem[: match.start()] if match else stem.rpartition("_")[0]
-
-
-def _group(key: str, root: Path) -> str:
-    """The page a line comes from, so that a page never straddles the train/val split. At the
-    root, the stem's page, or the root's name for a stem that is only a line id. In a subfolder,
-    the page under its folder (``p001/JDH_2_16_65_001``), so pages of the same name in two folders stay apart; and the
-    folder alone when the stem is only a line id (``p001/tr_1_tl_3``, ``p002/line_0002``): the
-    folder is then the page, and the id's start (``tr_1``, ``line``) would join every page's
-    lines of that name."""
-    folder, _, stem = key.rpartition("/")
-    page = "" if LINE_ID.fullmatch(f"_{stem}") else _page(stem)
-    if not folder:
-        return page or root.name
-    return f"{folder}/{page}" if page else folder
 
 
 def _plainest(names: list[str]) -> str | None:
@@ -141,4 +112,4 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
                 yield label
                 continue
             image = root / key.rpartition("/")[0] / image_name
-            yield line_entry(key, label, image, group=_group(key, root))
+            yield line_entry(key, label, image, group=page_group(key, root))

@@ -1,12 +1,15 @@
 """The IAM Handwriting Database as distributed: ``lines.txt`` plus the ``lines/`` image tree.
 
-Line ``a01-000u-00`` lives in ``lines/a01/a01-000u/a01-000u-00.png``; its form ``a01-000u`` is the
-group, and ``forms.txt`` (when present) names the form's writer, so splits can be writer-disjoint.
+Line ``a01-000u-00`` lives in ``lines/a01/a01-000u/a01-000u-00.png``, or in ``a01/a01-000u/``
+at the root, where ``lines.tgz`` (which holds no ``lines/`` folder) was unpacked into it; its form
+``a01-000u`` is the group, and ``forms.txt`` (when present) names the form's writer, so splits can
+be writer-disjoint.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from html.entities import html5
@@ -22,6 +25,8 @@ _FIELDS = 8
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 """A well-formed character reference (``&quot;``, ``&#39;``), as lines.txt writes quotes; an ``&``
 without the ``;`` is text (``&not`` stays, where html.unescape alone would give ``¬``)."""
+
+log = logging.getLogger(__name__)
 
 
 def _find(root: Path, name: str) -> Path | None:
@@ -65,6 +70,15 @@ def _size(width: str, height: str) -> tuple[int, int] | None:
     return size if min(size) > 0 else None
 
 
+def _image(root: Path, line_id: str, form: str) -> Path | None:
+    """The line's image in ``lines/<a01>/<form>/``, else in ``<a01>/<form>/`` at the root."""
+    for folder in (root / "lines", root):
+        path = folder / line_id.split("-", 1)[0] / form / f"{line_id}.png"
+        if is_file(path):
+            return path
+    return None
+
+
 def sniff(path: Path) -> bool:
     """An IAM root is a folder with lines.txt (or ascii/lines.txt)."""
     return path.is_dir() and _find(path, "lines.txt") is not None
@@ -77,17 +91,26 @@ def read(root: Path) -> Iterator[Sample | Skipped]:
     if lines_txt is None:
         raise DatasetError(f"{root}: no lines.txt or ascii/lines.txt; is this the IAM root folder?")
     writers = _writers(root)
+    missing = found = 0
     for fields in _records(lines_txt):
         line_id = fields[0]
         if len(fields) < _FIELDS:
             yield Skipped(line_id, f"malformed line in {lines_txt.name} (fewer than {_FIELDS} fields)")
             continue
         form = line_id.rsplit("-", 1)[0]
-        path = root / "lines" / line_id.split("-", 1)[0] / form / f"{line_id}.png"
-        if not is_file(path):
+        path = _image(root, line_id, form)
+        if path is None:
+            missing += 1
             yield Skipped(line_id, IMAGE_MISSING)
             continue
+        found += 1
         text = _ENTITY.sub(_character, " ".join(fields[_FIELDS:]).replace("|", " "))
         yield line_entry(
             line_id, text, path, group=form, writer=writers.get(form, ""), size_hint=_size(fields[6], fields[7])
+        )
+    if missing and not found:  # the summary alone would count the lines, not say where they were looked for
+        log.warning(
+            "%s: none of the %d line images of %s was found: IAM's are looked for as "
+            "lines/a01/a01-000u/a01-000u-00.png or a01/a01-000u/a01-000u-00.png below it",
+            root, missing, lines_txt.name,
         )

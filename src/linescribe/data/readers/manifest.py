@@ -4,12 +4,14 @@ Without a header the columns are (path, text). With one, the columns are found b
 manifests of ``/work/shared/data/lines`` (``split file page group line_id width height flags text``)
 read as they are. Image paths are relative to the manifest's folder.
 
-TSV cells are taken as written, quotes included. In the text column only, four escapes let a
-transcription hold what would end its cell: ``\\t`` (tab), ``\\n`` (newline), ``\\r`` (carriage
-return), and ``\\\\`` for a backslash, so that a text holding ``\\t`` itself survives; any other
-backslash is itself, and paths and ids are never unescaped (a Windows path stays as it is).
-``tsv_line`` writes text cells that way: linescribe reads back exactly the TSV files it writes
-(``predict -f tsv``, ``eval --report``).
+A TSV cell wholly in double quotes, as Python's csv module and pandas write one that starts with
+a quote or holds a tab (``"He said ""hi"" twice"``), is unquoted; any other quote is text, as
+written (``"Oui", dit-il``). In the text column only, four escapes let a transcription hold what
+would end its cell: ``\\t`` (tab), ``\\n`` (newline), ``\\r`` (carriage return), and ``\\\\``
+for a backslash, so that a text holding ``\\t`` itself survives; any other backslash is itself,
+and paths and ids are never unescaped (a Windows path stays as it is). ``tsv_line`` writes cells
+that way (quoting only those that start with a quote or hold a tab): linescribe reads back
+exactly the TSV files it writes (``predict -f tsv``, ``eval --report``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
-from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry
+from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry, page_group
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
@@ -33,6 +35,8 @@ GROUP_COLUMNS = ("group", "document", "form", "page")
 """In order of preference: a document spans pages, and splits must keep documents whole."""
 WRITER_COLUMNS = ("writer",)
 SUFFIXES = (".tsv", ".csv", ".txt")
+_COLUMN_NAME = re.compile(r"[^\W\d]\w{0,39}(?:[ -]\w{1,40}){0,3}")
+"""A column name as spreadsheets and scripts write them: a word or a few, no path or file name."""
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +45,50 @@ Row = tuple[int, list[str]]
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _ESCAPED = re.compile(r"\\([\\tnr])")
 _UNESCAPED = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
+"""A csv-quoted cell: its quotes doubled inside; a lone quote ends it."""
 
 
 def tsv_line(cells: Iterable[object], texts: Collection[int]) -> str:
-    """One TSV row, newline included, that ``read`` gives back cell for cell: unquoted, the cells
-    at the ``texts`` positions with the module's four escapes (a csv-quoted cell would be read
-    with its quotes), the others (paths, ids, numbers) as they are."""
-    return "\t".join(str(cell).translate(_ESCAPE) if index in texts else str(cell) for index, cell in enumerate(cells)) + "\n"
+    """One TSV row, newline included, that ``read`` gives back cell for cell: the cells at the
+    ``texts`` positions with the module's four escapes, the others (paths, ids, numbers) as they
+    are, and a cell that starts with a quote or holds a tab csv-quoted, since read unquotes it."""
+    written = (str(cell).translate(_ESCAPE) if index in texts else str(cell) for index, cell in enumerate(cells))
+    return "\t".join(_quoted(cell) if cell.startswith('"') or "\t" in cell else cell for cell in written) + "\n"
+
+
+def _quoted(cell: str) -> str:
+    """The cell as the csv module quotes it."""
+    return '"' + cell.replace('"', '""') + '"'
+
+
+def _tsv_cells(line: str) -> list[str]:
+    """The tab-separated cells of a row, a cell wholly in csv quotes (the tabs it holds are its
+    own) unquoted where the csv module or pandas would have quoted it: when it holds a quote or a
+    tab, or when every cell of the row is quoted (``QUOTE_ALL``). Any other quote is text: a plain
+    TSV transcription of a quotation (``"Ami, je pleure avec toi."``) keeps its quotes."""
+    if '"' not in line:
+        return line.split("\t")
+    cells: list[tuple[str, str | None]] = []  # (the cell as written, its content when wholly quoted)
+    start = 0
+    while True:
+        quoted = _QUOTED.match(line, start)
+        if quoted and (quoted.end() == len(line) or line[quoted.end()] == "\t"):
+            end, content = quoted.end(), quoted[1]
+        else:
+            end, content = line.find("\t", start), None
+            end = len(line) if end < 0 else end
+        cells.append((line[start:end], content))
+        if end == len(line):
+            break
+        start = end + 1
+    every_cell_quoted = all(content is not None for _, content in cells)
+    return [
+        content.replace('""', '"')
+        if content is not None and (every_cell_quoted or '"' in content or "\t" in content)
+        else cell
+        for cell, content in cells
+    ]
 
 
 def _unescape(cell: str) -> str:
@@ -56,11 +97,9 @@ def _unescape(cell: str) -> str:
 
 
 def _rows(path: Path) -> Iterator[Row]:
-    """(line number, cells) of the non-blank rows: CSV with quoting, anything else split on tabs.
-
-    TSV cells are not unquoted, since transcriptions hold quotes and commas as written (the text
-    column's escapes are undone by ``_read``).
-    """
+    """(line number, cells) of the non-blank rows: CSV with quoting, anything else split on tabs
+    (``_tsv_cells``), one row a line: a quote that spanned lines would swallow the rows after a
+    transcription that opens a quotation (the text column's escapes are undone by ``_read``)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         if path.suffix.lower() == ".csv":
             reader = csv.reader(handle)
@@ -75,7 +114,7 @@ def _rows(path: Path) -> Iterator[Row]:
             for number, line in enumerate(handle, start=1):
                 line = line.rstrip("\r\n")
                 if line.strip():
-                    yield number, line.split("\t")
+                    yield number, _tsv_cells(line)
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -84,6 +123,23 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
         if name in header:
             return header.index(name)
     return None
+
+
+def _looks_like_header(folder: Path, cells: list[str]) -> bool:
+    """Whether a first row that names no known columns is a header all the same: no cell names
+    an existing file and every cell reads as a column name (``image_path``, ``Transcript``). Read
+    as data, its columns were taken as (path, text), and every row was skipped for a wrong reason."""
+    names = [cell.strip() for cell in cells]
+    return all(_COLUMN_NAME.fullmatch(name) for name in names) and not any(is_file(folder / name) for name in names)
+
+
+def _unknown_header(manifest: Path, cells: list[str], text_needed: bool = True) -> DatasetError:
+    """The error for a header row whose column names are not the ones read, with the accepted names."""
+    needed = f"an image column ({', '.join(IMAGE_COLUMNS)})"
+    if text_needed:
+        needed += f" and a text column ({', '.join(TEXT_COLUMNS)})"
+    header = ", ".join(cell.strip() for cell in cells)
+    return DatasetError(f"{manifest}: the first row looks like a header ({header}), but a header needs {needed}")
 
 
 def _size_hint(row: list[str], width: int | None, height: int | None) -> tuple[int, int] | None:
@@ -123,6 +179,8 @@ def image_paths(manifest: Path) -> list[str]:
     header = [cell.strip().lower() for cell in rows[0][1]]
     column = _column(header, IMAGE_COLUMNS)
     if column is None:
+        if _looks_like_header(manifest.parent, rows[0][1]):
+            raise _unknown_header(manifest, rows[0][1], text_needed=False)
         column = 0
     else:
         rows = rows[1:]
@@ -167,6 +225,16 @@ def _ids_by_image(images: Iterable[Path]) -> dict[Path, str]:
     return ids
 
 
+def _groups_by_image(images: list[Path], folder: Path) -> dict[Path, str]:
+    """The documents of a manifest without a group column: each image's folder, unless all are
+    in one folder (``lines/``), which then tells no document from another: the page its file name
+    names, as in a gt folder (``lines/page0_r1l0.png`` -> ``lines/page0``), so that a split can
+    hold some pages out instead of finding a single document."""
+    if len({image.parent for image in images}) > 1:
+        return {image: image.parent.as_posix() for image in images}
+    return {image: page_group((image.parent / image.stem).as_posix(), folder) for image in images}
+
+
 def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     rows = list(_rows(manifest))
     if not rows:
@@ -174,6 +242,8 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     header = [cell.strip().lower() for cell in rows[0][1]]
     image_column, text_column = _column(header, IMAGE_COLUMNS), _column(header, TEXT_COLUMNS)
     if image_column is None or text_column is None:
+        if _looks_like_header(manifest.parent, rows[0][1]):
+            raise _unknown_header(manifest, rows[0][1])
         header, image_column, text_column = ["path", "text"], 0, 1  # the first row is data
     else:
         rows = rows[1:]
@@ -189,6 +259,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     # from every row, whatever the split, so that a line has the same id in each split read
     images = [Path(row[image_column].strip()) for _, row in rows if len(row) == len(header)]
     ids_by_image = _ids_by_image(images) if id_column is None else {}
+    groups_by_image = _groups_by_image(images, folder) if group_column is None else {}
     for number, row in rows:
         if len(row) != len(header):
             # a fixed reason, so that the summary counts all such rows together
@@ -209,8 +280,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
             line_id,
             _unescape(row[text_column]) if tsv else row[text_column],
             path,
-            # without a group column, the image's folder is the best guess at its document
-            group=row[group_column].strip() if group_column is not None else relative.parent.as_posix(),
+            group=row[group_column].strip() if group_column is not None else groups_by_image[relative],
             writer=row[writer_column].strip() if writer_column is not None else "",
             size_hint=_size_hint(row, width_column, height_column),
         )
