@@ -158,3 +158,22 @@ def test_an_unexpected_failure_on_one_page_is_that_pages_error_and_the_others_ar
     odd, fine = large_jobs.read_page_outcomes(None, ["odd.png", "fine.png"], ["text"])
     assert odd.error == "odd.png: could not be read (IndexError: index -4 is out of bounds for axis 0 with size 3; a linescribe bug, please report it)"
     assert fine.ok and fine.files == {".txt": b""}
+
+
+def test_a_page_named_by_a_path_that_only_the_client_can_follow_gets_its_overlay(tmp_path, monkeypatch):
+    """Regression: a cluster worker reads the image by its absolute path but names it as the user
+    did (relative to the client's folder); the overlay was drawn from that name, so with relative
+    paths every page failed on a worker."""
+    import numpy as np
+    from PIL import Image
+
+    import linescribe.layout
+
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "worker").mkdir()
+    Image.fromarray(np.full((30, 40), 200, np.uint8)).save(tmp_path / "scans" / "p.png")
+    monkeypatch.setattr(linescribe.layout, "read_page", lambda recognizer, path, source: linescribe.layout.PageResult(source, 40, 30, 0.0, []))
+    monkeypatch.chdir(tmp_path / "worker")
+    [outcome] = large_jobs.read_page_outcomes(None, [str(tmp_path / "scans" / "p.png")], ["overlay"], names=["scans/p.png"])
+    assert outcome.ok, outcome.error
+    assert outcome.record["file"] == "scans/p.png" and outcome.files[".overlay.png"].startswith(b"\x89PNG")

@@ -98,7 +98,7 @@ def read_page_outcomes(
     for path, name in zip(paths, paths if names is None else names, strict=True):
         try:
             page = read_page(recognizer, path, source=name)
-            files = render_outputs(page, formats)
+            files = render_outputs(page, formats, image=path)  # the name may not lead to it from here
         except Exception as error:
             outcomes.append(PageOutcome.failed(name, renamed(page_error(path, error), path, name)))
             continue

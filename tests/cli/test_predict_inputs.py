@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from generated import random_model, render_line
+from generated import random_model, render_line, write_document
 from linescribe.cli import main
 from linescribe.cli.predict import expand_inputs
 from linescribe.data.readers.manifest import image_paths
@@ -71,3 +71,19 @@ def test_a_glob_that_matches_nothing_is_reported_by_name_and_the_rest_read(tmp_p
     assert result.exit_code == 1
     assert f"linescribe: error: {tmp_path / 'missing' / '*.png'}: image file not found" in result.output
     assert "1 of 2 images unreadable" in result.output
+
+
+def test_a_folder_of_page_files_and_of_other_images_than_their_pages_is_refused(tmp_path):
+    """Regression: the line images of a folder that also held PAGE/ALTO files were left out
+    without a word. The documents' own page images are no reason to refuse."""
+    document = write_document(tmp_path / "project" / "pages", "p1", "page")  # p1.png, its page, beside it
+    assert expand_inputs((str(tmp_path / "project"),)) == ([], [str(document)], [])
+    (tmp_path / "project" / "lines").mkdir()
+    for name in ("l1.png", "l2.png"):
+        render_line("abc").save(tmp_path / "project" / "lines" / name)
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "project")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'project'} holds 1 PAGE/ALTO files and 2 images that are none of their pages" in result.output
+    assert "give images or PAGE/ALTO files, not both" in result.output
+    assert expand_inputs((str(tmp_path / "project" / "lines"),))[0] == [
+        str(tmp_path / "project" / "lines" / name) for name in ("l1.png", "l2.png")]

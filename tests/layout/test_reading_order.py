@@ -37,3 +37,19 @@ def test_heading_above_two_columns_comes_first():
 
 def test_empty_mask_has_no_blocks():
     assert find_blocks(np.zeros((50, 50), bool), unit=10.0) == []
+
+
+def test_columns_of_far_apart_lines_under_a_heading_and_over_a_footer_are_read_one_after_the_other():
+    """Regression: the heading blocked the gutter, the page was cut at every gap between lines (as
+    wide as BLOCK_GAP), and each band, one line high, was never looked at for columns: every left
+    line was joined to the right line beside it."""
+    ink = np.zeros((520, 600), bool)
+    ink[20:40, 50:550] = True  # heading across both columns
+    for top in range(80, 440, 60):
+        ink[top : top + 20, 50:260] = True  # left column
+        ink[top + 10 : top + 30, 340:550] = True  # right column, a little lower
+    ink[470:490, 50:550] = True  # footer across both columns
+    blocks = find_blocks(ink, unit=10.0)
+    left = [(50, top, 260, top + 20) for top in range(80, 440, 60)]
+    right = [(340, top + 10, 550, top + 30) for top in range(80, 440, 60)]
+    assert blocks == [(50, 20, 550, 40), *left, *right, (50, 470, 550, 490)]

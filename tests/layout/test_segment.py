@@ -12,10 +12,10 @@ from PIL import Image, features
 from linescribe.data.synth import LineSynthesizer
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.layout import SegmentOptions, segment_page
-from linescribe.layout.binarize import binarize
+from linescribe.layout.binarize import binarize, is_negative
 from linescribe.layout.metrics import match_lines
 from linescribe.layout.reading_order import line_spacing
-from linescribe.layout.segment import _seam
+from linescribe.layout.segment import _seam, text_unit
 
 
 def assert_found_in_order(found, truth, size) -> None:
@@ -160,3 +160,64 @@ def test_a_cursive_word_as_wide_as_its_image_is_a_line():
     stroke = np.stack([xs, 30 + 10 * np.sin(xs / 6.0)], axis=1).round().astype(np.int32)
     cv2.polylines(image, [stroke], False, 40, 4, cv2.LINE_AA)
     assert len(segment_page(image).lines) == 1
+
+
+def test_a_photo_of_a_page_on_a_dark_table_finds_its_lines():
+    """Regression: the dark table next to the page is ink to the binariser (a ring around the
+    page), and that one component's area outweighed the writing: the text unit was the page's
+    height and the page one line."""
+    page = printed_page()
+    height, width = page.image.shape
+    margin = int(0.3 * max(height, width))
+    photo = np.full((height + 2 * margin, width + 2 * margin), 30, np.uint8)
+    photo[margin : margin + height, margin : margin + width] = page.image
+    assert text_unit(binarize(photo)) == text_unit(binarize(page.image))
+    truth = [tuple((x + margin, y + margin) for x, y in polygon) for polygon in page.polygons]
+    assert_found_in_order(segment_page(photo).lines, truth, photo.shape[::-1])
+
+
+def _cursive_page(lines: int = 6) -> np.ndarray:
+    """Lines of wavy strokes, each word one wide ink component as in joined-up handwriting."""
+    rng = np.random.default_rng(0)
+    page = np.full((60 + 45 * lines, 640), 225, np.uint8)
+    for row in range(lines):
+        left = 30
+        for _ in range(4):
+            xs = np.arange(left, left + int(rng.integers(90, 140)))
+            word = np.stack([xs, 50 + 45 * row + 7 * np.sin(xs / 5.0)], axis=1).round().astype(np.int32)
+            cv2.polylines(page, [word], False, 40, 3, cv2.LINE_AA)
+            left = int(xs[-1]) + 20
+    return page
+
+
+def test_a_steeply_skewed_page_is_measured_level():
+    """Regression: the text unit was measured before deskewing, where a tilted word's box is as
+    tall as its width times the sine of the skew: at 30 degrees lines were merged in pairs."""
+    page = _cursive_page()
+    height, width = page.shape
+    side = int(np.hypot(height, width)) + 10
+    canvas = np.full((side, side), 225, np.uint8)
+    canvas[(side - height) // 2 : (side + height) // 2, (side - width) // 2 : (side + width) // 2] = page
+    tilted = cv2.warpAffine(canvas, cv2.getRotationMatrix2D((side / 2, side / 2), 30, 1.0), (side, side), borderValue=225)
+    result = segment_page(tilted, SegmentOptions(max_skew=45))
+    assert result.skew == pytest.approx(30, abs=0.5)
+    assert len(result.lines) == 6
+
+
+def test_a_negative_is_read_as_its_positive():
+    """Light writing on dark film (a microfilm negative) gave the ground between the letters as
+    ink: one line for the page. Its lines are found, and cropped positive for the recognizer."""
+    page = printed_page(seed=5)
+    lines = segment_page(255 - page.image).lines
+    assert_found_in_order(lines, page.polygons, page.image.shape[::-1])
+    assert all(np.percentile(line.image, 50) > 150 for line in lines), "dark writing on light paper"
+    assert not is_negative(page.image)
+
+
+def test_a_very_long_strip_keeps_its_line():
+    """Regression: a strip 650 times as long as high was brought down to 1600 pixels long and
+    hence 2 high, which held no line."""
+    strip = np.tile(np.asarray(render_line("the cat sat on the mat")), (1, 100))
+    [line] = segment_page(strip).lines
+    _, _, line_width, _ = cv2.boundingRect(np.array(line.polygon, np.int32))
+    assert line_width > 0.95 * strip.shape[1]

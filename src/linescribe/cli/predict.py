@@ -45,8 +45,9 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
     match (a glob that matches nothing is kept, to be reported when read as a missing file is),
     folders searched recursively for documents (their root element says PAGE or ALTO; other XML
     is left out, and an .xml file that cannot be read as XML beside them is a problem) or, when
-    they hold none, for images. ``exclude``: the output folder, never searched, so that a rerun
-    does not read its outputs."""
+    they hold none, for images; a folder of documents and of images other than their pages is
+    refused (UsageError). ``exclude``: the output folder, never searched, so that a rerun does
+    not read its outputs."""
     from linescribe.data.readers.manifest import image_paths
 
     images: list[str] = []
@@ -88,18 +89,31 @@ def _search_folder(
     folder: Path, exclude: Path | None, images: list[str], documents: list[str], problems: list[str]
 ) -> None:
     """Add a folder's documents (and the .xml files beside them that cannot be read, as
-    problems) or, when it holds none, its images, searched recursively, outside ``exclude``."""
+    problems) or, when it holds none, its images, searched recursively, outside ``exclude``.
+
+    A folder of documents may hold their page images, but other images are refused as images
+    and documents given side by side are: leaving them out without a word would leave a user
+    who named the folder believing all of it was read."""
     from linescribe.layout import find_documents
+    from linescribe.layout.documents import document_image
 
     found, unreadable = find_documents(folder, exclude)
-    documents += found
-    if found:
-        problems += unreadable
-    else:
-        images += sorted(
-            str(p) for p in folder.rglob("*")
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
+    inside = sorted(
+        str(p) for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
+    )
+    if not found:
+        images += inside
+        return
+    pages = {os.path.realpath(image) for image in map(document_image, found) if image is not None} if inside else set()
+    others = [image for image in inside if os.path.realpath(image) not in pages]
+    if others:
+        raise click.UsageError(
+            f"{folder} holds {len(found)} PAGE/ALTO files and {len(others)} images that are none of their pages "
+            f"(such as {others[0]}): give images or PAGE/ALTO files, not both"
         )
+    documents += found
+    problems += unreadable
 
 
 def _inside(path: Path, folder: Path | None) -> bool:
@@ -137,10 +151,15 @@ def _model_spec(model: str | None, backend: str, threads: int | None, jobs: int 
 
 def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output: Path | None, documents: bool) -> None:
     """The pages' text (``== FILE`` before each when there are several) or JSON, on stdout or
-    into ``output``; a document's JSON also names its XML file."""
+    into ``output``, or one page image's PAGE or ALTO XML into ``output`` (nothing when it could
+    not be read); a document's JSON also names its XML file."""
     from linescribe.files import json_text, text_bytes, write_atomically
-    from linescribe.layout import to_json, to_text
+    from linescribe.layout import FORMATS, to_json, to_text
 
+    if output_format in ("page", "alto"):
+        if pages and output:
+            write_atomically(output, FORMATS[output_format][1](pages[0][1]))
+        return
     if output_format == "json":
         records = [{"document": name, **to_json(page)} if documents else to_json(page) for name, page in pages]
         text = json_text(records, indent=2) + "\n"
@@ -271,6 +290,32 @@ def _predict_documents(
         sys.exit(1)
 
 
+OUTPUT_SUFFIXES = {".json": "json", ".tsv": "tsv"}
+"""The format an ``-o`` file's name asks for (``.jsonl`` files get JSON records, resumably)."""
+
+
+def _output_format(chosen: str | None, output: Path | None, layout: str, documents: bool) -> str | None:
+    """The format of ``-o``: the one its name asks for (.json, .tsv; for a page image,
+    .page.xml or .alto.xml), else ``chosen`` (-f). A name asking for another format than -f, and
+    XML that would not be written (line images, a page's .xml that is neither), are refused."""
+    if output is None:
+        return chosen
+    suffix, name = output.suffix.lower(), output.name.lower()
+    if suffix == ".xml" and documents:
+        return chosen  # the document written back
+    if suffix == ".xml" and layout == "line":
+        raise click.UsageError(f"-o {output}: line images give text, json or tsv; XML is written for --layout page and PAGE/ALTO inputs")
+    if suffix == ".xml":
+        named = next((fmt for fmt in ("page", "alto") if name.endswith(f".{fmt}.xml")), None)
+        if named is None:
+            raise click.UsageError(f"-o {output}: name the file .page.xml or .alto.xml to get PAGE or ALTO XML")
+    else:
+        named = OUTPUT_SUFFIXES.get(suffix)
+    if named and chosen and chosen != named:
+        raise click.UsageError(f"-o {output} gets {named}: leave out --format {chosen}, or write to another file")
+    return named or chosen
+
+
 def _check_document_options(output_format: str | None, jsonl: bool, layout: str, formats: str | None, jobs: int) -> None:
     """Refuse the options that PAGE/ALTO inputs would otherwise ignore."""
     if layout == "page":
@@ -286,11 +331,13 @@ def _check_document_options(output_format: str | None, jsonl: bool, layout: str,
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] IMAGES_OR_XML...")
 @model_option
-@click.option("-f", "--format", "output_format", type=click.Choice(["text", "json", "tsv"]), help="Output format (default: text; JSON records for a .jsonl --output).")
+@click.option("-f", "--format", "output_format", type=click.Choice(["text", "json", "tsv"]),
+              help="Output format (default: what the --output file's name says, .json or .tsv; else text).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the results here instead of stdout. A .jsonl file gets one JSON record per image as they are "
-              "read, and a rerun skips the images it holds (resumable); other files are written atomically at the end. "
-              "For one PAGE/ALTO file, a .xml FILE gets the file with its text filled in.")
+              help="Write the results here instead of stdout, in the format its name says (.json, .tsv) unless --format "
+              "does. A .jsonl file gets one JSON record per image as they are read, and a rerun skips the images it holds "
+              "(resumable); other files are written atomically at the end. For one PAGE/ALTO file, a .xml FILE gets the "
+              "file with its text filled in; for one --layout page image, a .page.xml or .alto.xml FILE its PAGE or ALTO XML.")
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Write one .txt per image in this folder as they are read; a rerun skips images whose .txt exists. "
               "PAGE/ALTO files: a copy of each with its text filled in, under its own name.")
@@ -355,6 +402,9 @@ def predict(
     jsonl = output is not None and output.suffix.lower() == ".jsonl"
     if output and output_dir:
         raise click.UsageError("give --output or --output-dir, not both")
+    output_format = _output_format(output_format, output, layout, bool(documents))
+    if output_format in ("page", "alto") and len(paths) > 1:
+        raise click.UsageError(f"-o {output} holds one page; for {len(paths)} images give --output-dir and --formats {output_format}")
     if in_place and (output or output_dir):
         raise click.UsageError("--in-place writes the files themselves: leave out --output and --output-dir")
     if documents:

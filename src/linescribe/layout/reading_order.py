@@ -3,11 +3,15 @@
 Blocks are found by cutting the page along wide white gaps (an X-Y cut): first at full-height
 vertical gaps (columns), then at full-width horizontal gaps inside each column, recursively. Trying
 vertical cuts first keeps each column whole when paragraph breaks of neighbouring columns happen to
-line up; a heading across the columns blocks the vertical cut, is cut off horizontally, and the
-columns under it are then split at the next level.
+line up. A heading across the columns blocks the vertical cut: the longest run of horizontal bands
+that has columns is then cut out as one block and split into its columns, and the bands above and
+below it (the heading) are cut the same way. The columns' lines are never taken one band at a
+time, which would join a left line and a right line whenever lines are far apart.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import numpy as np
 
@@ -41,9 +45,10 @@ def _runs(filled: np.ndarray, min_gap: int) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist()))
 
 
-def _columns(ink: np.ndarray, unit: float) -> list[tuple[int, int]]:
-    """Column spans of the block; narrow slivers are joined to their nearest neighbour."""
-    spans = _runs(ink.any(axis=0), int(COLUMN_GAP * unit))
+def _columns(filled: np.ndarray, unit: float) -> list[tuple[int, int]]:
+    """Column spans of a block whose ``filled`` pixel columns hold ink; narrow slivers are joined to
+    their nearest neighbour."""
+    spans = _runs(filled, int(COLUMN_GAP * unit))
     wide = [span for span in spans if span[1] - span[0] >= MIN_COLUMN_WIDTH * unit]
     if len(wide) < 2:
         return [(spans[0][0], spans[-1][1])] if spans else []
@@ -95,22 +100,44 @@ def line_spacing(profile: np.ndarray, unit: float) -> float:
 
 def _cut(ink: np.ndarray, box: Box, unit: float, columns: bool) -> list[Box]:
     x0, y0, x1, y1 = box
-    block = ink[y0:y1, x0:x1]
-    rows = _runs(block.any(axis=1), 0)
+    rows = _runs(ink[y0:y1, x0:x1].any(axis=1), 0)
     if not rows:
         return []
     top, bottom = y0 + rows[0][0], y0 + rows[-1][1]
-    tall = bottom - top >= MIN_COLUMN_LINES * line_spacing(
-        block[top - y0 : bottom - y0].sum(axis=1, dtype=np.float64), unit
-    )
-    if columns and tall:
-        spans = _columns(ink[top:bottom, x0:x1], unit)
+    block = ink[top:bottom, x0:x1]
+    if columns and _tall(block, unit):
+        spans = _columns(block.any(axis=0), unit)
         if len(spans) > 1:
             return [
                 found for start, end in spans for found in _cut(ink, (x0 + start, top, x0 + end, bottom), unit, columns)
             ]
-    bands = _runs(ink[top:bottom, x0:x1].any(axis=1), int(BLOCK_GAP * unit))
+    bands = _runs(block.any(axis=1), int(BLOCK_GAP * unit))
     if len(bands) > 1:
+        group = _column_bands(block, bands, unit) if columns else None
+        if group is not None:  # the bands above and below it are cut as one block each
+            first, last = group
+            edges = [bands[0][0], bands[first][0], bands[last - 1][1], bands[-1][1]]
+            bands = [(start, end) for start, end in pairwise(edges) if end > start]
         return [found for start, end in bands for found in _cut(ink, (x0, top + start, x1, top + end), unit, columns)]
     cols = np.flatnonzero(block.any(axis=0))
     return [(x0 + int(cols[0]), top, x0 + int(cols[-1]) + 1, bottom)]
+
+
+def _tall(block: np.ndarray, unit: float) -> bool:
+    """Whether a block, its first and last rows inked, is tall enough to be looked at for columns."""
+    return len(block) >= MIN_COLUMN_LINES * line_spacing(block.sum(axis=1, dtype=np.float64), unit)
+
+
+def _column_bands(block: np.ndarray, bands: list[tuple[int, int]], unit: float) -> tuple[int, int] | None:
+    """The longest run of the block's bands but all of them (``first``, ``last`` exclusive) that,
+    as one block, is split into columns (the topmost of the longest); None when none is."""
+    filled = np.stack([block[start:end].any(axis=0) for start, end in bands])
+    counts = np.concatenate([np.zeros((1, block.shape[1]), np.int64), np.cumsum(filled, axis=0)])
+    for length in range(len(bands) - 1, 0, -1):
+        for first in range(len(bands) - length + 1):
+            last = first + length
+            if len(_columns(counts[last] > counts[first], unit)) > 1 and _tall(
+                block[bands[first][0] : bands[last - 1][1]], unit
+            ):
+                return first, last
+    return None
