@@ -24,11 +24,6 @@ of its longer side can be thinner than its strokes, and the paper estimate would
 so its closing is at least a third of its shorter side. Pages keep the 1/30 rule (a floor there
 lost lines on the stacked real test lines of benchmarks/segmentation.py)."""
 
-STRIP_BACKGROUND = 4
-"""Widest the closing is, in shorter sides of the image: no stroke is wider than the image is
-high, and 1/30 of a very long strip (a line 400 times as long as high) is a closing thousands of
-pixels wide that takes minutes and removes no more ink."""
-
 MAX_INK_LEVEL = 0.78
 """Darkest a pixel may be, relative to the paper under it, and still count as paper; Otsu's level
 is used when it is darker. Paper grain and JPEG noise stay within about 10 % of the paper."""
@@ -46,8 +41,7 @@ def paper_background(gray: np.ndarray) -> np.ndarray:
     """The paper's brightness under every pixel, (H, W) float32, ink removed by a grey closing."""
     short_side = min(gray.shape)
     floor = short_side / 3 if short_side <= LINE_IMAGE_HEIGHT else 0
-    side = min(max(max(gray.shape) * BACKGROUND_FRACTION, floor), STRIP_BACKGROUND * short_side)
-    side = max(3, round(side) | 1)
+    side = max(3, round(max(max(gray.shape) * BACKGROUND_FRACTION, floor)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
     smooth = cv2.blur(closed, (side, side))

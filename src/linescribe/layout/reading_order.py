@@ -3,10 +3,11 @@
 Blocks are found by cutting the page along wide white gaps (an X-Y cut): first at full-height
 vertical gaps (columns), then at full-width horizontal gaps inside each column, recursively. Trying
 vertical cuts first keeps each column whole when paragraph breaks of neighbouring columns happen to
-line up. A heading across the columns blocks the vertical cut: the longest run of horizontal bands
-that has columns is then cut out as one block and split into its columns, and the bands above and
-below it (the heading) are cut the same way. The columns' lines are never taken one band at a
-time, which would join a left line and a right line whenever lines are far apart.
+line up. A heading across the columns blocks the vertical cut: the block is then cut into bands at
+its horizontal gaps, the longest run of bands that has columns is split into them, and the bands
+above it (the heading) and below it are cut the same way. Cut one band at a time, the columns
+of lines far apart would be a band per line, too low to be looked at for columns, and each left
+line would be joined to the right line beside it.
 """
 
 from __future__ import annotations
