@@ -36,10 +36,9 @@ def page_lines(folder: Path, pages: int) -> list[Sample]:
 
 
 @pytest.fixture
-def line_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[LineCache]:
-    """An empty cache of the default size in place of the process's, and no page kept either."""
+def line_cache() -> Iterator[LineCache]:
+    """An empty cache of the default size, as training's, and no page kept either."""
     cache = LineCache(images.LINE_CACHE_BYTES)
-    monkeypatch.setattr(images, "line_cache", cache)
     images._page.cache_clear()
     yield cache
     images._page.cache_clear()
@@ -47,10 +46,10 @@ def line_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[LineCache]:
 
 def test_lines_read_again_in_any_order_decode_no_page(tmp_path: Path, line_cache: LineCache) -> None:
     samples = page_lines(tmp_path, pages=4)
-    first = {sample.id: load_sample_image(sample) for sample in random.Random(0).sample(samples, len(samples))}
+    first = {sample.id: load_sample_image(sample, line_cache) for sample in random.Random(0).sample(samples, len(samples))}
     decoded = images._page.cache_info().misses
     assert decoded > 4, "a mixed order decodes pages again without the line cache"
-    again = {sample.id: load_sample_image(sample) for sample in random.Random(1).sample(samples, len(samples))}
+    again = {sample.id: load_sample_image(sample, line_cache) for sample in random.Random(1).sample(samples, len(samples))}
     assert images._page.cache_info().misses == decoded
     assert all(np.array_equal(first[id], again[id]) for id in first) and len(line_cache) == len(samples)
     steep = samples[4]
@@ -59,17 +58,17 @@ def test_lines_read_again_in_any_order_decode_no_page(tmp_path: Path, line_cache
 
 def test_a_page_replaced_under_its_name_is_read_anew(tmp_path: Path, line_cache: LineCache) -> None:
     sample = page_lines(tmp_path, pages=1)[0]
-    before = load_sample_image(sample)
+    before = load_sample_image(sample, line_cache)
     Image.new("L", (400, 240), 255).save(sample.path)  # the same size: only the file's stamp tells
     os.utime(sample.path, ns=(1, 1))
-    assert before.min() < 100 and load_sample_image(sample).min() == 255
+    assert before.min() < 100 and load_sample_image(sample, line_cache).min() == 255
 
 
 def test_a_kept_crop_is_not_changed_by_its_reader(tmp_path: Path, line_cache: LineCache) -> None:
     sample = page_lines(tmp_path, pages=1)[0]
-    expected = load_sample_image(sample).copy()
-    load_sample_image(sample)[:] = 0  # augmentation may work in place
-    assert np.array_equal(load_sample_image(sample), expected)
+    expected = load_sample_image(sample, line_cache).copy()
+    load_sample_image(sample, line_cache)[:] = 0  # augmentation may work in place
+    assert np.array_equal(load_sample_image(sample, line_cache), expected)
 
 
 def test_the_cache_keeps_its_byte_bound_dropping_the_least_recently_used() -> None:
@@ -96,3 +95,12 @@ def test_packing_is_lossless_for_any_crop() -> None:
     canvas[11] = 0
     for crop in (canvas, canvas[5:40, 3:60], canvas[:1], canvas[:, :1]):
         assert np.array_equal(images._unpacked(images._packed(crop), crop.shape), crop)
+
+
+def test_a_single_pass_without_a_cache_keeps_nothing(tmp_path: Path) -> None:
+    """eval and predict read each line once, in page order: they pay for no packing."""
+    samples = page_lines(tmp_path, pages=2)
+    kept = len(images.line_cache)
+    for sample in samples:
+        load_sample_image(sample)
+    assert len(images.line_cache) == kept

@@ -397,17 +397,18 @@ def test_a_header_with_unknown_column_names_is_refused_with_the_accepted_ones(
 
     line_image(tmp_path / "lines" / "a.png")
     manifest = tmp_path / "lines.tsv"
-    manifest.write_text("image_path\tTranscript\tWriter Id\nlines/a.png\tone\tw1\n", encoding="utf-8")
-    accepted = r"an image column \(path, file, image, filename\)"
+    manifest.write_text("image_name\tcaption\tWriter Id\nlines/a.png\tone\tw1\n", encoding="utf-8")
+    accepted = r"an image column \(path, file, image, filename, file_name, image_path, filepath, image_file\)"
     with pytest.raises(DatasetError) as refused:
         read("tsv", manifest)
     assert str(refused.value) == (
-        f"{manifest}: the first row looks like a header (image_path, Transcript, Writer Id), but a header needs "
-        "an image column (path, file, image, filename) and a text column (text, transcription, label, gt)"
+        f"{manifest}: the first row looks like a header (image_name, caption, Writer Id), but a header needs "
+        "an image column (path, file, image, filename, file_name, image_path, filepath, image_file) and a text column "
+        "(text, transcription, transcript, label, gt, ground_truth)"
     )
     with pytest.raises(DatasetError, match=rf"needs {accepted}$"):
         image_paths(manifest)
-    manifest.write_text("path\ttranscript\nlines/a.png\tone\n", encoding="utf-8")  # a text column of another name
+    manifest.write_text("path\tcaption\nlines/a.png\tone\n", encoding="utf-8")  # a text column of another name
     with pytest.raises(DatasetError, match="header needs an image column"):
         read("tsv", manifest)
     manifest = tmp_path / "lines.csv"
@@ -784,3 +785,17 @@ def test_a_manifest_can_be_narrowed_to_one_split(tmp_path: Path, caplog: pytest.
     (folder / "a.gt.txt").write_text("a line", encoding="utf-8")
     with pytest.raises(DatasetError, match="only a tsv manifest with a 'split' column can be narrowed"):
         load_datasets([f"{folder}#train"])
+
+
+def test_a_hugging_face_metadata_csv_reads_by_its_column_names(tmp_path):
+    """``file_name,text`` (an image folder's metadata.csv) and ``image_path\ttranscript`` are headers."""
+    from PIL import Image
+
+    from linescribe.data.readers import manifest
+
+    Image.new("L", (60, 20), 255).save(tmp_path / "a.png")
+    (tmp_path / "metadata.csv").write_text("file_name,text\na.png,hello\n", encoding="utf-8")
+    (tmp_path / "lines.tsv").write_text("image_path\ttranscript\na.png\tworld\n", encoding="utf-8")
+    for name, text in [("metadata.csv", "hello"), ("lines.tsv", "world")]:
+        samples = [entry for entry in manifest.read(tmp_path / name) if isinstance(entry, Sample)]
+        assert [sample.text for sample in samples] == [text]

@@ -190,3 +190,14 @@ def test_a_split_near_its_fraction_is_not_warned_about(caplog: pytest.LogCapture
     with caplog.at_level("WARNING"):
         split_by_group(iam_like(forms=30, lines_per_form=4, forms_per_writer=3), val_fraction=0.2, seed=3, test_fraction=0.2)
     assert not caplog.records
+
+
+def test_one_writer_of_every_page_still_gets_validation_pages():
+    """One writer (a forms.txt or writer column naming the same hand everywhere) is one writer
+    unit: the group fallback must still hold pages out, even a page bigger than the target."""
+    samples = [
+        Sample(id=f"p{page}_{line}", text="x", path=Path(f"p{page}_{line}.png"), group=f"p{page}", writer="me")
+        for page in range(5) for line in range(20)
+    ]
+    train, val, _ = split_by_group(samples, 0.1, seed=0)
+    assert len(val) == 20 and len(train) == 80

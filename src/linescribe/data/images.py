@@ -325,7 +325,8 @@ class LineCache:
     Training draws lines in batches of similar width, which mix pages: with the last two pages
     kept (``_page``), almost every line decoded its whole page again (37 ms a line, against 4 ms
     in page order). A crop kept here costs 1 ms to unpack, and compressed, the lines of hundreds
-    of pages fit, so from the second epoch on no page is decoded again. Safe across threads.
+    of pages fit, so from the second epoch on no page is decoded again (with one loader process; each
+    of several keeps the lines it met, up to its own ``max_bytes``). Safe across threads.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -460,13 +461,14 @@ def crop_line(page: np.ndarray, polygon: tuple[Point, ...], angle: float = 0.0, 
     return level[y0:y1, x0:x1]
 
 
-def load_sample_image(sample: Sample) -> np.ndarray:
+def load_sample_image(sample: Sample, cache: LineCache | None = None) -> np.ndarray:
     """The sample's line image as grayscale uint8, cropped out of its page (and turned level) where
-    needed; such crops are kept in ``line_cache``."""
+    needed; such crops are kept in ``cache`` when one is given (training's, which reads every line
+    again each epoch: a single pass in page order would only pay for packing them)."""
     if sample.polygon is None:
         return load_gray(sample.path)
     key = (sample.path, _stamp(sample.path), sample.polygon, sample.angle)
-    crop = line_cache.get(key)
+    crop = cache.get(key) if cache is not None else None
     if crop is not None:
         return crop
     try:
@@ -475,5 +477,6 @@ def load_sample_image(sample: Sample) -> np.ndarray:
         if str(error).startswith("polygon"):
             raise ImageError(f"{sample.path} line {printable(sample.id)}: {error}") from None
         raise
-    line_cache.put(key, crop)
+    if cache is not None:
+        cache.put(key, crop)
     return crop

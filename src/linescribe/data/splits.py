@@ -167,7 +167,8 @@ def split_by_group(
     if _misses(lines, targets):
         group_unit_of, group_sizes, group_split_of = _dealt(samples, False, targets, seed)
         group_lines = _lines(group_sizes, group_split_of)
-        if _distance(group_lines, targets) < _distance(lines, targets):
+        emptied = [split for split in (VAL, TEST) if targets[split] and not lines[split] and group_lines[split]]
+        if emptied or _distance(group_lines, targets) < _distance(lines, targets):  # a held-out split, even too big, beats none
             if len(sizes) > 1:  # with a single writer, writer-disjoint was never possible
                 log.warning(
                     "the writers are too few or too unequal to hold out %s of the lines by writer: "

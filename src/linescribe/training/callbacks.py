@@ -180,6 +180,10 @@ class UnreadableLines(L.Callback):
                     log.warning("skipping line %s: %s", dataset.samples[line.index].id, line.reason)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # each process met its own batch: under --strict all stop together, or the others would wait
+        # for the stopped one at the next gradient sync until the collective times out
+        if self.strict and trainer.strategy.reduce_boolean_decision(bool(batch[5]), all=False) and not batch[5]:
+            raise LinescribeError("a training line failed to load in another process of the run (--strict)")
         self._note(self.train, trainer.datamodule.train_set, batch)
 
     def on_validation_batch_end(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ class TrainConfig:
                 setattr(self, name, Path(getattr(self, name)))
         for name in ("val_every", "lr", "weight_decay", "gradient_clip", "val_fraction", "synth_ratio"):
             check_finite(name, getattr(self, name))
+            setattr(self, name, float(getattr(self, name)))  # numpy's numbers too, which run.json's JSON refuses
         check_at_least("lr", self.lr, 0.0, above=True)
         for name in ("weight_decay", "gradient_clip", "workers", "threads"):
             check_at_least(name, getattr(self, name), 0)
@@ -192,7 +194,7 @@ class AdaptConfig:
 def check_finite(name: str, value: float) -> None:
     """NaN passes every range check (each comparison is false) and trains garbage or fails deep
     in Lightning; an infinite value fails converting to a count of steps."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise LinescribeError(f"--{name.replace('_', '-')} must be a finite number, not {value!r}")
 
 

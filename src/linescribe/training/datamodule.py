@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
 from linescribe.data.batching import BucketBatchSampler, pad_batch
-from linescribe.data.images import load_sample_image
+from linescribe.data.images import line_cache, load_sample_image
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Sample
 from linescribe.data.synth import LineSynthesizer
@@ -79,7 +79,7 @@ class LineDataset(Dataset):
             sample = self.samples[index]
             text = sample.text
             try:
-                gray = load_sample_image(sample)
+                gray = load_sample_image(sample, line_cache)
             except ImageError as error:
                 return Unreadable(index, str(error))
         if self.augmenter is not None:

@@ -226,9 +226,9 @@ def _drop_validation_lines(train_sets: list[LoadedDataset], val_sets: list[Loade
 def _check_given_paths(config: TrainConfig) -> None:
     """The files the options name exist: found missing only after every dataset is read, a typo
     cost minutes on a large collection."""
-    for name in ("train_ids", "val_ids", "alphabet"):
+    for name in ("train_ids", "val_ids", *(() if config.resume else ("alphabet",))):  # a resumed run's alphabet is in run.json
         path = getattr(config, name)
-        if path is not None and not path.is_file():
+        if path is not None and (not path.exists() or path.is_dir()):  # a pipe (--val-ids <(cut ...)) is no regular file
             raise LinescribeError(f"{path}: --{name.replace('_', '-')} file not found")
     if config.synth_ratio > 0 and config.synth_fonts is not None and not config.synth_fonts.is_dir():
         raise LinescribeError(f"{config.synth_fonts}: --synth-fonts folder not found")
@@ -423,6 +423,9 @@ def _anchored(config: TrainConfig, directory: str | None) -> TrainConfig:
     os.chdir(directory)  # a spec's format and @weight are told apart by what exists there
     try:
         train, val = ([_absolute_spec(spec) for spec in specs] for specs in (config.train, config.val))
+    except LinescribeError as error:
+        log.warning("the run's data is not found from %s, where it was started (%s): its relative paths are read from here", directory, error)
+        return config
     finally:
         os.chdir(previous)
     paths = {

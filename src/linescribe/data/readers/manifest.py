@@ -27,8 +27,9 @@ from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry, 
 from linescribe.data.sample import Sample, Skipped
 from linescribe.errors import DatasetError
 
-IMAGE_COLUMNS = ("path", "file", "image", "filename")
-TEXT_COLUMNS = ("text", "transcription", "label", "gt")
+IMAGE_COLUMNS = ("path", "file", "image", "filename", "file_name", "image_path", "filepath", "image_file")
+"""``file_name`` is a Hugging Face image folder's ``metadata.csv``; the others are common spellings."""
+TEXT_COLUMNS = ("text", "transcription", "transcript", "label", "gt", "ground_truth")
 ID_COLUMNS = ("id",)
 """``line_id`` is not an id: in real manifests it is only unique within its page (``r2l1``)."""
 GROUP_COLUMNS = ("group", "document", "form", "page")
