@@ -104,3 +104,17 @@ def test_a_single_pass_without_a_cache_keeps_nothing(tmp_path: Path) -> None:
     for sample in samples:
         load_sample_image(sample)
     assert len(images.line_cache) == kept
+
+
+def test_each_loader_process_keeps_its_share_of_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker holds its own cache: with 8 workers, the full size each was 8x the memory."""
+    from types import SimpleNamespace
+
+    from linescribe.training import datamodule
+
+    monkeypatch.setattr(images.line_cache, "max_bytes", images.LINE_CACHE_BYTES)
+    monkeypatch.setattr(datamodule, "get_worker_info", lambda: SimpleNamespace(num_workers=4))
+    monkeypatch.setattr(datamodule, "pl_worker_init_function", lambda *args: None)  # no reseeding of this process
+    monkeypatch.setattr(datamodule.cv2, "setNumThreads", lambda count: None)
+    datamodule._init_worker(0)
+    assert images.line_cache.max_bytes == images.LINE_CACHE_BYTES // 4

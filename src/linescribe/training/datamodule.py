@@ -11,12 +11,12 @@ import lightning as L
 from lightning.fabric.utilities.seed import pl_worker_init_function
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
 from linescribe.data.batching import BucketBatchSampler, pad_batch
-from linescribe.data.images import line_cache, load_sample_image
+from linescribe.data.images import LINE_CACHE_BYTES, line_cache, load_sample_image
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Sample
 from linescribe.data.synth import LineSynthesizer
@@ -89,9 +89,13 @@ class LineDataset(Dataset):
 
 def _init_worker(worker_id: int, rank: int = 0) -> None:
     """Seed each loader process from (seed, rank, worker) as Lightning would, so DDP ranks augment
-    differently; and one OpenCV thread each, since the processes already share out the cores."""
+    differently; one OpenCV thread each, since the processes already share out the cores; and a
+    share of the line cache each, so that --workers 8 keeps no more crops than one loader."""
     pl_worker_init_function(worker_id, rank)
     cv2.setNumThreads(1)
+    info = get_worker_info()
+    if info is not None:
+        line_cache.max_bytes = LINE_CACHE_BYTES // info.num_workers
 
 
 def collate(items: Sequence[tuple[np.ndarray, list[int], int] | Unreadable]) -> Batch:
