@@ -799,3 +799,16 @@ def test_a_hugging_face_metadata_csv_reads_by_its_column_names(tmp_path):
     for name, text in [("metadata.csv", "hello"), ("lines.tsv", "world")]:
         samples = [entry for entry in manifest.read(tmp_path / name) if isinstance(entry, Sample)]
         assert [sample.text for sample in samples] == [text]
+
+
+def test_a_trailing_tab_after_the_header_or_a_row_is_no_column(tmp_path):
+    """A spreadsheet's export ends rows with a tab: every row was 'row without 3 columns'."""
+    from PIL import Image
+
+    from linescribe.data.readers import manifest
+
+    Image.new("L", (60, 20), 255).save(tmp_path / "a.png")
+    Image.new("L", (60, 20), 255).save(tmp_path / "b.png")
+    (tmp_path / "lines.tsv").write_text("path\ttext\t\na.png\tone\nb.png\ttwo\t\n", encoding="utf-8")
+    samples = [entry for entry in manifest.read(tmp_path / "lines.tsv") if isinstance(entry, Sample)]
+    assert [sample.text for sample in samples] == ["one", "two"]

@@ -118,6 +118,18 @@ def _rows(path: Path) -> Iterator[Row]:
                     yield number, _tsv_cells(line)
 
 
+def _without_trailing_empty(cells: list[str]) -> list[str]:
+    """A header without the empty cells a trailing tab or comma leaves (spreadsheet exports)."""
+    while cells and not cells[-1]:
+        cells = cells[:-1]
+    return cells
+
+
+def _fits(row: list[str], columns: int) -> bool:
+    """Whether a row has the header's columns, give or take empty trailing cells."""
+    return len(row) >= columns and not any(cell.strip() for cell in row[columns:])
+
+
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
     """The index of the first of names that the header has."""
     for name in names:
@@ -240,7 +252,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     rows = list(_rows(manifest))
     if not rows:
         raise DatasetError(f"{manifest}: manifest is empty")
-    header = [cell.strip().lower() for cell in rows[0][1]]
+    header = _without_trailing_empty([cell.strip().lower() for cell in rows[0][1]])
     image_column, text_column = _column(header, IMAGE_COLUMNS), _column(header, TEXT_COLUMNS)
     if image_column is None or text_column is None:
         if _looks_like_header(manifest.parent, rows[0][1]):
@@ -258,11 +270,11 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     folder = manifest.parent
     tsv = manifest.suffix.lower() != ".csv"
     # from every row, whatever the split, so that a line has the same id in each split read
-    images = [Path(row[image_column].strip()) for _, row in rows if len(row) == len(header)]
+    images = [Path(row[image_column].strip()) for _, row in rows if _fits(row, len(header))]
     ids_by_image = _ids_by_image(images) if id_column is None else {}
     groups_by_image = _groups_by_image(images, folder) if group_column is None else {}
     for number, row in rows:
-        if len(row) != len(header):
+        if not _fits(row, len(header)):
             # a fixed reason, so that the summary counts all such rows together
             yield Skipped(f"{manifest.name} row {number} ({len(row)} columns)", f"row without {len(header)} columns")
             continue
