@@ -73,17 +73,22 @@ def test_a_glob_that_matches_nothing_is_reported_by_name_and_the_rest_read(tmp_p
     assert "1 of 2 images unreadable" in result.output
 
 
-def test_a_folder_of_page_files_and_of_other_images_than_their_pages_is_refused(tmp_path):
+def test_a_folder_of_page_files_says_which_other_images_it_leaves_out(tmp_path, capsys):
     """Regression: the line images of a folder that also held PAGE/ALTO files were left out
-    without a word. The documents' own page images are no reason to refuse."""
+    without a word. The documents' own page images, thumbnails and binarised copies (named after
+    a document) are no line images; refusing the folder refused every OCR-D workspace."""
     document = write_document(tmp_path / "project" / "pages", "p1", "page")  # p1.png, its page, beside it
+    (tmp_path / "project" / "thumbs").mkdir()
+    render_line("abc").save(tmp_path / "project" / "thumbs" / "p1.jpg")
+    render_line("abc").save(tmp_path / "project" / "pages" / "p1.bin.png")
     assert expand_inputs((str(tmp_path / "project"),)) == ([], [str(document)], [])
+    assert "warning" not in capsys.readouterr().err
     (tmp_path / "project" / "lines").mkdir()
     for name in ("l1.png", "l2.png"):
         render_line("abc").save(tmp_path / "project" / "lines" / name)
-    result = CliRunner().invoke(main, ["predict", str(tmp_path / "project")])
-    assert result.exit_code == 2
-    assert f"{tmp_path / 'project'} holds 1 PAGE/ALTO files and 2 images that are none of their pages" in result.output
-    assert "give images or PAGE/ALTO files, not both" in result.output
+    assert expand_inputs((str(tmp_path / "project"),)) == ([], [str(document)], [])
+    warning = capsys.readouterr().err
+    assert f"{tmp_path / 'project'}: reading its 1 PAGE/ALTO files; 2 images named after none of them" in warning
+    assert "give them as their own inputs" in warning
     assert expand_inputs((str(tmp_path / "project" / "lines"),))[0] == [
         str(tmp_path / "project" / "lines" / name) for name in ("l1.png", "l2.png")]

@@ -71,4 +71,14 @@ def test_page_and_alto_files_give_json_to_a_json_file_and_never_tsv(model, tmp_p
     [record] = json.loads((tmp_path / "read.json").read_text(encoding="utf-8"))
     assert record["document"] == str(document) and len(record["lines"]) == len(PAGE_TEXTS)
     tsv = run("predict", model, document, "-o", tmp_path / "read.tsv")
-    assert tsv.exit_code == 2 and "PAGE/ALTO files give text or json" in tsv.output
+    assert tsv.exit_code == 2 and "a .tsv name asks for TSV, which only line images give" in tsv.output
+
+
+def test_a_tsv_name_for_pages_says_that_its_suffix_chose_tsv(tmp_path):
+    """It said '--layout page writes text or json', to a user who never asked for TSV."""
+    from click.testing import CliRunner
+
+    from linescribe.cli import main
+
+    result = CliRunner().invoke(main, ["predict", "--layout", "page", str(tmp_path / "page.png"), "-o", str(tmp_path / "out.tsv")])
+    assert result.exit_code == 2 and "a .tsv name asks for TSV, which only line images give" in result.output

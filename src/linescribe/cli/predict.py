@@ -91,11 +91,10 @@ def _search_folder(
     """Add a folder's documents (and the .xml files beside them that cannot be read, as
     problems) or, when it holds none, its images, searched recursively, outside ``exclude``.
 
-    A folder of documents may hold their page images, but other images are refused as images
-    and documents given side by side are: leaving them out without a word would leave a user
-    who named the folder believing all of it was read."""
+    A folder of documents holds their page images, and often thumbnails, copies or an OCR-D
+    workspace's binarised versions of them; the images not named after any .xml file are left out
+    with a warning, since a user who named the folder may believe all of it was read."""
     from linescribe.layout import find_documents
-    from linescribe.layout.documents import document_image
 
     found, unreadable = find_documents(folder, exclude)
     inside = sorted(
@@ -105,12 +104,13 @@ def _search_folder(
     if not found:
         images += inside
         return
-    pages = {os.path.realpath(image) for image in map(document_image, found) if image is not None} if inside else set()
-    others = [image for image in inside if os.path.realpath(image) not in pages]
+    named = {p.name.split(".")[0].lower() for p in folder.rglob("*.xml")} if inside else set()
+    others = [image for image in inside if Path(image).name.split(".")[0].lower() not in named]
     if others:
-        raise click.UsageError(
-            f"{folder} holds {len(found)} PAGE/ALTO files and {len(others)} images that are none of their pages "
-            f"(such as {others[0]}): give images or PAGE/ALTO files, not both"
+        click.echo(
+            f"linescribe: warning: {folder}: reading its {len(found)} PAGE/ALTO files; {len(others)} images named after none "
+            f"of them (such as {others[0]}) are left out: give them as their own inputs to read them as lines",
+            err=True,
         )
     documents += found
     problems += unreadable
@@ -311,6 +311,8 @@ def _output_format(chosen: str | None, output: Path | None, layout: str, documen
             raise click.UsageError(f"-o {output}: name the file .page.xml or .alto.xml to get PAGE or ALTO XML")
     else:
         named = OUTPUT_SUFFIXES.get(suffix)
+    if named == "tsv" and (layout == "page" or documents):
+        raise click.UsageError(f"-o {output}: a .tsv name asks for TSV, which only line images give; name it .txt or .json")
     if named and chosen and chosen != named:
         raise click.UsageError(f"-o {output} gets {named}: leave out --format {chosen}, or write to another file")
     return named or chosen

@@ -162,16 +162,6 @@ def find_documents(folder: Path, exclude: Path | None = None) -> tuple[list[str]
     return documents, problems
 
 
-def document_image(path: str | Path) -> Path | None:
-    """The page image whose lines a PAGE or ALTO file outlines, found as ``read_document`` finds
-    it; None when the file cannot be read or its image is not there."""
-    try:
-        document = open_document(path)
-    except DatasetError:
-        return None
-    return find_image(document.path, document.layout.image_name)
-
-
 def open_document(path: str | Path) -> XmlDocument:
     """The file parsed (defusedxml: entity tricks are refused) with its lines; DatasetError
     naming the file when it is not a readable PAGE or ALTO file."""
