@@ -22,8 +22,8 @@ from linescribe.alphabet import Alphabet
 from linescribe.data.augment import Augmenter
 from linescribe.data.dataset import LoadedDataset, drop_unwritable, load_datasets
 from linescribe.data.images import image_size, load_sample_image
-from linescribe.data.readers import parse_spec
 from linescribe.data.preprocess import Preprocessing
+from linescribe.data.readers import parse_spec
 from linescribe.data.sample import Point, Sample
 from linescribe.data.synth import LineSynthesizer
 from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
