@@ -45,8 +45,8 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
     match (a glob that matches nothing is kept, to be reported when read as a missing file is),
     folders searched recursively for documents (their root element says PAGE or ALTO; other XML
     is left out, and an .xml file that cannot be read as XML beside them is a problem) or, when
-    they hold none, for images; a folder of documents and of images other than their pages is
-    refused (UsageError). ``exclude``: the output folder, never searched, so that a rerun does
+    they hold none, for images (a folder of documents warns about the images named after none of
+    its .xml files, left out). ``exclude``: the output folder, never searched, so that a rerun does
     not read its outputs."""
     from linescribe.data.readers.manifest import image_paths
 
@@ -97,14 +97,15 @@ def _search_folder(
     from linescribe.layout import find_documents
 
     found, unreadable = find_documents(folder, exclude)
-    inside = sorted(
-        str(p) for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not _inside(p, exclude)
-    )
+    files = [
+        p for p in folder.rglob("*")
+        if p.suffix.lower() in (*IMAGE_SUFFIXES, ".xml") and p.is_file() and not _inside(p, exclude)
+    ]
+    inside = sorted(str(p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
     if not found:
         images += inside
         return
-    named = {p.name.split(".")[0].lower() for p in folder.rglob("*.xml")} if inside else set()
+    named = {p.name.split(".")[0].lower() for p in files if p.suffix.lower() == ".xml"}
     others = [image for image in inside if Path(image).name.split(".")[0].lower() not in named]
     if others:
         click.echo(

@@ -68,12 +68,13 @@ def binarize(gray: np.ndarray) -> np.ndarray:
     return ink if ink.any() else flat <= level
 
 
-def is_negative(gray: np.ndarray) -> bool:
-    """Whether an 8-bit grey page is light writing on a dark ground (a microfilm negative).
+def is_negative(gray: np.ndarray, ink: np.ndarray) -> bool:
+    """Whether an 8-bit grey page is light writing on a dark ground (a microfilm negative);
+    ``ink`` is ``binarize(gray)``, which the caller reads a positive page with anyway.
 
     Read the wrong way round, a page's ground between the strokes is ink, which is much more than
     its writing. Counting dark pixels instead would take a photo of a page on a dark table, which
     may be mostly table, for a negative.
     """
-    usual = float(binarize(gray).mean())
+    usual = float(ink.mean())
     return usual > NEGATIVE_INK and float(binarize(255 - gray).mean()) < NEGATIVE_RATIO * usual

@@ -197,9 +197,10 @@ def segment_page(image: ImageInput, options: SegmentOptions | None = None) -> Pa
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         work = cv2.resize(page, size, interpolation=cv2.INTER_AREA)
-    if is_negative(work):  # and the crops the recognizer reads are positive too
-        page, work = 255 - page, 255 - work
     ink = binarize(work)
+    if is_negative(work, ink):  # and the crops the recognizer reads are positive too
+        page, work = 255 - page, 255 - work
+        ink = binarize(work)
     unit = text_unit(ink)
     if unit is None:
         return PageSegmentation(width, height, 0.0, [])

@@ -85,8 +85,7 @@ class TrainConfig:
         check_at_least("log_every", self.log_every, 1)
         if self.max_steps == 0 or self.max_steps < -1:
             raise LinescribeError(f"--max-steps must be at least 1, or -1 for no limit, not {self.max_steps}")
-        if self.val_every <= 0:
-            raise LinescribeError(f"--val-every must be above 0, not {self.val_every}")
+        check_at_least("val_every", self.val_every, 0, above=True)
         if self.val_every > 1 and self.val_every != int(self.val_every):
             raise LinescribeError(f"--val-every must be a whole number of epochs, or a fraction of one below 1, not {self.val_every}")
         check_max_time(self.max_time)
@@ -109,10 +108,8 @@ class TrainConfig:
             raise LinescribeError(f"--line-height must be a whole number of pixels in [{MIN_HEIGHT}, {MAX_HEIGHT}], not {self.line_height!r}")
         if self.max_epochs == 0 or self.max_epochs < -1:
             raise LinescribeError(f"--max-epochs must be at least 1, or -1 for no limit, not {self.max_epochs}")
-        if self.patience < 0:
-            raise LinescribeError(f"--patience must be at least 0, not {self.patience}")
-        if self.batch_size < 1:
-            raise LinescribeError(f"--batch-size must be at least 1, not {self.batch_size}")
+        check_at_least("patience", self.patience, 0)
+        check_at_least("batch_size", self.batch_size, 1)
         if not 0.0 <= self.synth_ratio < 1.0:
             raise LinescribeError(f"--synth-ratio must be in [0, 1), not {self.synth_ratio}")
         if not 0.0 <= self.val_fraction < 1.0:
