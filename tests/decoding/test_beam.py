@@ -133,6 +133,15 @@ def test_a_clear_space_between_two_unknown_words_is_kept(space, lm, text):
     assert LMBeamDecoder(lm=lm)(log_probs, lengths, WORDS_ALPHABET)[0].text == text
 
 
+def test_a_french_word_written_with_a_ligature_is_the_lm_s_word():
+    """The French LM spells œ as oe (as its word counts do): ``cœur`` read as unknown and lost to
+    ``cour`` although the network was sure of the œ."""
+    alphabet = Alphabet(list(" abcdefghijklmnopqrstuvwxyzœ"))
+    log_probs = _ambiguous_line(alphabet, [{c: 0.99} for c in "le c"] + [{"œ": 0.8, "o": 0.15}] + [{c: 0.99} for c in "ur"])
+    lengths = torch.tensor([log_probs.shape[0]])
+    assert LMBeamDecoder(lm="french")(log_probs, lengths, alphabet)[0].text == "le cœur"
+
+
 @pytest.mark.parametrize("text", ["il voit l'homme", "qui c'est", "qu'il vient", "d'un jour"])
 def test_french_elisions_keep_their_letters(text):
     """The French LM knows ``homme`` and barely ``c'``: the elided word must not be read as an

@@ -138,3 +138,17 @@ def test_spellers_in_several_threads_never_use_the_shared_symspell_at_once(monke
         thread.join()
     assert most == 1
     assert results == [["societies", "charming", "specimens", "received", "botanical", "interesting", "gardens", "letters"]] * 4
+
+
+def test_words_the_english_dictionary_cannot_spell_are_left_alone(speller):
+    """The English dictionary is ASCII only: every accented word was unknown and lost its accent
+    (café -> cafe, naïve -> naive), and a word in mixed case lost its capitals (mRNA -> mana)."""
+    for text in ["a café in Paris", "naïve résumé", "jalapeño", "the cœur of it", "mRNA and macOS", "an iPhone"]:
+        assert speller.correct(text) == text
+    assert speller.correct("a specimn of mRNA") == "a specimen of mRNA"
+
+
+def test_french_words_with_a_ligature_are_known_as_the_dictionary_spells_them(french):
+    """The French counts spell œ as oe: cœur was unknown, and corrected to cour."""
+    assert french.correct("mon cœur et mon œuvre") == "mon cœur et mon œuvre"
+    assert french.correct("mon coeur") == "mon coeur"

@@ -190,6 +190,32 @@ def test_damaged_arpa_files_name_the_file(tmp_path, name, content, message):
         NgramModel.read_arpa(path)
 
 
+def test_arpa_fields_are_split_on_spaces_and_tabs_only_and_blank_lines_are_allowed(tmp_path):
+    """KenLM and SRILM part fields with ASCII spaces and tabs: a no-break space inside a French
+    token (« mot, 100 000) is part of it, not a separator, and a \\data\\ section may hold blank lines."""
+    text = "\\data\\\n\nngram\t1=3\nngram 2 = 1\n\n\\1-grams:\n-1\ta\u00a0b\t-0.5\n-1 c\r\n-inf <s> -inf\n\n\\2-grams:\n-0.1 <s> c\n\\end\\\n"
+    (tmp_path / "odd.arpa").write_text(text, encoding="utf-8")
+    model = NgramModel.read_arpa(tmp_path / "odd.arpa")
+    assert model.vocabulary == {"a\u00a0b", "c"}
+    assert model.log10_prob(("<s>",), "c") == pytest.approx(-0.1)
+    assert all(math.isfinite(value) for grams in model.ngrams for pair in grams.values() for value in pair)
+
+
+def test_an_lm_weight_of_zero_beside_minus_infinity_in_the_file_ranks_by_the_network(tmp_path):
+    """0 * -inf is NaN: with --lm-weight 0 and an ARPA file that gives a word -inf, every beam's
+    probability was NaN and the reading went by chance."""
+    from linescribe.alphabet import Alphabet
+    from linescribe.decoding.beam import LMBeamDecoder
+    import torch
+
+    (tmp_path / "inf.arpa").write_text("\\data\\\nngram 1=2\n\n\\1-grams:\n-inf\tab\n-1\tb\n\n\\end\\\n", encoding="utf-8")
+    alphabet = Alphabet(list(" ab"))
+    log_probs = torch.tensor([[0.02, 0.01, 0.97, 0.0], [0.02, 0.01, 0.0, 0.97]]).clamp_min(1e-6).log().unsqueeze(1)
+    (reading,) = LMBeamDecoder(lm=load_lm(tmp_path / "inf.arpa"), lm_weight=0.0)(log_probs, torch.tensor([2]), alphabet)
+    assert reading.text == "ab"
+    assert all(math.isfinite(alternative.probability) for alternative in reading.alternatives)
+
+
 def test_an_unknown_bundled_lm_is_named():
     with pytest.raises(LanguageModelError, match="no bundled one"):
         load_lm("no-such-lm")

@@ -184,7 +184,7 @@ class WordScorer:
             if len(self._word_cache) > 500_000:
                 self._word_cache.clear()
             cached = self.word_bonus
-            if self.lm is not None:
+            if self.lm is not None and self.lm_weight:
                 cached += self.lm_weight * LN10 * self.lm.log10_prob(context, key)
             self._word_cache[(context, key)] = cached
         return cached
@@ -374,7 +374,8 @@ class BeamDecoder:
 
     def _hypothesis(self, log_probs: np.ndarray, results: list[tuple[str, float, float]], alphabet: Alphabet) -> Hypothesis:
         scores = np.array([ctc + words for _, ctc, words in results])
-        shares = np.exp(scores - scores.max())
+        top = scores.max()  # -inf when no text is possible at all: then none is likelier
+        shares = np.exp(scores - top) if np.isfinite(top) else np.ones_like(scores)
         shares /= shares.sum()
         alternatives = tuple(
             Alternative(text, float(share), float(score))

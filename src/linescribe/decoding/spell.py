@@ -33,7 +33,7 @@ from linescribe.decoding.alignment import align_chars
 from linescribe.decoding.frames import frame_array
 from linescribe.decoding.hypothesis import Alternative, Hypothesis
 from linescribe.errors import LinescribeError
-from linescribe.lm.words import APOSTROPHES, find_words, word_key
+from linescribe.lm.words import APOSTROPHES, LIGATURES, find_words, word_key
 
 SPELLERS = ("symspell", "symspell-fr", "autocorrect")
 DEFAULT_SPELLER = "symspell"
@@ -107,16 +107,18 @@ class Speller:
         self.min_length = min_length
         self.proper_nouns = proper_nouns
         self.alphabet = alphabet
-        self._known, self._suggest = self._load(backend)
+        self._known, self._suggest, self._letters = self._load(backend)
         self._cache: dict[str, str] = {}
 
     @staticmethod
-    def _load(backend: str) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
+    def _load(backend: str) -> tuple[Callable[[str], bool], Callable[[str], str | None], frozenset[str]]:
+        """Whether a word is known, its correction, and the letters the dictionary's words use."""
         if backend.startswith("symspell"):
             from symspellpy import Verbosity
 
             speller = _symspell("fr" if backend == "symspell-fr" else "en")
             words = speller.words
+            letters = frozenset("".join(words))
 
             def suggest_symspell(word: str) -> str | None:
                 distance = 1 if len(word) <= 4 else 2
@@ -125,7 +127,7 @@ class Speller:
                 return suggestions[0].term if suggestions else None
 
             if backend == "symspell":
-                return (lambda word: word in words), suggest_symspell
+                return (lambda word: word in words), suggest_symspell, letters
 
             def known_french(word: str) -> bool:  # an elided word is known when each of its parts is
                 return word in words or all(part in words for part in word.split("'") if part)
@@ -139,7 +141,7 @@ class Speller:
                 corrected = suggest_symspell(last)
                 return f"{elided}'{corrected}" if corrected else None
 
-            return known_french, suggest_french
+            return known_french, suggest_french, letters
         speller = _autocorrect()
         counts = speller.nlp_data
 
@@ -147,7 +149,7 @@ class Speller:
             candidate = speller.autocorrect_word(word)
             return candidate if candidate != word else None
 
-        return (lambda word: word in counts), suggest_autocorrect
+        return (lambda word: word in counts), suggest_autocorrect, frozenset("".join(counts))
 
     def correct_word(self, word: str) -> str:
         """The correction of one word (letters and inner apostrophes), or the word itself."""
@@ -160,8 +162,10 @@ class Speller:
         lower = word_key(word)
         leave = (
             len(word) < self.min_length
-            or (word.isupper() and len(word) > 1)
+            or any(char.isupper() for char in word[1:])  # BBC, mRNA, macOS: no dictionary word's case
             or (word[0].isupper() and not self.proper_nouns)
+            or not set(lower.replace("'", "")) <= self._letters  # café to the English dictionary, which is ASCII only
+            or any(ligature in word.lower() for ligature in LIGATURES)  # unknown as cœur: a correction would drop the œ
             or self._known(lower)
         )
         if not leave:
@@ -190,11 +194,8 @@ class Speller:
 
 
 def _same_case(original: str, word: str) -> str:
-    if original.isupper() and len(original) > 1:
-        return word.upper()
-    if original[0].isupper():
-        return word[0].upper() + word[1:]
-    return word
+    """A correction of a lower-case or capitalised word (the only ones corrected) in its case."""
+    return word[0].upper() + word[1:] if original[0].isupper() else word
 
 
 class SpellCorrected:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,6 +32,9 @@ from linescribe.lm.words import word_key
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIAL = frozenset({BOS, EOS, UNK})
 NEVER = -99.0  # log10 probability ARPA files give <s>, which is never predicted
+_BLANKS = " \t\r"
+_FIELD_SEPARATOR = re.compile("[ \t]+")
+_NGRAM_COUNT = re.compile("ngram[ \t]")
 
 Ngram = tuple[str, ...]
 
@@ -126,30 +130,32 @@ class NgramModel:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise LanguageModelError(f"{path}: not a UTF-8 ARPA file (a binary KenLM model? pass the .arpa file)") from None
-        return cls._parse_arpa(text.splitlines(), path)
+        # only "\n" ends a line and only space and tab part fields, as in KenLM and SRILM: a
+        # no-break space inside a French token (« mot, 100 000) is part of the word
+        return cls._parse_arpa([line.strip(_BLANKS) for line in text.split("\n")], path)
 
     @classmethod
     def _parse_arpa(cls, lines: list[str], path: Path) -> NgramModel:
         position = 0
-        while position < len(lines) and lines[position].strip() != "\\data\\":
+        while position < len(lines) and lines[position] != "\\data\\":
             position += 1
         if position == len(lines):
             raise LanguageModelError(f"{path}: not an ARPA language model (no \\data\\ section)")
         declared: dict[int, int] = {}
         position += 1
-        while position < len(lines) and lines[position].strip().startswith("ngram "):
-            order_text, _, count_text = lines[position].strip()[6:].partition("=")
-            try:
-                declared[int(order_text)] = int(count_text)
-            except ValueError:
-                raise LanguageModelError(f"{path}:{position + 1}: expected 'ngram N=COUNT', got {lines[position].strip()!r}") from None
+        while position < len(lines) and (not lines[position] or _NGRAM_COUNT.match(lines[position])):
+            if lines[position]:
+                order_text, _, count_text = lines[position][6:].partition("=")
+                try:
+                    declared[int(order_text)] = int(count_text)
+                except ValueError:
+                    raise LanguageModelError(f"{path}:{position + 1}: expected 'ngram N=COUNT', got {lines[position]!r}") from None
             position += 1
         if not declared or sorted(declared) != list(range(1, max(declared) + 1)):
             raise LanguageModelError(f"{path}: the \\data\\ section does not declare orders 1..N")
         ngrams: list[dict[Ngram, tuple[float, float]]] = [{} for _ in declared]
         order = 0
         for number, line in enumerate(lines[position:], start=position + 1):
-            line = line.strip()
             if not line:
                 continue
             if line.startswith("\\"):
@@ -161,7 +167,7 @@ class NgramModel:
                 if order not in declared:
                     raise LanguageModelError(f"{path}:{number}: section {line!r} was not declared in \\data\\")
                 continue
-            fields = line.split()
+            fields = _FIELD_SEPARATOR.split(line)
             if order == 0 or len(fields) not in (order + 1, order + 2):
                 raise LanguageModelError(f"{path}:{number}: expected 'log10prob {order} words [backoff]', got {line!r}")
             try:
@@ -171,7 +177,9 @@ class NgramModel:
                 raise LanguageModelError(f"{path}:{number}: not a number in {line!r}") from None
             if not (log_prob <= 0.0 and backoff < math.inf):  # NaN fails both: beams would rank by chance
                 raise LanguageModelError(f"{path}:{number}: not a log10 probability (at most 0) and backoff in {line!r}")
-            ngrams[order - 1][tuple(fields[1 : order + 1])] = (log_prob, backoff)
+            # -inf (KenLM writes it for <s>) as the finite NEVER: beams weigh log-probabilities by
+            # lm_weight, and 0 * -inf is NaN, which ranks them by chance
+            ngrams[order - 1][tuple(fields[1 : order + 1])] = (max(log_prob, NEVER), max(backoff, NEVER))
         for order, count in declared.items():
             if len(ngrams[order - 1]) != count:
                 raise LanguageModelError(

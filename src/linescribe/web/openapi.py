@@ -82,7 +82,10 @@ def openapi_document(max_upload_bytes: int, max_images: int, max_pixels: int) ->
                 "alternatives": {
                     "type": "array",
                     "items": _ref("Alternative"),
-                    "description": "The beam decoder's n-best, before spelling correction; empty for greedy decoding.",
+                    "description": (
+                        "The beam decoder's n-best, first the line's text (with spell: as corrected, in the place "
+                        "and with the share of the best reading), then the other readings as decoded; empty for greedy decoding."
+                    ),
                 },
             }
         ),
