@@ -714,6 +714,16 @@ def test_parse_spec_takes_a_weight_only_when_the_whole_path_does_not_exist(gt_ro
     assert parse_spec(str(tmp_path / "scans@3")) == DatasetSpec("gt", tmp_path / "scans", 3.0)
 
 
+def test_parse_spec_reads_a_relative_path_from_its_base(gt_root: Path, tmp_path: Path) -> None:
+    """A resumed run reads the specs it was started with from that folder, wherever it runs now."""
+    shutil.copytree(gt_root, tmp_path / "scans@2")
+    assert parse_spec("scans@2", base=tmp_path) == DatasetSpec("gt", tmp_path / "scans@2", 1.0)
+    assert parse_spec("gt:scans@2@0.5", base=tmp_path) == DatasetSpec("gt", tmp_path / "scans@2", 0.5)
+    assert parse_spec(f"{gt_root}@3", base=tmp_path) == DatasetSpec("gt", gt_root, 3.0)  # absolute: as it is
+    with pytest.raises(DatasetError, match="no such file"):
+        parse_spec("scans@2", base=tmp_path / "elsewhere")
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

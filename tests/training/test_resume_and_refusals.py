@@ -227,6 +227,30 @@ def test_last_checkpoint_follows_every_validation_not_only_the_better_ones(tmp_p
     assert train(tiny_train_config(data, tmp_path / "flat", resume=True, max_steps=14, **settings)).steps == 14
 
 
+def test_the_validation_after_a_budget_that_ends_between_validations_counts_like_any_other(tmp_path, monkeypatch):
+    """Regression: Lightning skips checkpointing and early stopping in ``trainer.validate``, so the
+    end-of-run validation's better CER reached model.safetensors but not best.ckpt, and the
+    checkpoint kept the earlier best score and patience count for a resumed run to compare with."""
+    from linescribe.training import module
+
+    readings: list[float] = []
+
+    def better_each_time(rates: object) -> float:
+        readings.append(1.0 - len(readings) / 1000)
+        return readings[-1]
+
+    monkeypatch.setattr(module.ErrorRates, "cer", property(better_each_time))
+    data = write_gt_folder(tmp_path / "lines", line_texts(8))
+    train(tiny_train_config(data, tmp_path / "cut", max_steps=13, batch_size=2, val_every=0.5, patience=3))
+    best = read_checkpoint(tmp_path / "cut" / "checkpoints" / "best.ckpt")
+    last = read_checkpoint(tmp_path / "cut" / "checkpoints" / "last.ckpt")
+    assert best["global_step"] == last["global_step"] == 13
+    states = {name.split("{")[0]: state for name, state in last["callbacks"].items()}
+    assert float(states["ModelCheckpoint"]["best_model_score"]) == pytest.approx(min(readings), abs=0.005)
+    assert float(states["PatienceAsGiven"]["best_score"]) == pytest.approx(min(readings), abs=0.005)
+    assert states["PatienceAsGiven"]["wait_count"] == 0
+
+
 def test_a_run_cut_short_by_its_budget_and_resumed_with_more_trains_the_batches_an_uninterrupted_one_would(tmp_path):
     """Regression: Lightning counts an epoch that --max-steps (or --max-time) cut short as done, so
     after the rest of that epoch every later epoch took the order of the one after it."""

@@ -50,6 +50,20 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
 
 
+def record_validation_outside_fit(trainer: L.Trainer) -> None:
+    """After ``trainer.validate`` at the end of a run: best.ckpt, the patience count and last.ckpt
+    as a validation inside ``fit`` would leave them (Lightning skips both callbacks outside fit),
+    so that a resumed run measures itself against its true best."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, EarlyStopping):
+            callback._run_early_stopping_check(trainer)
+    for callback in trainer.callbacks:
+        if isinstance(callback, BestAndLastCheckpoint):
+            candidates = callback._monitor_candidates(trainer)
+            callback._save_topk_checkpoint(trainer, candidates)
+            callback._save_last_checkpoint(trainer, candidates)
+
+
 class PatienceAsGiven(EarlyStopping):
     """Early stopping whose patience is the one the run was started or resumed with: Lightning's
     restores the checkpoint's, so ``--resume --patience 20`` of a run that stopped at patience 6

@@ -44,6 +44,7 @@ from linescribe.training.callbacks import (
     PatienceAsGiven,
     TrainingProgress,
     UnreadableLines,
+    record_validation_outside_fit,
 )
 from linescribe.training.checkpoints import read_checkpoint
 from linescribe.training.config import RESUME_OVERRIDES, TrainConfig
@@ -419,15 +420,11 @@ def _anchored(config: TrainConfig, directory: str | None) -> TrainConfig:
     if not Path(directory).is_dir():
         log.warning("the run was started in %s, which is gone: its relative paths are read from here", directory)
         return config
-    previous = Path.cwd()
-    os.chdir(directory)  # a spec's format and @weight are told apart by what exists there
     try:
-        train, val = ([_absolute_spec(spec) for spec in specs] for specs in (config.train, config.val))
+        train, val = ([_absolute_spec(spec, Path(directory)) for spec in specs] for specs in (config.train, config.val))
     except LinescribeError as error:
         log.warning("the run's data is not found from %s, where it was started (%s): its relative paths are read from here", directory, error)
         return config
-    finally:
-        os.chdir(previous)
     paths = {
         name: Path(directory) / getattr(config, name)
         for name in ("train_ids", "val_ids", "alphabet", "synth_fonts", "init")
@@ -437,9 +434,10 @@ def _anchored(config: TrainConfig, directory: str | None) -> TrainConfig:
     return dataclasses.replace(config, train=train, val=val, **paths)
 
 
-def _absolute_spec(spec: str) -> str:
-    """A dataset spec with its path made absolute, format, #split and @weight as parsed."""
-    parsed = parse_spec(spec)
+def _absolute_spec(spec: str, base: Path) -> str:
+    """A dataset spec with its path made absolute (a relative one read from ``base``), format,
+    #split and @weight as parsed."""
+    parsed = parse_spec(spec, base)
     text = f"{parsed.format}:{parsed.path.resolve()}"
     if parsed.split is not None:
         text += f"#{parsed.split}"
@@ -681,9 +679,9 @@ def train(
     if exporter.validated_step != trainer.global_step:
         # the budget (--max-steps, --max-time) ran out between validations: the last steps, the
         # ones at the lowest learning rate of a one-cycle schedule, are judged too, and the
-        # resumable checkpoint (written at validations) gets the weights the run ended with
+        # checkpoints (written at validations) get the weights the run ended with
         trainer.validate(module, datamodule=datamodule, verbose=False)
-        trainer.save_checkpoint(last_checkpoint)
+        record_validation_outside_fit(trainer)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         unreadable.merge_across_processes()
     if unreadable.count and trainer.is_global_zero:

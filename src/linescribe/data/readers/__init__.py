@@ -71,34 +71,40 @@ def _detect(path: Path) -> str:
     return matches[0]
 
 
-def _names_a_path(text: str) -> bool:
+def _located(name: str, base: Path | None) -> Path:
+    path = Path(name).expanduser()
+    return path if base is None or path.is_absolute() else base / path
+
+
+def _names_a_path(text: str, base: Path | None) -> bool:
     """Whether ``[FORMAT:]PATH`` names a path that exists: then a ``@N`` or ``#SPLIT`` at its end
     belongs to the name (a folder ``scans@2``), not to the spec."""
     prefix, colon, rest = text.partition(":")
-    return Path(rest if colon and prefix in READERS else text).expanduser().exists()
+    return _located(rest if colon and prefix in READERS else text, base).exists()
 
 
-def parse_spec(spec: str) -> DatasetSpec:
+def parse_spec(spec: str, base: Path | None = None) -> DatasetSpec:
     """``path``, ``format:path``, ``path@2.5`` or ``format:path@0.5`` as a DatasetSpec; a
     manifest path may end in ``#SPLIT`` (``manifest.tsv#train``) to take the rows of one split.
 
     A ``prefix:`` is a format only when it is a known reader name, so other paths may hold ``:``;
     ``@N`` and ``#SPLIT`` are taken as such only when the whole path does not exist.
     Without a format, the path is sniffed; a missing path or an unknown format is a DatasetError.
+    A relative path is read from ``base`` when given (a resumed run's own folder), else from here.
     """
     text, weight = spec.strip(), 1.0
     match = _WEIGHT.search(text)
-    if match and not _names_a_path(text):
+    if match and not _names_a_path(text, base):
         text, weight = text[: match.start()], float(match[1])
         if not (weight > 0 and math.isfinite(weight)):
             raise DatasetError(f"{spec}: the weight after @ must be a positive number")
     split = None
-    base, hash_sign, name = text.rpartition("#")
-    if hash_sign and _SPLIT.fullmatch(name) and not _names_a_path(text):
-        text, split = base, name
+    before, hash_sign, name = text.rpartition("#")
+    if hash_sign and _SPLIT.fullmatch(name) and not _names_a_path(text, base):
+        text, split = before, name
     prefix, colon, rest = text.partition(":")
     fmt = prefix if colon and prefix in READERS else None
-    path = Path(rest if fmt else text).expanduser()
+    path = _located(rest if fmt else text, base)
     if not text or (fmt and not rest):
         raise DatasetError(f"{spec!r}: no dataset path given; expected [FORMAT:]PATH[@WEIGHT]")
     if not path.exists():
