@@ -15,8 +15,10 @@ from linescribe.cli import main
         (["--beam-width", "0"], "0 is not in the range x>=1"),
         (["--port", "70000"], "70000 is not in the range 0<=x<=65535"),
         (["--workers", "0"], "0 is not in the range 1<=x<=64"),
-        (["--max-upload-mb", "0"], "0 is not in the range 0.01<=x<=10000"),
-        (["--max-upload-mb", "inf"], "inf is not in the range 0.01<=x<=10000"),
+        (["--max-upload-mb", "0"], "'0' is below 0.01"),
+        (["--max-upload-mb", "20000"], "'20000' is above 10000"),
+        (["--max-upload-mb", "inf"], "'inf' is not a finite number"),
+        (["--max-upload-mb", "nan"], "'nan' is not a finite number"),  # click's FloatRange let it through
         (["--model", "no-such-model"], "no-such-model: no such model file, and no bundled model of that name"),
     ],
 )

@@ -15,7 +15,7 @@ from linescribe.layout import SegmentOptions, segment_page
 from linescribe.layout.binarize import binarize, is_negative
 from linescribe.layout.metrics import match_lines
 from linescribe.layout.reading_order import line_spacing
-from linescribe.layout.segment import _seam, text_unit
+from linescribe.layout.segment import _open_columns, _seam, _straight_strokes, text_unit
 
 
 def assert_found_in_order(found, truth, size) -> None:
@@ -33,6 +33,24 @@ def test_blank_pages_give_no_lines():
         result = segment_page(blank)
         assert result.lines == []
         assert (result.width, result.height) == (blank.shape[1], blank.shape[0])
+
+
+def test_strips_a_few_pixels_across_give_no_lines():
+    """A few-KB upload of a 26,000 x 2 strip held a server worker for minutes of filtering."""
+    noise = np.random.default_rng(0).integers(0, 256, (26000, 2)).astype(np.uint8)
+    for strip in (noise, noise.T.copy(), np.zeros((25600, 7), np.uint8)):
+        assert segment_page(strip).lines == []
+
+
+def test_a_rule_is_never_longer_than_the_image_and_narrow_strips_are_opened_alike():
+    """OpenCV's border let a whole column pass for a rule longer than the image, and its column
+    filter crawled on narrow strips (now opened transposed): both must find what a direct opening finds."""
+    column = np.ones((40, 3), np.uint8)
+    assert not _straight_strokes(column, across=10, down=100).any()
+    assert _straight_strokes(column, across=10, down=30).all()
+    strip = (np.random.default_rng(1).random((3000, 5)) < 0.9).astype(np.uint8)
+    direct = cv2.morphologyEx(strip, cv2.MORPH_OPEN, np.ones((25, 1), np.uint8))
+    assert np.array_equal(_open_columns(strip, 25), direct)
 
 
 def test_single_line_images_give_one_line():

@@ -26,12 +26,14 @@ DEFAULT_BEAM_WIDTH = inspect.signature(BeamDecoder.__init__).parameters["beam_wi
 
 
 class FiniteFloat(click.ParamType):
-    """A float that is a number: ``nan`` and ``inf`` parse as floats but make no sense as weights."""
+    """A float that is a number: ``nan`` and ``inf`` parse as floats but make no sense as weights
+    or sizes (and click's FloatRange lets ``nan`` through: it fails no comparison)."""
 
     name = "float"
 
-    def __init__(self, minimum: float | None = None) -> None:
+    def __init__(self, minimum: float | None = None, maximum: float | None = None) -> None:
         self.minimum = minimum
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         number = click.FLOAT.convert(value, param, ctx)
@@ -39,6 +41,8 @@ class FiniteFloat(click.ParamType):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         if self.minimum is not None and number < self.minimum:
             self.fail(f"{value!r} is below {self.minimum:g}.", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{value!r} is above {self.maximum:g}.", param, ctx)
         return number
 
 

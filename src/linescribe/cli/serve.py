@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from linescribe.cli.options import backend_option, batch_size_option, chosen_decoding, decoding_options, model_option
+from linescribe.cli.options import FiniteFloat, backend_option, batch_size_option, chosen_decoding, decoding_options, model_option
 from linescribe.decoding.options import DECODER_KEYWORDS
 
 
@@ -35,7 +35,7 @@ from linescribe.decoding.options import DECODER_KEYWORDS
 )
 @click.option(
     "--max-upload-mb",
-    type=click.FloatRange(min=0.01, max=10_000),
+    type=FiniteFloat(0.01, 10_000),
     default=10.0,
     show_default=True,
     help="Largest request body (all its images together), in MB.",

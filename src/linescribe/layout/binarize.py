@@ -37,11 +37,17 @@ NEGATIVE_RATIO = 0.5
 ink read the usual way; a positive page has several times more (its paper between the strokes)."""
 
 
+THIN_KERNEL = 4
+"""Widest the background's closing may be, in short sides of the image: on a thin strip the ink
+of the long side's thirtieth would cover it many times over anyway."""
+
+
 def paper_background(gray: np.ndarray) -> np.ndarray:
     """The paper's brightness under every pixel, (H, W) float32, ink removed by a grey closing."""
     short_side = min(gray.shape)
     floor = short_side / 3 if short_side <= LINE_IMAGE_HEIGHT else 0
-    side = max(3, round(max(max(gray.shape) * BACKGROUND_FRACTION, floor)) | 1)
+    # no wider than a few short sides: a 26,000 x 1 strip's closing with an 867-pixel square took 8 s
+    side = max(3, round(min(max(max(gray.shape) * BACKGROUND_FRACTION, floor), THIN_KERNEL * short_side)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
     smooth = cv2.blur(closed, (side, side))

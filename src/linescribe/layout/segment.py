@@ -39,6 +39,9 @@ MIN_WORK_SIDE = 32
 """Shorter side of the working image, at the least (unless the image is smaller): a long strip
 brought down to ``WORK_SIDE`` would keep no line a few pixels high."""
 
+MIN_TEXT_SIDE = 8
+"""Narrowest image (either side, pixels) that can hold a line of writing; a thinner one has none."""
+
 MAX_WORK_SIDE = 16 * WORK_SIDE
 """Longer side of the working image, at the most, whatever ``MIN_WORK_SIDE`` asks: rules and paper
 are found with filters some fraction of it long, which on a longer strip take minutes."""
@@ -57,6 +60,9 @@ at most, most of them none.)"""
 
 RULE_LENGTH = 10.0
 """Shortest straight stroke taken for a printed rule, in text units."""
+
+NARROW_STRIP = 128
+"""Narrower images (in working pixels) have their vertical rules looked for transposed."""
 
 RULE_TILTS = (-1.5, -0.75, 0.0, 0.75, 1.5)
 """Tilts (degrees) at which rules are looked for on the deskewed page; each catches about ±0.4°."""
@@ -191,6 +197,8 @@ def segment_page(image: ImageInput, options: SegmentOptions | None = None) -> Pa
     options = options or SegmentOptions()
     page = load_gray(image)
     height, width = page.shape
+    if min(height, width) < MIN_TEXT_SIDE:  # a strip a few pixels across: minutes of filtering for nothing
+        return PageSegmentation(width, height, 0.0, [])
     longer = max(height, width)
     scale = min(1.0, max(WORK_SIDE / longer, MIN_WORK_SIDE / min(height, width)), MAX_WORK_SIDE / longer)
     work = page
@@ -312,11 +320,13 @@ def drop_noise(ink: np.ndarray, unit: float) -> np.ndarray:
 def estimate_skew(ink: np.ndarray, max_degrees: float) -> float:
     """The rotation (degrees, anticlockwise) that makes the lines horizontal: the angle whose row
     profile is sharpest (largest sum of squares), searched coarsely then finely, on the ink brought
-    down to 640 pixels (and a row at least: a very long strip has no skew to find there)."""
+    down to 640 pixels on its long side (a very thin strip to a row or column of them: each angle's
+    canvas grows with the square of the long side, so a 25,600 x 1 upload held a worker for minutes)."""
     if max_degrees <= 0:
         return 0.0
-    factor = min(1.0, max(640 / max(ink.shape), 1 / min(ink.shape)))
-    small = cv2.resize(ink.astype(np.float32), None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    factor = min(1.0, 640 / max(ink.shape))
+    size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+    small = cv2.resize(ink.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     height, width = small.shape
 
     def sharpness(angle: float) -> float:
@@ -350,14 +360,25 @@ def remove_rules(ink: np.ndarray, unit: float) -> np.ndarray:
 
 def _straight_strokes(mask: np.ndarray, across: int, down: int) -> np.ndarray:
     """Pixels of horizontal runs at least ``across`` long and vertical runs at least ``down`` long,
-    allowing a one-pixel wobble."""
-    horizontal = cv2.morphologyEx(
+    allowing a one-pixel wobble. A run longer than the image cannot be there: its opening would
+    cost rows x length (minutes on a thin strip with a text unit measured on noise), and OpenCV's
+    border would let a full row or column pass as one."""
+    height, width = mask.shape
+    none = np.zeros_like(mask)
+    horizontal = none if across > width else cv2.morphologyEx(
         cv2.dilate(mask, np.ones((3, 1), np.uint8)), cv2.MORPH_OPEN, np.ones((1, across), np.uint8)
     )
-    vertical = cv2.morphologyEx(
-        cv2.dilate(mask, np.ones((1, 3), np.uint8)), cv2.MORPH_OPEN, np.ones((down, 1), np.uint8)
-    )
+    vertical = none if down > height else _open_columns(cv2.dilate(mask, np.ones((1, 3), np.uint8)), down)
     return horizontal | vertical
+
+
+def _open_columns(mask: np.ndarray, length: int) -> np.ndarray:
+    """The opening with a vertical line ``length`` long. OpenCV vectorises a column filter across a
+    row, so a narrow strip is opened transposed (a 16,000 x 2 one took a minute, 0.2 s so)."""
+    line = np.ones((length, 1), np.uint8)
+    if mask.shape[1] >= NARROW_STRIP:
+        return cv2.morphologyEx(mask, cv2.MORPH_OPEN, line)
+    return np.ascontiguousarray(cv2.morphologyEx(np.ascontiguousarray(mask.T), cv2.MORPH_OPEN, line.T).T)
 
 
 def _peaks(profile: np.ndarray, floor: float, min_distance: float) -> list[int]:

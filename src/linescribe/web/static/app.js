@@ -12,6 +12,7 @@
   const body = document.body;
   const recognizeUrl = body.dataset.recognizeUrl;
   const maxUploadBytes = Number(body.dataset.maxUploadBytes);
+  const FORM_OVERHEAD_BYTES = 4096;
 
   const $ = (id) => document.getElementById(id);
   const drop = $("drop");
@@ -109,7 +110,8 @@
   async function read(item) {
     const generation = item.generation;
     const stale = () => item.removed || item.generation !== generation;
-    if (item.file.size > maxUploadBytes) {
+    // the limit is the whole request's: the multipart headers and the option fields take a few hundred bytes
+    if (item.file.size > maxUploadBytes - FORM_OVERHEAD_BYTES) {
       fail(item, item.file.name + " is " + megabytes(item.file.size) + ", over the " + megabytes(maxUploadBytes) + " limit");
       return;
     }
