@@ -24,6 +24,11 @@ of its longer side can be thinner than its strokes, and the paper estimate would
 so its closing is at least a third of its shorter side. Pages keep the 1/30 rule (a floor there
 lost lines on the stacked real test lines of benchmarks/segmentation.py)."""
 
+STRIP_BACKGROUND = 4
+"""Widest the closing is, in shorter sides of the image: no stroke is wider than the image is
+high, and 1/30 of a very long strip (a line 400 times as long as high, or a 26,000 x 1 upload) is a
+closing thousands of pixels wide that takes seconds to minutes and removes no more ink."""
+
 MAX_INK_LEVEL = 0.78
 """Darkest a pixel may be, relative to the paper under it, and still count as paper; Otsu's level
 is used when it is darker. Paper grain and JPEG noise stay within about 10 % of the paper."""
@@ -37,17 +42,12 @@ NEGATIVE_RATIO = 0.5
 ink read the usual way; a positive page has several times more (its paper between the strokes)."""
 
 
-THIN_KERNEL = 4
-"""Widest the background's closing may be, in short sides of the image: on a thin strip the ink
-of the long side's thirtieth would cover it many times over anyway."""
-
-
 def paper_background(gray: np.ndarray) -> np.ndarray:
     """The paper's brightness under every pixel, (H, W) float32, ink removed by a grey closing."""
     short_side = min(gray.shape)
     floor = short_side / 3 if short_side <= LINE_IMAGE_HEIGHT else 0
-    # no wider than a few short sides: a 26,000 x 1 strip's closing with an 867-pixel square took 8 s
-    side = max(3, round(min(max(max(gray.shape) * BACKGROUND_FRACTION, floor), THIN_KERNEL * short_side)) | 1)
+    side = min(max(max(gray.shape) * BACKGROUND_FRACTION, floor), STRIP_BACKGROUND * short_side)
+    side = max(3, round(side) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
     smooth = cv2.blur(closed, (side, side))

@@ -53,7 +53,8 @@ class BestAndLastCheckpoint(ModelCheckpoint):
 def record_validation_outside_fit(trainer: L.Trainer) -> None:
     """After ``trainer.validate`` at the end of a run: best.ckpt, the patience count and last.ckpt
     as a validation inside ``fit`` would leave them (Lightning skips both callbacks outside fit),
-    so that a resumed run measures itself against its true best."""
+    so that a resumed run measures itself against its true best. The patience count first: the
+    checkpoints hold it."""
     for callback in trainer.callbacks:
         if isinstance(callback, EarlyStopping):
             callback._run_early_stopping_check(trainer)

@@ -118,11 +118,13 @@ def _rows(path: Path) -> Iterator[Row]:
                     yield number, _tsv_cells(line)
 
 
-def _without_trailing_empty(cells: list[str]) -> list[str]:
-    """A header without the empty cells a trailing tab or comma leaves (spreadsheet exports)."""
-    while cells and not cells[-1]:
-        cells = cells[:-1]
-    return cells
+def _header(cells: list[str]) -> list[str]:
+    """A header row's column names as looked up, without the empty cells a trailing tab or comma
+    leaves (spreadsheet exports)."""
+    names = [cell.strip().lower() for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    return names
 
 
 def _fits(row: list[str], columns: int) -> bool:
@@ -189,8 +191,7 @@ def image_paths(manifest: Path) -> list[str]:
         raise DatasetError(f"{manifest}: cannot read manifest ({error.strerror})") from None
     if not rows:
         raise DatasetError(f"{manifest}: manifest is empty")
-    header = [cell.strip().lower() for cell in rows[0][1]]
-    column = _column(header, IMAGE_COLUMNS)
+    column = _column(_header(rows[0][1]), IMAGE_COLUMNS)
     if column is None:
         if _looks_like_header(manifest.parent, rows[0][1]):
             raise _unknown_header(manifest, rows[0][1], text_needed=False)
@@ -252,7 +253,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
     rows = list(_rows(manifest))
     if not rows:
         raise DatasetError(f"{manifest}: manifest is empty")
-    header = _without_trailing_empty([cell.strip().lower() for cell in rows[0][1]])
+    header = _header(rows[0][1])
     image_column, text_column = _column(header, IMAGE_COLUMNS), _column(header, TEXT_COLUMNS)
     if image_column is None or text_column is None:
         if _looks_like_header(manifest.parent, rows[0][1]):
