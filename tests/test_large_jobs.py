@@ -64,10 +64,25 @@ def test_a_torn_last_line_is_cut_off_and_its_image_read_again(tmp_path):
     assert [json.loads(line)["file"] for line in path.read_text(encoding="utf-8").split("\n") if line] == ["a.png", "b.png", "c.png"]
 
 
+def test_the_zeros_a_power_loss_leaves_at_the_end_are_cut_off(tmp_path):
+    path = tmp_path / "results.jsonl"
+    results = JsonlResults(path)
+    results.write([_read("a.png")])
+    results.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + b"\0" * 300)  # the file's new size reached the disk, its data did not
+    resumed = JsonlResults(path)
+    resumed.close()
+    assert resumed.done == {"a.png"} and path.read_bytes() == whole
+
+
 def test_a_file_that_is_not_a_results_file_is_refused(tmp_path):
     path = tmp_path / "notes.jsonl"
     path.write_text('{"file": "a.png", "text": "x"}\nhello\n', encoding="utf-8")
     with pytest.raises(LinescribeError, match="notes.jsonl: line 2 is not a linescribe result record"):
+        JsonlResults(path)
+    path.write_text('{"file": ["a.png"]}\n', encoding="utf-8")  # another program's records
+    with pytest.raises(LinescribeError, match="notes.jsonl: line 1 is not a linescribe result record"):
         JsonlResults(path)
 
 
@@ -98,15 +113,68 @@ def test_a_whole_last_record_without_its_newline_is_kept_and_the_next_starts_a_l
     assert [json.loads(line)["file"] for line in path.read_text(encoding="utf-8").splitlines()] == ["a.png", "b.png", "c.png"]
 
 
+def _done(results: TextFolderResults | PageFolderResults) -> set[str]:
+    """What an output folder holds, its hold on the folder let go."""
+    results.close()
+    return results.done
+
+
 def test_text_folder_mirrors_the_inputs_and_skips_what_it_holds(tmp_path):
     paths = [str(tmp_path / "scans" / "p1" / "l1.png"), str(tmp_path / "scans" / "p2" / "l1.jpg")]
     results = TextFolderResults(tmp_path / "out", paths)
     assert results.targets[paths[0]] == tmp_path / "out" / "p1" / "l1.txt"
     assert not results.done
-    results.write([_read(paths[0], "hello"), _failed(paths[1])])
+    assert results.write([_read(paths[0], "hello"), _failed(paths[1])]) == []
+    results.close()
     assert (tmp_path / "out" / "p1" / "l1.txt").read_text(encoding="utf-8") == "hello\n"
     assert not (tmp_path / "out" / "p2" / "l1.txt").exists()
-    assert TextFolderResults(tmp_path / "out", paths).done == {paths[0]}
+    assert _done(TextFolderResults(tmp_path / "out", paths)) == {paths[0]}
+
+
+def test_the_folder_named_is_mirrored_whichever_images_it_holds_now(tmp_path):
+    """Mirrored from the folder the images share, a rerun after a second subfolder appeared
+    wrote every image's text again under new names."""
+    base = str(tmp_path / "scans")
+    first = [str(tmp_path / "scans" / "a" / "1.png")]
+    results = TextFolderResults(tmp_path / "out", first, base)
+    assert results.targets[first[0]] == tmp_path / "out" / "a" / "1.txt"
+    results.write([_read(first[0])])
+    results.close()
+    later = [*first, str(tmp_path / "scans" / "b" / "2.png")]
+    assert _done(TextFolderResults(tmp_path / "out", later, base)) == set(first)
+    outside = str(tmp_path / "elsewhere" / "3.png")  # listed by a manifest: placed beside, never above the folder
+    placed = TextFolderResults(tmp_path / "out", [*first, outside], base)
+    placed.close()
+    assert placed.targets[outside] == tmp_path / "out" / "elsewhere" / "3.txt"
+
+
+def test_a_second_run_on_the_same_output_is_refused(tmp_path):
+    """A batch job started twice read every image twice and wrote two records for each."""
+    jsonl = JsonlResults(tmp_path / "results.jsonl")
+    with pytest.raises(LinescribeError, match="results.jsonl: another linescribe run is writing these results"):
+        JsonlResults(tmp_path / "results.jsonl")
+    jsonl.close()
+    JsonlResults(tmp_path / "results.jsonl").close()
+    folder = TextFolderResults(tmp_path / "out", ["a.png"])
+    with pytest.raises(LinescribeError, match="out: another linescribe run"):
+        PageFolderResults(tmp_path / "out", ["a.png"], ("text",))
+    folder.close()
+    PageFolderResults(tmp_path / "out", ["a.png"], ("text",)).close()
+
+
+def test_a_page_whose_files_cannot_be_written_is_an_error_of_its_own(tmp_path):
+    """A legal 254-byte image name whose .page.xml is too long for the file system stopped the
+    job, and every rerun at the same page."""
+    long_name = str(tmp_path / ("a" * 250 + ".png"))
+    paths = [long_name, str(tmp_path / "b.png")]
+    results = PageFolderResults(tmp_path / "out", paths, ("text", "page"))
+    outcomes = [
+        large_jobs.PageOutcome(path, {"file": path}, {".txt": b"text\n", ".page.xml": b"<xml/>"}) for path in paths
+    ]
+    errors = results.write(outcomes)
+    results.close()
+    assert len(errors) == 1 and errors[0].startswith(f"{long_name}: its output ") and "File name too long" in errors[0]
+    assert (tmp_path / "out" / "b.page.xml").read_bytes() == b"<xml/>"
 
 
 def test_text_folder_refuses_two_images_with_one_text_file(tmp_path):
@@ -119,14 +187,15 @@ def test_empty_output_files_left_by_a_power_loss_do_not_count_as_done(tmp_path):
     paths = [str(tmp_path / "scans" / "l1.png"), str(tmp_path / "scans" / "l2.png")]
     results = TextFolderResults(tmp_path / "out", paths)
     results.write([_read(paths[0], ""), _read(paths[1])])  # a line read as nothing still gets its newline
-    assert TextFolderResults(tmp_path / "out", paths).done == set(paths)
+    results.close()
+    assert _done(TextFolderResults(tmp_path / "out", paths)) == set(paths)
     (tmp_path / "out" / "l2.txt").write_bytes(b"")
-    assert TextFolderResults(tmp_path / "out", paths).done == {paths[0]}
+    assert _done(TextFolderResults(tmp_path / "out", paths)) == {paths[0]}
     (tmp_path / "out" / "l1.txt").write_text("x\n", encoding="utf-8")
     (tmp_path / "out" / "l1.json").write_bytes(b"")
-    assert PageFolderResults(tmp_path / "out", paths[:1], ("text", "json")).done == set()
+    assert _done(PageFolderResults(tmp_path / "out", paths[:1], ("text", "json"))) == set()
     (tmp_path / "out" / "l1.json").write_bytes(b"{}")
-    assert PageFolderResults(tmp_path / "out", paths[:1], ("text", "json")).done == set(paths[:1])
+    assert _done(PageFolderResults(tmp_path / "out", paths[:1], ("text", "json"))) == set(paths[:1])
 
 
 def _start_nothing(spec: ModelSpec) -> None:

@@ -32,8 +32,13 @@ def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | 
     """Write to a temporary file beside ``path`` and rename it over ``path``: the old file stays
     whole until the new one is complete. ``durable`` also flushes it to disk first (checkpoints,
     models); cheap regenerable files can skip that. ``mode``: the file's permission bits (by
-    default a new file's, as open() would give it)."""
+    default those of the file replaced, as an edit would keep them, or a new file's, as open()
+    would give it). A symbolic link is written through, to the file it names, and stays a link."""
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if mode is None:
+        mode = _kept_mode(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:  # the name cut short: the temporary name must fit where a legal 255-byte name does
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:TEMPORARY_NAME_CHARS]}.", suffix=".tmp", dir=path.parent)
@@ -45,13 +50,23 @@ def write_atomically(path: Path, data: bytes, durable: bool = True, mode: int | 
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE if mode is None else mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _naming(error, path, tmp) from None
         raise
+
+
+def _kept_mode(path: Path) -> int:
+    """The permission bits of the regular file at ``path`` (a private 0600 results file stays
+    private when rewritten), or a new file's."""
+    try:
+        found = path.stat()
+    except OSError:
+        return FILE_MODE
+    return stat.S_IMODE(found.st_mode) if stat.S_ISREG(found.st_mode) else FILE_MODE
 
 
 def _naming(error: OSError, path: Path, temporary: str | None) -> OSError:
@@ -64,15 +79,14 @@ def _naming(error: OSError, path: Path, temporary: str | None) -> OSError:
 
 
 def rewrite_atomically(path: Path, data: bytes, durable: bool = True) -> None:
-    """Replace an existing file's content as ``write_atomically`` does, as an edit of that file
-    would: through a symbolic link to the file it names, keeping the file's permission bits, and
-    refusing (LinescribeError naming it) a read-only file, one without any write permission bit
-    too, which even root may not rewrite here."""
+    """Replace an existing file's content as ``write_atomically`` does (through a symbolic link,
+    keeping the file's permission bits), refusing (LinescribeError naming it) a read-only file,
+    one without any write permission bit too, which even root may not rewrite here."""
     real = Path(os.path.realpath(path))
     mode = stat.S_IMODE(real.stat().st_mode)
     if not os.access(real, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise LinescribeError(f"{path}: read-only file, not rewritten")
-    write_atomically(real, data, durable, mode)
+    write_atomically(real, data, durable)
 
 
 def check_writable(path: Path, folder: bool = False) -> None:

@@ -133,37 +133,48 @@ class JsonlResults:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.done: set[str] = set()
-        if path.exists():
-            self._resume()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(path, "a", encoding="utf-8")
+        try:
+            hold_exclusively(self._handle.fileno(), path)
+            self._resume()
+        except BaseException:
+            self._handle.close()
+            raise
 
     def _resume(self) -> None:
-        """Take the images the file holds a text for as done, every line checked first: a last
-        line without its newline is a whole record (given its newline now) or, when it is not
-        JSON but begins as a record does, the torn end of a write a crash cut short, cut off
-        only once the lines before it showed the file to be a results file."""
+        """Take the images the file holds a text for as done, every line checked first, reading
+        it a line at a time (a million records fit in little memory): a last line without its
+        newline is a whole record (given its newline now) or, when it is not JSON but begins as a
+        record does or is the zeros a power loss leaves, the torn end of a write a crash cut
+        short, cut off only once the lines before it showed the file to be a results file."""
+        number, end, records, tail = 0, 0, False, b""
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as lines:
+                for raw in lines:
+                    if not raw.endswith(b"\n"):
+                        tail = raw
+                        break
+                    number += 1
+                    end += len(raw)
+                    line = raw[:-1].decode("utf-8", errors="replace")
+                    self._take(number, line)
+                    records = records or bool(line.strip())
         except OSError as error:
             raise LinescribeError(f"{self.path}: cannot read the results to resume ({error.strerror})") from None
-        end = data.rfind(b"\n") + 1
-        lines = data.decode("utf-8", errors="replace").split("\n")
-        tail = lines.pop()  # what follows the last newline
-        for number, line in enumerate(lines, start=1):
-            self._take(number, line)
         if not tail:
             return
+        text = tail.decode("utf-8", errors="replace")
         try:
-            json.loads(tail)
+            json.loads(text)
         except json.JSONDecodeError:
-            # cut only what begins as our records do, and a mere prefix of one only after records
-            if tail.startswith(RECORD_START) or (RECORD_START.startswith(tail) and any(line.strip() for line in lines)):
+            prefix = RECORD_START.startswith(text) or not text.strip("\0")
+            if text.startswith(RECORD_START) or (prefix and records):
                 os.truncate(self.path, end)
                 return
-        self._take(len(lines) + 1, tail)
-        with open(self.path, "ab") as handle:
-            handle.write(b"\n")
+        self._take(number + 1, text)
+        self._handle.write("\n")
+        self._handle.flush()
 
     def _take(self, number: int, line: str) -> None:
         """Count the image of line ``number`` as done if it was read; a line that is not a
@@ -174,16 +185,20 @@ class JsonlResults:
             record = json.loads(line)
             file, error = record["file"], record.get("error")
         except (json.JSONDecodeError, KeyError, TypeError):
+            file, error = None, None
+        if not isinstance(file, str):
             raise LinescribeError(
                 f"{self.path}: line {number} is not a linescribe result record; give another --output to start afresh"
-            ) from None
+            )
         if not error:
             self.done.add(file)
 
-    def write(self, outcomes: Sequence[Outcome]) -> None:
+    def write(self, outcomes: Sequence[Outcome]) -> list[str]:
+        """Append the records (a failed write stops the job: the file itself is in trouble)."""
         self._handle.write("".join(json_text(result_record(o)) + "\n" for o in outcomes))
         self._handle.flush()
         os.fsync(self._handle.fileno())
+        return []
 
     def close(self) -> None:
         self._handle.close()
@@ -201,12 +216,50 @@ def _written(path: Path) -> bool:
     return stat.S_ISREG(found.st_mode) and found.st_size > 0
 
 
-def mirrored_paths(folder: Path, paths: Sequence[str], suffix: str | None = None) -> dict[str, Path]:
-    """Where each path's output goes in ``folder``: its path relative to the folder the paths
-    share (``scans/a/1.png`` -> ``OUT/a/1.png``), with ``suffix`` instead of its own when given.
-    Two paths that would share an output are refused."""
+def hold_exclusively(descriptor: int, path: Path) -> None:
+    """Lock an output (a results file, or an output folder's descriptor) for this run, so that a
+    job started twice by mistake (a resubmitted batch job) is refused instead of reading every
+    image twice. A file system without locks (some network mounts) runs unguarded."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LinescribeError(
+            f"{path}: another linescribe run is writing these results; let it end, or give another output"
+        ) from None
+    except OSError:
+        pass
+
+
+class _FolderOutput:
+    """An output folder held for this run (``hold_exclusively``) until ``close``."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._descriptor: int | None = os.open(folder, os.O_RDONLY)
+        try:
+            hold_exclusively(self._descriptor, folder)
+        except LinescribeError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+
+def mirrored_paths(folder: Path, paths: Sequence[str], suffix: str | None = None, base: str | None = None) -> dict[str, Path]:
+    """Where each path's output goes in ``folder``: its path relative to ``base`` (by default the
+    folder the paths share; ``scans/a/1.png`` -> ``OUT/a/1.png`` for base ``scans``), with
+    ``suffix`` instead of its own when given. A path outside ``base`` is placed relative to the
+    folder all of them share with it. Two paths that would share an output are refused."""
     absolute = [os.path.abspath(path) for path in paths]
-    base = os.path.commonpath([os.path.dirname(path) for path in absolute]) if absolute else ""
+    folders = [os.path.dirname(path) for path in absolute] + ([os.path.abspath(base)] if base is not None else [])
+    base = os.path.commonpath(folders) if folders else ""
     targets: dict[str, Path] = {}
     seen: dict[Path, str] = {}
     for path, full in zip(paths, absolute):
@@ -220,46 +273,59 @@ def mirrored_paths(folder: Path, paths: Sequence[str], suffix: str | None = None
     return targets
 
 
-class TextFolderResults:
-    """One ``.txt`` file per image in a folder, named after the image's path relative to the
-    folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``), each written atomically; an
-    image whose ``.txt`` exists and is not empty is done. Unreadable images get no file, so a
-    rerun tries them again."""
+def _written_or_error(path: Path, content: bytes, source: str) -> str:
+    """Write one output file atomically; the one-line error naming it when it cannot be (a name
+    too long for the file system, a full disk), so that one image does not stop the job."""
+    try:
+        write_atomically(path, content, durable=False)
+    except OSError as error:
+        return f"{source}: its output {path} was not written ({error.strerror or error})"
+    return ""
 
-    def __init__(self, folder: Path, paths: Sequence[str]) -> None:
-        self.folder = folder
-        self.targets = mirrored_paths(folder, paths, ".txt")
+
+class TextFolderResults(_FolderOutput):
+    """One ``.txt`` file per image in a folder, named after the image's path relative to
+    ``base`` (the folder the user named; by default the one the images share: ``scans/a/1.png``
+    -> ``OUT/a/1.txt``), each written atomically; an image whose ``.txt`` exists and is not empty
+    is done. Unreadable images get no file, so a rerun tries them again."""
+
+    def __init__(self, folder: Path, paths: Sequence[str], base: str | None = None) -> None:
+        self.targets = mirrored_paths(folder, paths, ".txt", base)
+        super().__init__(folder)
         self.done = {path for path, target in self.targets.items() if _written(target)}
 
-    def write(self, predictions: Sequence[Prediction]) -> None:
-        for prediction in predictions:
-            if prediction.ok:
-                write_atomically(self.targets[prediction.source], (prediction.text + "\n").encode("utf-8"), durable=False)
+    def write(self, predictions: Sequence[Prediction]) -> list[str]:
+        """Write the read images' files; the errors of those that could not be written."""
+        errors = (
+            _written_or_error(self.targets[p.source], (p.text + "\n").encode("utf-8"), p.source) for p in predictions if p.ok
+        )
+        return [error for error in errors if error]
 
-    def close(self) -> None:
-        pass
 
-
-class PageFolderResults:
+class PageFolderResults(_FolderOutput):
     """Each page image's files (one per output format) in a folder, named after the image's path
-    relative to the folder the images share (``scans/a/1.png`` -> ``OUT/a/1.txt``,
+    relative to ``base`` as ``TextFolderResults`` names them (``OUT/a/1.txt``,
     ``OUT/a/1.page.xml``...), each written atomically; an image is done when all of them exist and
     none is empty."""
 
-    def __init__(self, folder: Path, paths: Sequence[str], formats: Sequence[str]) -> None:
+    def __init__(self, folder: Path, paths: Sequence[str], formats: Sequence[str], base: str | None = None) -> None:
         from linescribe.layout.outputs import output_suffixes
 
-        self.stems = mirrored_paths(folder, paths, "")
+        self.stems = mirrored_paths(folder, paths, "", base)
+        super().__init__(folder)
         suffixes = output_suffixes(formats)
         self.done = {path for path, stem in self.stems.items() if all(_written(Path(f"{stem}{suffix}")) for suffix in suffixes)}
 
-    def write(self, outcomes: Sequence[PageOutcome]) -> None:
+    def write(self, outcomes: Sequence[PageOutcome]) -> list[str]:
+        """Write the read pages' files; the errors of the pages whose files could not all be
+        written (a rerun reads them again)."""
+        errors = []
         for outcome in outcomes:
             for suffix, content in outcome.files.items():
-                write_atomically(Path(f"{self.stems[outcome.source]}{suffix}"), content, durable=False)
-
-    def close(self) -> None:
-        pass
+                if error := _written_or_error(Path(f"{self.stems[outcome.source]}{suffix}"), content, outcome.source):
+                    errors.append(error)
+                    break
+        return errors
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from generated import random_model, render_line, write_document
 from linescribe.cli import main
-from linescribe.cli.predict import expand_inputs
+from linescribe.cli.predict import expand_inputs, input_base
 from linescribe.data.readers.manifest import image_paths
 from linescribe.errors import DatasetError
 
@@ -92,3 +92,23 @@ def test_a_folder_of_page_files_says_which_other_images_it_leaves_out(tmp_path, 
     assert "give them as their own inputs" in warning
     assert expand_inputs((str(tmp_path / "project" / "lines"),))[0] == [
         str(tmp_path / "project" / "lines" / name) for name in ("l1.png", "l2.png")]
+
+
+def test_each_file_is_read_once_however_often_named_and_linked_folders_are_searched(tmp_path):
+    """An image named twice was read and recorded twice (or refused as two images with one
+    output); a folder's symbolically linked subfolders were left out, a glob's were not."""
+    for name in ("scans/a.png", "elsewhere/b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "scans" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "scans" / "loop").symlink_to(tmp_path / "scans")  # each real folder once: no loop
+    a = str(tmp_path / "scans" / "a.png")
+    images, _, _ = expand_inputs((a, str(tmp_path / "scans"), str(tmp_path / "scans" / "*.png"), str(tmp_path / "scans" / "." / "a.png")))
+    assert images == [a, str(tmp_path / "scans" / "linked" / "b.png")]
+
+
+def test_the_base_an_output_folder_mirrors_is_the_folder_named(tmp_path):
+    (tmp_path / "scans" / "a").mkdir(parents=True)
+    assert input_base((str(tmp_path / "scans"),)) == str(tmp_path / "scans")
+    assert input_base((str(tmp_path / "scans" / "*" / "*.png"),)) == str(tmp_path / "scans")
+    assert input_base((str(tmp_path / "scans" / "a" / "1.png"), str(tmp_path / "scans" / "b.png"))) == str(tmp_path / "scans")

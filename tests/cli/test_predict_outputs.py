@@ -60,7 +60,8 @@ def test_one_page_image_gets_page_or_alto_xml_by_the_files_name(model, tmp_path)
     assert pages.exit_code == 0 and len(json.loads((tmp_path / "letter.json").read_text())[0]["lines"]) == len(PAGE_TEXTS)
     plain = run("predict", model, "--layout", "page", tmp_path / "letter.png", "-o", tmp_path / "letter.xml")
     assert plain.exit_code == 2 and "name the file .page.xml or .alto.xml" in plain.output
-    two = run("predict", model, "--layout", "page", tmp_path / "letter.png", tmp_path / "letter.png", "-o", tmp_path / "both.alto.xml")
+    (tmp_path / "copy.png").write_bytes((tmp_path / "letter.png").read_bytes())
+    two = run("predict", model, "--layout", "page", tmp_path / "letter.png", tmp_path / "copy.png", "-o", tmp_path / "both.alto.xml")
     assert two.exit_code == 2 and "holds one page; for 2 images give --output-dir and --formats alto" in two.output
 
 

@@ -375,19 +375,20 @@ def test_lab_tiff_reads_its_lightness(tmp_path: Path) -> None:
     ("orientation", "stored"),
     [(1, None), (3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)],
 )
-@pytest.mark.parametrize(("fmt", "options"), [("JPEG", {"quality": 95}), ("PNG", {})])
+@pytest.mark.parametrize(("fmt", "options"), [("JPEG", {"quality": 95}), ("PNG", {}), ("TIFF", {})])
 def test_exif_rotation_is_applied(
     tmp_path: Path, orientation: int, stored: Image.Transpose | None, fmt: str, options: dict[str, int]
 ) -> None:
     """A phone photo stores the pixels as the sensor saw them and says in EXIF how to turn them:
     the line must come out horizontal with its ink bar on the left. (A PNG's eXIf chunk: Pillow
-    writes it before the pixels; image_size left it out and gave the sensor's size.)"""
+    writes it before the pixels; image_size left it out and gave the sensor's size. Newer Pillows
+    report a TIFF's size already turned: image_size turned it back.)"""
     line = Image.fromarray(line_array())
     pixels = line if stored is None else line.transpose(stored)
     exif = Image.Exif()
     exif[0x0112] = orientation
     data = encoded(pixels, fmt, exif=exif, **options)
-    if orientation in (6, 8):
+    if orientation in (6, 8) and fmt != "TIFF":
         assert Image.open(io.BytesIO(data)).size == (HEIGHT, WIDTH)
     name = f"exif{orientation}.{fmt.lower()}"
     assert_reads_as_line(load_file(tmp_path, name, data))

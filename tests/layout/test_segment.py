@@ -15,7 +15,7 @@ from linescribe.layout import SegmentOptions, segment_page
 from linescribe.layout.binarize import binarize, is_negative
 from linescribe.layout.metrics import match_lines
 from linescribe.layout.reading_order import line_spacing
-from linescribe.layout.segment import _open_columns, _seam, _straight_strokes, text_unit
+from linescribe.layout.segment import CANVAS_BUDGET, _canvas_pixels, _long_runs, _seam, _straight_strokes, estimate_skew, text_unit
 
 
 def assert_found_in_order(found, truth, size) -> None:
@@ -42,15 +42,29 @@ def test_strips_a_few_pixels_across_give_no_lines():
         assert segment_page(strip).lines == []
 
 
-def test_a_rule_is_never_longer_than_the_image_and_narrow_strips_are_opened_alike():
-    """OpenCV's border let a whole column pass for a rule longer than the image, and its column
-    filter crawled on narrow strips (now opened transposed): both must find what a direct opening finds."""
+def test_a_rule_is_never_longer_than_the_image_and_runs_are_found_as_an_opening_finds_them():
+    """OpenCV's border let a whole column pass for a rule longer than the image; and the run
+    lengths that replace its opening (pixels x length: half a minute on a long strip) must find
+    what it finds, a run at the image's edge needing half the length."""
     column = np.ones((40, 3), np.uint8)
     assert not _straight_strokes(column, across=10, down=100).any()
     assert _straight_strokes(column, across=10, down=30).all()
-    strip = (np.random.default_rng(1).random((3000, 5)) < 0.9).astype(np.uint8)
-    direct = cv2.morphologyEx(strip, cv2.MORPH_OPEN, np.ones((25, 1), np.uint8))
-    assert np.array_equal(_open_columns(strip, 25), direct)
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        height, width = rng.integers(1, 60, 2)
+        mask = (rng.random((height, width)) < rng.uniform(0.3, 0.97)).astype(np.uint8)
+        length = int(rng.integers(0, 20)) * 2 + 1  # odd: OpenCV shifts an even line's opening by a pixel
+        for axis, line, extent in ((1, np.ones((1, length), np.uint8), width), (0, np.ones((length, 1), np.uint8), height)):
+            opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, line) if length <= extent else np.zeros_like(mask)
+            assert np.array_equal(_long_runs(mask, length, axis), opened)
+
+
+def test_a_long_strip_is_levelled_only_by_tilts_its_canvas_allows():
+    """A 32 x 20,800 noise strip turned 10 degrees made a 75 M pixel canvas to filter."""
+    assert _canvas_pixels(1600, 1600, 45.0) <= CANVAS_BUDGET  # a square page turns as far as allowed
+    assert _canvas_pixels(20800, 32, 10.0) > CANVAS_BUDGET
+    strip = (np.random.default_rng(2).random((20800, 32)) < 0.5)
+    assert abs(estimate_skew(strip, 10.0)) < 1.0
 
 
 def test_single_line_images_give_one_line():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,9 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
     folders searched recursively for documents (their root element says PAGE or ALTO; other XML
     is left out, and an .xml file that cannot be read as XML beside them is a problem) or, when
     they hold none, for images (a folder of documents warns about the images named after none of
-    its .xml files, left out). ``exclude``: the output folder, never searched, so that a rerun does
-    not read its outputs."""
+    its .xml files, left out), symbolic links to folders followed. Each file once, however often
+    it was named. ``exclude``: the output folder, never searched, so that a rerun does not read
+    its outputs."""
     from linescribe.data.readers.manifest import image_paths
 
     images: list[str] = []
@@ -78,11 +79,19 @@ def expand_inputs(items: tuple[str, ...], exclude: Path | None = None) -> tuple[
                 matched_images.append(match)
         if not (matched_images or matched_documents or matched_problems):
             matched_images.append(item)  # it matched no image or PAGE/ALTO file: reported as a missing file is
-        # once each: "**" matches a folder and what it holds
-        images += dict.fromkeys(matched_images)
-        documents += dict.fromkeys(matched_documents)
-        problems += dict.fromkeys(matched_problems)
-    return images, documents, problems
+        images += matched_images
+        documents += matched_documents
+        problems += matched_problems
+    return _once_each(images), _once_each(documents), list(dict.fromkeys(problems))
+
+
+def _once_each(paths: list[str]) -> list[str]:
+    """The paths without repeats, first spelling kept: a file named twice (by two globs, a folder
+    and a glob in it, ``a.png`` and ``./a.png``) would be read and recorded twice."""
+    kept: dict[str, str] = {}
+    for path in paths:
+        kept.setdefault(os.path.abspath(path), path)
+    return list(kept.values())
 
 
 def _search_folder(
@@ -94,13 +103,20 @@ def _search_folder(
     A folder of documents holds their page images, and often thumbnails, copies or an OCR-D
     workspace's binarised versions of them; the images not named after any .xml file are left out
     with a warning, since a user who named the folder may believe all of it was read."""
+    from linescribe.data.readers._common import walk
     from linescribe.layout import find_documents
 
     found, unreadable = find_documents(folder, exclude)
-    files = [
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in (*IMAGE_SUFFIXES, ".xml") and p.is_file() and not _inside(p, exclude)
-    ]
+    files = []
+    for root, subfolders, names in walk(folder):  # into symbolically linked folders too, each once
+        if _inside(Path(root), exclude):
+            subfolders[:] = []
+            continue
+        subfolders[:] = sorted(name for name in subfolders if not _inside(Path(root, name), exclude))
+        files += [
+            Path(root, name) for name in names
+            if Path(name).suffix.lower() in (*IMAGE_SUFFIXES, ".xml") and Path(root, name).is_file()
+        ]
     inside = sorted(str(p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
     if not found:
         images += inside
@@ -117,19 +133,77 @@ def _search_folder(
     problems += unreadable
 
 
+def _images_in_output_folder(output_dir: Path | None, items: Iterable[str]) -> int:
+    """How many images (not overlays written there) an output folder inside a searched input
+    folder holds: they are left out of the search, which a user may not expect."""
+    if output_dir is None or not output_dir.is_dir() or not any(os.path.isdir(item) and _inside(output_dir, Path(item)) for item in items):
+        return 0
+    from linescribe.data.readers._common import walk
+    from linescribe.layout.outputs import OVERLAY_SUFFIX
+
+    return sum(
+        name.lower().endswith(IMAGE_SUFFIXES) and not name.endswith(OVERLAY_SUFFIX)
+        for _, _, names in walk(output_dir)
+        for name in names
+    )
+
+
 def _inside(path: Path, folder: Path | None) -> bool:
     """Whether the path lies in the folder (symbolic links followed)."""
     return folder is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
-def _rows(predictions: list[Prediction], output_format: str, single: bool) -> str:
+def input_base(items: Iterable[str]) -> str:
+    """The folder the inputs were named from, which an --output-dir mirrors: a folder named, a
+    glob's fixed start, a file's folder. It depends on the command, not on the files found, so a
+    rerun after new subfolders appear writes where the first run did."""
+    roots = []
+    for item in items:
+        if os.path.isdir(item):
+            roots.append(item)
+            continue
+        parts = Path(item).parts
+        fixed = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), None)
+        roots.append(os.path.join(*parts[:fixed]) if fixed else os.path.dirname(item) or ".")
+    return os.path.commonpath([os.path.abspath(root) for root in roots])
+
+
+def _refuse_writing_over_inputs(output: Path, paths: Iterable[str]) -> None:
+    """Refuse an -o file that is one of the inputs (an image, a manifest; by any name): writing
+    the results over it would lose it."""
+    try:
+        target = os.stat(output)
+    except OSError:
+        return  # not there yet: no input
+    for path in paths:
+        try:
+            found = os.stat(path)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
+            raise click.UsageError(f"-o {output} is the input {path}: write the results to another file")
+
+
+def _echo(text: str) -> None:
+    """Print output text on stdout as an output file gets it (``text_bytes``): a file name that
+    is not UTF-8 keeps its bytes instead of stopping the output with an encoding error."""
+    from linescribe.files import text_bytes
+
+    click.echo(text_bytes(text), nl=False)
+
+
+def _rows(predictions: list[Prediction], output_format: str, single: bool, relative_to: Path | None = None) -> str:
     """Text or TSV rows (no header) for the readable predictions; TSV as the manifest reader
-    reads it back, so that corrected predictions can be trained on."""
+    reads it back, so that corrected predictions can be trained on: its paths relative to the
+    folder of the file it goes to (``relative_to``), as the reader resolves them."""
     from linescribe.data.readers.manifest import tsv_line
 
     readable = [p for p in predictions if p.ok]
     if output_format == "tsv":
-        return "".join(tsv_line([p.source, p.text, f"{p.confidence:.4f}"], texts=(1,)) for p in readable)
+        def name(source: str) -> str:
+            return source if relative_to is None else os.path.relpath(os.path.abspath(source), os.path.abspath(relative_to))
+
+        return "".join(tsv_line([name(p.source), p.text, f"{p.confidence:.4f}"], texts=(1,)) for p in readable)
     if single:
         return "".join(f"{p.text}\n" for p in readable)
     return "".join(f"{p.source}\t{p.text}\n" for p in readable)
@@ -171,32 +245,33 @@ def _emit_pages(pages: list[tuple[str, PageResult]], output_format: str, output:
     if output:
         write_atomically(output, text_bytes(text))
     else:
-        click.echo(text, nl=False)
+        _echo(text)
 
 
-def _predict_pages(recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None) -> None:
+def _predict_pages(recognizer: Recognizer, paths: list[str], output_format: str, output: Path | None, progress: bool | None) -> None:
     """``--layout page`` to stdout or one ``-o`` file: find, order and read the lines of each
     image; one bad image is reported and the others are read (exit status 1)."""
     from linescribe.large_jobs import page_error
     from linescribe.layout import read_page
 
     pages, failures = [], 0
-    for path in paths:
-        try:
-            page = read_page(recognizer, path)
-        except Exception as error:
-            failures += 1
-            click.echo(f"linescribe: error: {page_error(path, error)}", err=True)
-            continue
-        pages.append((path, page))
+    with _progress_bar(len(paths), 0, progress) as bar:
+        for path in _counted(bar, paths):
+            try:
+                pages.append((path, read_page(recognizer, path)))
+            except Exception as error:
+                failures += 1
+                bar.write(f"linescribe: error: {page_error(path, error)}", file=sys.stderr)
     _emit_pages(pages, output_format, output, documents=False)
     if failures:
         click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
-        sys.exit(1)
+    _exit_after_failures(failures, len(paths))
 
 
-def _document_targets(paths: list[str], output: Path | None, output_dir: Path | None, in_place: bool) -> dict[str, Path]:
-    """Where each PAGE/ALTO file's filled-in copy goes: ``--output-dir`` (same relative name),
+def _document_targets(
+    paths: list[str], output: Path | None, output_dir: Path | None, in_place: bool, base: str
+) -> dict[str, Path]:
+    """Where each PAGE/ALTO file's filled-in copy goes: ``--output-dir`` (same name relative to ``base``),
     ``-o FILE.xml`` (one file), ``--in-place`` (the file itself), or nowhere (text or JSON is
     written instead). Writing over any input (the same file, by any name) without
     ``--in-place`` is refused."""
@@ -205,7 +280,7 @@ def _document_targets(paths: list[str], output: Path | None, output_dir: Path | 
     if in_place:
         return {path: Path(path) for path in paths}
     if output_dir:
-        targets = mirrored_paths(output_dir, paths)
+        targets = mirrored_paths(output_dir, paths, base=base)
     elif output is not None and output.suffix.lower() == ".xml":
         if len(paths) > 1:
             raise click.UsageError(f"-o {output} takes one PAGE/ALTO file; for {len(paths)} give --output-dir (or --in-place)")
@@ -248,6 +323,7 @@ def _predict_documents(
     targets: dict[str, Path],
     in_place: bool,
     unreadable: list[str],
+    progress: bool | None,
 ) -> None:
     """PAGE/ALTO files: read the lines they outline and write the text into a copy of each (or
     the file itself, ``in_place``) in ``targets``, or else print (or write to ``output``) their
@@ -261,15 +337,20 @@ def _predict_documents(
     for problem in unreadable:
         click.echo(f"linescribe: error: {problem}", err=True)
     pages, failed = [], len(unreadable)
-    for path in paths:
+    bar = _progress_bar(len(paths), 0, progress)
+
+    def report(message: object) -> None:
+        bar.write(f"linescribe: error: {message}", file=sys.stderr)
+
+    for path in _counted(bar, paths):
         try:
             reading = read_document(recognizer, path)
         except LinescribeError as error:
             failed += 1
-            click.echo(f"linescribe: error: {error}", err=True)
+            report(error)
             continue
         for problem in reading.problems:
-            click.echo(f"linescribe: error: {problem}", err=True)
+            report(problem)
         complete = not reading.problems
         target = targets.get(path)
         if target is not None and (reading.page.lines or (complete and not in_place)):
@@ -277,13 +358,14 @@ def _predict_documents(
                 (rewrite_atomically if in_place else write_atomically)(target, reading.to_xml())
             except LinescribeError as error:
                 complete = False
-                click.echo(f"linescribe: error: {error}", err=True)
+                report(error)
             except OSError as error:
                 complete = False
-                click.echo(f"linescribe: error: {target}: not written ({error.strerror or error})", err=True)
+                report(f"{target}: not written ({error.strerror or error})")
         failed += not complete
         if reading.page.lines or not reading.problems:
             pages.append((path, reading.page))
+    bar.close()
     if not targets:
         _emit_pages(pages, output_format, output, documents=True)
     if failed:
@@ -398,8 +480,16 @@ def predict(
 
     model, items = split_model_argument(inputs, model, "images")
     paths, documents, unreadable = expand_inputs(tuple(items), output_dir)
+    left_out = _images_in_output_folder(output_dir, items)
     if not paths and not documents:
-        raise click.UsageError("no images or PAGE/ALTO files found in " + " ".join(items))
+        beside = f" outside the output folder {output_dir}, which is never read" if left_out else ""
+        raise click.UsageError("no images or PAGE/ALTO files found in " + " ".join(items) + beside)
+    if left_out:
+        click.echo(
+            f"linescribe: warning: {output_dir}: {left_out} images inside the output folder are left out (outputs are never "
+            "read as inputs): give another --output-dir to read them",
+            err=True,
+        )
     if paths and documents:
         raise click.UsageError(f"give images or PAGE/ALTO files, not both (found {len(paths)} images and {len(documents)} XML files)")
     jsonl = output is not None and output.suffix.lower() == ".jsonl"
@@ -432,17 +522,19 @@ def predict(
     if cluster and (documents or jobs > 1):
         raise click.UsageError("--cluster reads line or page images, with the cluster's workers instead of --jobs")
     if output:
+        if not documents:
+            _refuse_writing_over_inputs(output, [*items, *paths])
         check_writable(output)  # now, not after reading every image
     elif output_dir:
         check_writable(output_dir, folder=True)
     options = {"batch_size": batch_size, "decoding": chosen_decoding(**decoding)}
     if documents:
-        targets = _document_targets(documents, output, output_dir, in_place)
+        targets = _document_targets(documents, output, output_dir, in_place, input_base(items))
         if targets and output_format:
             raise click.UsageError(f"the PAGE/ALTO files are written back as XML: leave out --format {output_format}")
         _check_target_folders(targets, in_place)
         recognizer = load_reader(model, backend, threads, **options)
-        _predict_documents(recognizer, documents, output_format or "text", output, targets, in_place, unreadable)
+        _predict_documents(recognizer, documents, output_format or "text", output, targets, in_place, unreadable, progress)
         return
     output_format = output_format or "text"
     page_formats = _page_formats(formats, layout, output_dir is not None)
@@ -450,9 +542,9 @@ def predict(
     spec = partial(_model_spec, model, backend, threads or None, options=options)
     if jsonl or output_dir:
         _predict_resumable(paths, output if jsonl else None, output_dir, page_formats, cluster, jobs, progress, reader, spec,
-                           4 * batch_size)
+                           4 * batch_size, input_base(items))
     elif layout == "page":
-        _predict_pages(reader(), paths, output_format, output)
+        _predict_pages(reader(), paths, output_format, output, progress)
     else:
         _predict_lines(paths, output_format, output, jobs, progress, reader, spec, 4 * batch_size)
 
@@ -476,6 +568,19 @@ def _page_formats(formats: str | None, layout: str, to_folder: bool) -> tuple[st
     return chosen
 
 
+def _counted(bar: Any, items: list[str]) -> Iterator[str]:
+    """The items, the progress bar counting each once the loop is done with it."""
+    for item in items:
+        yield item
+        bar.update(1)
+
+
+def _exit_after_failures(failures: int, total: int) -> None:
+    """Exit status 1 when some inputs were read and others not, 2 (an input error) when none was."""
+    if failures:
+        sys.exit(2 if failures >= total else 1)
+
+
 def _progress_bar(total: int, done: int, progress: bool | None):
     from tqdm import tqdm
 
@@ -493,9 +598,11 @@ def _predict_resumable(
     reader: Callable[[], Recognizer],
     spec: Callable[[int | None], ModelSpec],
     chunk_size: int,
+    base: str,
 ) -> None:
-    """Read into a resumable output (``jsonl`` or ``output_dir``), skipping the images it
-    already holds: on this machine (``jobs`` processes for line images) or on a Dask cluster."""
+    """Read into a resumable output (``jsonl`` or ``output_dir``, whose files mirror the inputs'
+    paths relative to ``base``), skipping the images it already holds: on this machine (``jobs``
+    processes for line images) or on a Dask cluster."""
     from linescribe.errors import LinescribeError
     from linescribe.large_jobs import (
         JsonlResults,
@@ -508,11 +615,11 @@ def _predict_resumable(
     if jsonl:
         results: Any = JsonlResults(jsonl)
     elif page_formats is None:
-        results = TextFolderResults(output_dir, paths)
+        results = TextFolderResults(output_dir, paths, base)
     else:
-        results = PageFolderResults(output_dir, paths, page_formats)
+        results = PageFolderResults(output_dir, paths, page_formats, base)
     todo = [path for path in paths if path not in results.done]
-    failures = 0
+    failures = unwritten = 0
     client = None
     bar = _progress_bar(len(paths), len(paths) - len(todo), progress)
     try:
@@ -536,7 +643,9 @@ def _predict_resumable(
             for failure in (outcome for outcome in chunk if not outcome.ok):
                 failures += 1
                 bar.write(f"linescribe: error: {failure.error}", file=sys.stderr)
-            results.write(chunk)
+            for error in results.write(chunk):
+                unwritten += 1
+                bar.write(f"linescribe: error: {error}", file=sys.stderr)
             bar.update(len(chunk))
     except KeyboardInterrupt:
         click.echo("linescribe: interrupted; the same command continues where this run stopped", err=True)
@@ -547,13 +656,13 @@ def _predict_resumable(
         if client is not None:
             getattr(chunks, "close", lambda: None)()  # cancels what the cluster still reads, then disconnect
             client.close()
+    not_written = f", {unwritten} read but not written" if unwritten else ""
     click.echo(
-        f"{jsonl or output_dir}: {len(paths)} images, {len(todo) - failures} read now, {len(paths) - len(todo)} read before, "
-        f"{failures} unreadable",
+        f"{jsonl or output_dir}: {len(paths)} images, {len(todo) - failures - unwritten} read now, {len(paths) - len(todo)} "
+        f"read before, {failures} unreadable{not_written}",
         err=True,
     )
-    if failures:
-        sys.exit(1)
+    _exit_after_failures(failures + unwritten, len(paths))
 
 
 def _predict_lines(
@@ -585,7 +694,7 @@ def _predict_lines(
             if output or output_format == "json":
                 collected += chunk
             else:
-                click.echo(_rows(chunk, output_format, single), nl=False)
+                _echo(_rows(chunk, output_format, single))
             bar.update(len(chunk))
     except KeyboardInterrupt:
         sys.exit(130)
@@ -594,11 +703,11 @@ def _predict_lines(
     if output_format == "json":
         text = json_text([json_record(p) for p in collected], indent=2) + "\n"
     else:
-        text = (TSV_HEADER if output_format == "tsv" else "") + _rows(collected, output_format, single)
+        text = (TSV_HEADER if output_format == "tsv" else "") + _rows(collected, output_format, single, output and output.parent)
     if output:
         write_atomically(output, text_bytes(text))
     elif output_format == "json":
-        click.echo(text, nl=False)
+        _echo(text)
     if failures:
         click.echo(f"linescribe: {failures} of {len(paths)} images unreadable", err=True)
-        sys.exit(1)
+    _exit_after_failures(failures, len(paths))

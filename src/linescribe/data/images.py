@@ -232,7 +232,22 @@ def image_size(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int
     (or its header) is refused here already."""
     image = _open(path, max_pixels, decode=False)
     turned = _exif_read_at_open(image) and image.getexif().get(EXIF_ORIENTATION) in EXIF_QUARTER_TURNS
-    return (image.height, image.width) if turned else image.size
+    width, height = _stored_size(image)
+    return (height, width) if turned else (width, height)
+
+
+TIFF_WIDTH, TIFF_LENGTH = 256, 257
+
+
+def _stored_size(image: Image.Image) -> tuple[int, int]:
+    """The size of the pixels as stored, before any turn: newer Pillows report a TIFF's size
+    already turned by its orientation tag (and a PAGE file's page size was found doubly turned),
+    so a TIFF's is read from its own tags."""
+    if image.format == "TIFF":
+        tags = getattr(image, "tag_v2", {})
+        if isinstance(tags.get(TIFF_WIDTH), int) and isinstance(tags.get(TIFF_LENGTH), int):
+            return tags[TIFF_WIDTH], tags[TIFF_LENGTH]
+    return image.size
 
 
 def load_gray(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:

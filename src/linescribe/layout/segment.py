@@ -39,6 +39,11 @@ MIN_WORK_SIDE = 32
 """Shorter side of the working image, at the least (unless the image is smaller): a long strip
 brought down to ``WORK_SIDE`` would keep no line a few pixels high."""
 
+CANVAS_BUDGET = 2 * WORK_SIDE * WORK_SIDE
+"""Most working pixels the levelled page may have: a square page turned 45 degrees fits, while a
+long strip, whose canvas grows with its long side times the tilt's sine, is held to small tilts
+(a 32 x 20,800 noise strip turned 10 degrees made 75 M pixels to filter, half a minute)."""
+
 MIN_TEXT_SIDE = 8
 """Narrowest image (either side, pixels) that can hold a line of writing; a thinner one has none."""
 
@@ -60,9 +65,6 @@ at most, most of them none.)"""
 
 RULE_LENGTH = 10.0
 """Shortest straight stroke taken for a printed rule, in text units."""
-
-NARROW_STRIP = 128
-"""Narrower images (in working pixels) have their vertical rules looked for transposed."""
 
 RULE_TILTS = (-1.5, -0.75, 0.0, 0.75, 1.5)
 """Tilts (degrees) at which rules are looked for on the deskewed page; each catches about ±0.4°."""
@@ -319,7 +321,8 @@ def drop_noise(ink: np.ndarray, unit: float) -> np.ndarray:
 
 def estimate_skew(ink: np.ndarray, max_degrees: float) -> float:
     """The rotation (degrees, anticlockwise) that makes the lines horizontal: the angle whose row
-    profile is sharpest (largest sum of squares), searched coarsely then finely, on the ink brought
+    profile is sharpest (largest sum of squares), searched coarsely then finely among the tilts whose
+    levelled canvas fits CANVAS_BUDGET, on the ink brought
     down to 640 pixels on its long side (a very thin strip to a row or column of them: each angle's
     canvas grows with the square of the long side, so a 25,600 x 1 upload held a worker for minutes)."""
     if max_degrees <= 0:
@@ -334,10 +337,17 @@ def estimate_skew(ink: np.ndarray, max_degrees: float) -> float:
         profile = cv2.warpAffine(small, matrix, size, flags=cv2.INTER_LINEAR).sum(axis=1)
         return float(np.square(profile).sum())
 
-    coarse = np.arange(-max_degrees, max_degrees + 1e-9, 0.5)
-    best = max(coarse, key=sharpness)
-    fine = np.arange(best - 0.4, best + 0.41, 0.1)
-    return round(float(max(fine, key=sharpness)), 2)
+    def fits(angles: np.ndarray) -> list[float]:
+        return [float(a) for a in angles if _canvas_pixels(ink.shape[1], ink.shape[0], a) <= CANVAS_BUDGET]
+
+    best = max(fits(np.arange(-max_degrees, max_degrees + 1e-9, 0.5)), key=sharpness)
+    return round(max(fits(np.arange(best - 0.4, best + 0.41, 0.1)), key=sharpness), 2)
+
+
+def _canvas_pixels(width: int, height: int, angle: float) -> float:
+    """The pixels of the canvas that holds a width x height image turned ``angle`` degrees."""
+    cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    return (width * cos + height * sin) * (width * sin + height * cos)
 
 
 def remove_rules(ink: np.ndarray, unit: float) -> np.ndarray:
@@ -360,25 +370,32 @@ def remove_rules(ink: np.ndarray, unit: float) -> np.ndarray:
 
 def _straight_strokes(mask: np.ndarray, across: int, down: int) -> np.ndarray:
     """Pixels of horizontal runs at least ``across`` long and vertical runs at least ``down`` long,
-    allowing a one-pixel wobble. A run longer than the image cannot be there: its opening would
-    cost rows x length (minutes on a thin strip with a text unit measured on noise), and OpenCV's
-    border would let a full row or column pass as one."""
-    height, width = mask.shape
-    none = np.zeros_like(mask)
-    horizontal = none if across > width else cv2.morphologyEx(
-        cv2.dilate(mask, np.ones((3, 1), np.uint8)), cv2.MORPH_OPEN, np.ones((1, across), np.uint8)
-    )
-    vertical = none if down > height else _open_columns(cv2.dilate(mask, np.ones((1, 3), np.uint8)), down)
+    allowing a one-pixel wobble."""
+    horizontal = _long_runs(cv2.dilate(mask, np.ones((3, 1), np.uint8)), across, axis=1)
+    vertical = _long_runs(cv2.dilate(mask, np.ones((1, 3), np.uint8)), down, axis=0)
     return horizontal | vertical
 
 
-def _open_columns(mask: np.ndarray, length: int) -> np.ndarray:
-    """The opening with a vertical line ``length`` long. OpenCV vectorises a column filter across a
-    row, so a narrow strip is opened transposed (a 16,000 x 2 one took a minute, 0.2 s so)."""
-    line = np.ones((length, 1), np.uint8)
-    if mask.shape[1] >= NARROW_STRIP:
-        return cv2.morphologyEx(mask, cv2.MORPH_OPEN, line)
-    return np.ascontiguousarray(cv2.morphologyEx(np.ascontiguousarray(mask.T), cv2.MORPH_OPEN, line.T).T)
+def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """The pixels of runs along ``axis`` at least ``length`` long: the opening with a straight line,
+    computed from run lengths in time linear in the image (OpenCV's opening costs pixels x length:
+    half a minute on a long strip, whose rules are long). A run that meets the image's edge may
+    go on beyond it (a rule cut off by the photo), so there half the length suffices, as in
+    OpenCV's opening; a run cannot be longer than the image, which would let any full row pass."""
+    ink = np.moveaxis(mask > 0, axis, -1)
+    rows, columns = ink.shape
+    if length > columns:
+        return np.zeros_like(mask)
+    edges = np.diff(np.pad(ink, ((0, 0), (1, 1))).view(np.int8), axis=1)
+    start_rows, starts = np.nonzero(edges == 1)
+    end_rows, ends = np.nonzero(edges == -1)
+    beyond = length // 2 * ((starts == 0).astype(int) + (ends == columns))
+    kept = ends - starts + beyond >= length
+    marks = np.zeros((rows, columns + 1), np.int8)  # runs never overlap: the sums are 0 or 1
+    marks[start_rows[kept], starts[kept]] = 1
+    marks[end_rows[kept], ends[kept]] = -1
+    runs = np.cumsum(marks[:, :columns], axis=1, dtype=np.int8) > 0
+    return np.ascontiguousarray(np.moveaxis(runs, -1, axis), dtype=mask.dtype)
 
 
 def _peaks(profile: np.ndarray, floor: float, min_distance: float) -> list[int]:
