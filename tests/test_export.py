@@ -3,6 +3,7 @@ describes itself; foreign files are refused; onnxruntime inference needs no torc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -169,6 +170,30 @@ def test_auto_falls_back_to_pytorch_when_the_export_fails_its_check(tmp_path, mo
         linescribe.load_model(path, backend="onnx")
 
 
+def test_a_damaged_model_file_is_refused_as_it_is_not_read_with_pytorch_instead(tmp_path, monkeypatch, caplog):
+    """The auto backend said "reading it with PyTorch instead" of a truncated file, then failed on it."""
+    monkeypatch.setenv("LINESCRIBE_CACHE", str(tmp_path / "cache"))
+    path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
+    path.write_bytes(path.read_bytes()[:-100])
+    with caplog.at_level("WARNING"), pytest.raises(ModelFileError, match="m.safetensors: damaged weights"):
+        linescribe.load_model(path)
+    assert "PyTorch instead" not in caplog.text
+
+
+def test_an_export_of_bad_weights_fails_its_check_and_wide_minimum_widths_export():
+    """NaN log-probs compared as 'no difference' (nan > limit is False); a model whose lines are
+    at least 700 px wide could not draw its random check widths."""
+    model = random_model("crnn")
+    data, _ = onnx_bytes(model)
+    with torch.no_grad():
+        model.net.classifier.bias.fill_(float("nan"))
+    with pytest.raises(ExportError, match="log-probs differ from PyTorch by up to nan"):
+        check_onnx(model, data)
+    wide = random_model("crnn")
+    wide.preprocessing = dataclasses.replace(wide.preprocessing, min_width=700, max_width=2000)
+    _, check = onnx_bytes(wide)
+    assert set(check.widths) == {700}
+
 def test_load_model_leaves_the_callers_torch_threads_alone_unless_told(tmp_path):
     path = save_model(random_model("crnn"), tmp_path / "m.safetensors")
     before = torch.get_num_threads()
@@ -292,6 +317,29 @@ def test_a_description_that_does_not_fit_its_graph_is_refused(exported, tmp_path
     taller = _edited(path, tmp_path, "taller.onnx", _describe(lambda d: d["preprocess"].update(height=d["preprocess"]["height"] + 16)))
     with pytest.raises(ModelFileError, match="taller.onnx: the graph reads lines .* px high but the description says"):
         linescribe.load_model(taller)
+
+    def identity_graph(proto, kind, image_shape):
+        """Its description over a graph that passes its inputs through: of another type or rank."""
+        from onnx import TensorProto, helper
+
+        tensor = helper.make_tensor_value_info
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["images"], ["log_probs"]), helper.make_node("Identity", ["widths"], ["lengths"])],
+            "g",
+            [tensor("images", kind, image_shape), tensor("widths", TensorProto.INT64, ["N"])],
+            [tensor("log_probs", kind, image_shape), tensor("lengths", TensorProto.INT64, ["N"])],
+        )
+        proto.graph.CopyFrom(graph)
+
+    from onnx import TensorProto
+
+    # an IndexError in the class count's check, and onnxruntime's own error at the first line read
+    flat = _edited(path, tmp_path, "flat.onnx", lambda proto: identity_graph(proto, TensorProto.FLOAT, ["N"]))
+    with pytest.raises(ModelFileError, match="flat.onnx: ONNX graph's images is a rank-1 tensor.float., expected rank-4"):
+        linescribe.load_model(flat)
+    half = _edited(path, tmp_path, "half.onnx", lambda proto: identity_graph(proto, TensorProto.FLOAT16, ["N", 1, "H", "W"]))
+    with pytest.raises(ModelFileError, match="half.onnx: ONNX graph's images is a rank-4 tensor.float16., expected rank-4 tensor.float."):
+        linescribe.load_model(half)
 
 
 def test_an_onnx_file_cannot_make_onnxruntime_read_files_beside_it(exported, tmp_path, monkeypatch):

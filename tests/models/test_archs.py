@@ -1,5 +1,7 @@
 """Every registered architecture, in its tiny variant: shapes, lengths, save/load round trip."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -120,6 +122,10 @@ def test_unknown_architecture_and_hparams_are_refused():
         ("version", "1", "version '1' is not a whole number"),
         ("hparams", "x", "damaged model description"),
         ("hparams", [1, 2], "damaged model description"),
+        # each was a traceback: an unhashable arch, a name export cannot use, eval's training config
+        ("arch", ["crnn"], "arch is a list, not a str"),
+        ("name", [1, 2], "name is a list, not a str"),
+        ("training", None, "training is a NoneType, not a dict"),
     ],
 )
 def test_a_damaged_description_field_is_a_one_line_refusal(tmp_path, field, value, message):
@@ -159,8 +165,57 @@ def _with_description(tmp_path, change):
         (lambda d: d["hparams"].update(channels=["8", "12", "16"]), "cannot be built with these settings"),
         (lambda d: d["preprocess"].update(max_width=0), r"widths \[16, 0\] are not whole numbers"),
         (lambda d: d["preprocess"].update(ink_percentile=150), "percentiles ink 150, paper 90.0"),
+        # 20,000 declared blocks: 25 s and 570 MB of network built before the weights were compared
+        (lambda d: d["hparams"].update(channels=[8] * 20_000, pools=[[1, 1]] * 20_000), "more layers than its \\d+ weights"),
     ],
 )
 def test_a_description_asking_for_another_network_is_refused_before_it_is_built(tmp_path, change, message):
     with pytest.raises(ModelFileError, match=f"crafted.safetensors: .*{message}"):
         load_model_file(_with_description(tmp_path, change))
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ("[" * 100_000, "damaged model description .RecursionError"),  # nested past Python's stack
+        ('{"format": "linescribe.model", "version": 1' + ", \"x\": " + "9" * 5000 + "}", "damaged model description .ValueError"),
+    ],
+)
+def test_a_description_json_cannot_crash_the_reader(tmp_path, metadata, message):
+    from safetensors.torch import save_file
+
+    model = _tiny("crnn", Alphabet("ab"))
+    path = tmp_path / "odd.safetensors"
+    save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, str(path), metadata={"linescribe": metadata})
+    with pytest.raises(ModelFileError, match=f"odd.safetensors: {message}"):
+        load_model_file(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t["classifier.bias"].fill_(float("nan")), "weight classifier.bias is not finite everywhere"),
+        (lambda t: t.update({"classifier.weight": t["classifier.weight"].to(torch.int8)}), "weight classifier.weight is torch.int8, not floating point"),
+    ],
+)
+def test_weights_that_are_not_finite_floats_are_refused(tmp_path, change, message):
+    """NaN weights read every line as nothing at confidence 1.0, and integer ones loaded silently."""
+    from safetensors.torch import save_file
+
+    model = _tiny("crnn", Alphabet("ab"))
+    tensors = {k: v.clone().contiguous() for k, v in model.net.state_dict().items()}
+    change(tensors)
+    path = tmp_path / "bad.safetensors"
+    save_file(tensors, str(path), metadata={"linescribe": json.dumps(model.describe())})
+    with pytest.raises(ModelFileError, match=f"bad.safetensors: damaged weights \\({message}\\)"):
+        load_model_file(path)
+
+
+def test_a_training_record_with_a_path_that_is_not_utf8_is_saved_and_read_back(tmp_path):
+    """A dataset folder with a Latin-1 name, kept in the training record, stopped the first save."""
+    import os
+
+    model = _tiny("crnn", Alphabet("ab"))
+    model.training = {"datasets": [os.fsdecode(b"/data/caf\xe9")]}
+    save_model(model, tmp_path / "m.safetensors")
+    assert load_model_file(tmp_path / "m.safetensors").training == model.training

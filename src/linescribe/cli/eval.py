@@ -74,7 +74,7 @@ def evaluate(
     model, datasets = split_model_argument(datasets, model, "datasets")
     recognizer = load_reader(model, backend, threads, batch_size=batch_size, decoding=chosen_decoding(**decoding))
     if text_rules is None:
-        text_rules = recognizer.model.training.get("config", {}).get("text_rules", [])
+        text_rules = recognizer.model.text_rules
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
     lines_read = [len(dataset.samples) for dataset in loaded]
     if ids:

@@ -51,6 +51,14 @@ class TrainedModel:
 
         return "onnx" if isinstance(self.net, OnnxNet) else "torch"
 
+    @property
+    def text_rules(self) -> list[str]:
+        """The text rules its training applied to the transcriptions (``eval`` applies them to the
+        references too); none when the file does not say, or says it in another shape."""
+        config = self.training.get("config")
+        rules = config.get("text_rules") if isinstance(config, dict) else None
+        return [rule for rule in rules if isinstance(rule, str)] if isinstance(rules, list) else []
+
     def describe(self) -> dict[str, Any]:
         """The JSON document stored in the file."""
         return {
@@ -68,10 +76,12 @@ class TrainedModel:
 
 def parse_document(text: str, path: str | Path) -> dict[str, Any]:
     """The model document from its JSON text, checked for the format tag and version."""
+    if not isinstance(text, (str, bytes)):
+        raise ModelFileError(f"{path}: damaged model description (a {type(text).__name__}, not JSON text)")
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path}: damaged model description ({error})") from None
+    except (ValueError, RecursionError) as error:  # malformed, nested past Python's stack, a number too long
+        raise ModelFileError(f"{path}: damaged model description ({type(error).__name__}: {str(error)[:200]})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: model description has no '{FORMAT_NAME}' format tag")
     version = document.get("version", 0)
@@ -96,8 +106,16 @@ def read_safetensors_header(path: str | Path) -> dict[str, Any]:
             header = json.loads(handle.read(size))
         if not isinstance(header, dict):
             raise ValueError("header is not a JSON object")
-    except (OSError, ValueError) as error:
-        raise ModelFileError(f"{path}: not a safetensors model file ({error})") from None
+        for name, entry in header.items():
+            if name != "__metadata__" and not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("dtype"), str)
+                and isinstance(entry.get("shape"), list)
+                and all(isinstance(side, int) and side >= 0 for side in entry["shape"])
+            ):
+                raise ValueError(f"tensor {name[:80]!r} has no valid shape and dtype")
+    except (OSError, ValueError, RecursionError) as error:
+        raise ModelFileError(f"{path}: not a safetensors model file ({str(error)[:200]})") from None
     return header
 
 
@@ -110,9 +128,16 @@ def read_safetensors_document(path: str | Path) -> dict[str, Any]:
     return parse_document(metadata[METADATA_KEY], path)
 
 
+DOCUMENT_FIELDS = {"arch": str, "name": str, "hparams": dict, "training": dict, "metrics": dict}
+"""The document's fields whose type the rest of linescribe takes for granted."""
+
+
 def model_from_document(document: dict[str, Any], net: Any, path: str | Path) -> TrainedModel:
     """A TrainedModel of ``net`` with the description in ``document``; missing or bad fields name the file."""
     try:
+        for key, kind in DOCUMENT_FIELDS.items():
+            if key in document and not isinstance(document[key], kind):
+                raise TypeError(f"{key} is a {type(document[key]).__name__}, not a {kind.__name__}")
         hparams = dict(document.get("hparams", {}))
         preprocessing = Preprocessing.from_dict(document["preprocess"])
         # earlier files could also state the line height as a hyper-parameter: it must agree

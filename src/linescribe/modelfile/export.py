@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ import torch
 from linescribe import __version__
 from linescribe.data.batching import pad_lines
 from linescribe.errors import LinescribeError
-from linescribe.files import write_atomically
+from linescribe.files import json_text, write_atomically
 from linescribe.modelfile.cache import export_cache_entry
 from linescribe.modelfile.document import METADATA_KEY, TrainedModel
 from linescribe.modelfile.onnx_runtime import INPUT_NAMES, OUTPUT_NAMES, load_onnx_model
@@ -64,10 +64,16 @@ class ExportCheck:
     """Largest difference, in the ONNX graph, between a line read alone and inside the batch."""
 
 
+_EXPORTING = threading.Lock()
+"""One export at a time: two that overlapped restored file descriptor 2 in the wrong order (stderr
+left pointing at a deleted file), and the exporter's tracing is not thread-safe either."""
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
     """The exporter's C++ code logs shape-inference notes about packed sequences straight to file
-    descriptor 2; they are harmless (the export is checked numerically), so they are dropped."""
+    descriptor 2; they are harmless (the export is checked numerically), so they are dropped.
+    Hold ``_EXPORTING`` around it."""
     saved = os.dup(2)
     try:
         with tempfile.TemporaryFile() as sink:
@@ -86,14 +92,15 @@ def _random_lines(model: TrainedModel, count: int, rng: np.random.Generator) -> 
     if preprocessing.width is not None:
         widths = [preprocessing.width] * count
     else:
-        widths = rng.integers(preprocessing.min_width, min(preprocessing.max_width, 640), size=count, endpoint=True).tolist()
+        high = max(preprocessing.min_width, min(preprocessing.max_width, 640))
+        widths = rng.integers(preprocessing.min_width, high, size=count, endpoint=True).tolist()
     return [rng.random((preprocessing.height, width), dtype=np.float32) for width in widths]
 
 
 def _trace(net: torch.nn.Module, model: TrainedModel) -> bytes:
     images, widths = pad_lines(_random_lines(model, 3, np.random.default_rng(1)))
     buffer = io.BytesIO()
-    with warnings.catch_warnings(), _native_stderr_silenced(), torch.inference_mode():
+    with _EXPORTING, warnings.catch_warnings(), _native_stderr_silenced(), torch.inference_mode():
         # the legacy exporter warns that it is legacy, that the trace takes the packing branch
         # for granted and that LSTM batch sizes may vary: all intended, all checked after
         warnings.simplefilter("ignore")
@@ -144,7 +151,7 @@ def _with_metadata(graph: bytes, model: TrainedModel, half: bool) -> bytes:
     document["storage"] = "float16" if half else "float32"
     document["export"] = {"format": "onnx", "opset": OPSET, "torch": torch.__version__, "linescribe": __version__}
     entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(document, ensure_ascii=False)
+    entry.key, entry.value = METADATA_KEY, json_text(document)  # a non-UTF-8 dataset path as an escape
     proto.producer_name, proto.producer_version = "linescribe", __version__
     proto.doc_string = f"linescribe {model.arch} line recognizer {model.name!r}: see metadata_props[{METADATA_KEY!r}]"
     onnx.checker.check_model(proto)
@@ -174,7 +181,7 @@ def check_onnx(model: TrainedModel, data: bytes, lines: int = 4, seed: int = 0) 
     n = int(alone_lengths[0])
     alone_diff = float(np.abs(alone[:n, 0] - got[:n, shortest]).max())
     check = ExportCheck(tuple(widths.tolist()), diff, alone_diff)
-    if diff > TOLERANCE or alone_diff > TOLERANCE:
+    if not (diff <= TOLERANCE and alone_diff <= TOLERANCE):  # NaN (weights gone bad) fails too
         raise ExportError(
             f"{name}: ONNX export check failed: log-probs differ from PyTorch by up to {diff:.2e} and a line read alone "
             f"differs from the same line in a batch by {alone_diff:.2e} (limit {TOLERANCE:g})"

@@ -24,6 +24,8 @@ INPUT_NAMES = ("images", "widths")
 """images (N,1,H,W) float32, ink = 1, padded with 0; widths (N,) int64."""
 OUTPUT_NAMES = ("log_probs", "lengths")
 """log_probs (T,N,C) float32; lengths (N,) int64: the valid frames of each line."""
+GRAPH_INTERFACE = (("tensor(float)", 4), ("tensor(int64)", 1), ("tensor(float)", 3), ("tensor(int64)", 1))
+"""The type and rank of each input and output, in that order."""
 
 
 def available_cores() -> int:
@@ -96,6 +98,9 @@ def _document(session: Any, origin: str) -> dict[str, Any]:
     outputs = tuple(node.name for node in session.get_outputs())
     if inputs != INPUT_NAMES or outputs != OUTPUT_NAMES:
         raise ModelFileError(f"{origin}: ONNX graph has inputs {inputs} and outputs {outputs}, expected {INPUT_NAMES} -> {OUTPUT_NAMES}")
+    for node, (kind, rank) in zip((*session.get_inputs(), *session.get_outputs()), GRAPH_INTERFACE, strict=True):
+        if node.type != kind or len(node.shape) != rank:
+            raise ModelFileError(f"{origin}: ONNX graph's {node.name} is a rank-{len(node.shape)} {node.type}, expected rank-{rank} {kind}")
     return parse_document(metadata[METADATA_KEY], origin)
 
 

@@ -100,8 +100,9 @@ def _cached_export(path: Path, threads: int | None, fall_back: bool) -> TrainedM
         from linescribe.modelfile.export import export_to_cache
         from linescribe.modelfile.weights import load_model_file
 
+        trained = load_model_file(path)  # a damaged file is refused as it is, not "read with PyTorch instead"
         try:
-            data = export_to_cache(load_model_file(path), entry, source=path)
+            data = export_to_cache(trained, entry, source=path)
         except Exception as error:  # noqa: BLE001 (the check's ExportError, or an exporter that cannot run)
             failure = error if isinstance(error, LinescribeError) else ModelFileError(
                 f"{path}: cannot export to ONNX ({type(error).__name__}: {error})"

@@ -4,17 +4,23 @@ anyone cannot run code when it is loaded."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from linescribe.errors import LinescribeError, ModelFileError
-from linescribe.files import write_atomically
+from linescribe.files import json_text, write_atomically
 from linescribe.models import build_model
-from linescribe.modelfile.document import METADATA_KEY, TrainedModel, model_from_document, read_safetensors_document
+from linescribe.modelfile.document import (
+    METADATA_KEY,
+    TrainedModel,
+    model_from_document,
+    read_safetensors_document,
+    read_safetensors_header,
+)
 
 
 def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Path:
@@ -28,7 +34,8 @@ def save_model(model: TrainedModel, path: str | Path, half: bool = False) -> Pat
         tensors[name] = tensor
     document = model.describe()
     document["storage"] = "float16" if half else "float32"
-    data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(document, ensure_ascii=False)})
+    # json_text: a dataset path that is not UTF-8 (kept in the training record) as an escape, not a lone surrogate
+    data = safetensors_bytes(tensors, metadata={METADATA_KEY: json_text(document)})
     try:
         write_atomically(path, data)
     except OSError as error:
@@ -45,6 +52,9 @@ def load_model_file(path: str | Path) -> TrainedModel:
     path = Path(path)
     model = model_from_document(read_safetensors_document(path), None, path)
     arch = model.arch
+    tensors = len(read_safetensors_header(path)) - 1  # less __metadata__
+    if _structure(model.hparams) > tensors:  # 20,000 declared blocks took 25 s and 570 MB to build and refuse
+        raise ModelFileError(f"{path}: its description asks for more layers than its {tensors} weights can fill")
 
     def build() -> torch.nn.Module:
         try:
@@ -74,6 +84,23 @@ def load_model_file(path: str | Path) -> TrainedModel:
         raise ModelFileError(f"{path}: damaged weights ({error})") from None
     net = build()
     dtypes = {name: tensor.dtype for name, tensor in net.state_dict().items()}
+    for name, tensor in state.items():
+        if dtypes[name].is_floating_point and not (tensor.is_floating_point() and bool(torch.isfinite(tensor).all())):
+            problem = "is not finite everywhere" if tensor.is_floating_point() else f"is {tensor.dtype}, not floating point"
+            raise ModelFileError(f"{path}: damaged weights (weight {name} {problem})")
     net.load_state_dict({name: tensor.to(dtypes[name]) for name, tensor in state.items()})
     model.net = net.eval()
     return model
+
+
+def _structure(hparams: dict[str, Any]) -> int:
+    """How many layers or blocks the hyper-parameters ask for, each of which needs at least one
+    weight of its own: the entries of list settings (channels, pools, squeeze-excitation flags
+    per block) and the depths (``*_depth``, ``*_layers``)."""
+
+    def entries(value: Any) -> int:
+        return sum(entries(item) for item in value) if isinstance(value, list) else 1
+
+    counts = [entries(value) for value in hparams.values() if isinstance(value, list)]
+    depths = [value for key, value in hparams.items() if key.endswith(("_depth", "_layers")) and isinstance(value, int)]
+    return sum(counts) + sum(depths)
