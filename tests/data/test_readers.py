@@ -523,6 +523,49 @@ def test_page_finds_the_image_of_transkribus_and_ocrd_exports_in_the_folders_abo
     assert samples_of(read("page", ocrd))["letter_001/l1"].path == page_folder / "OCR-D-IMG" / "scan_0001.png"
 
 
+def test_a_page_file_read_from_inside_its_folder_finds_the_image_above(page_folder: Path, monkeypatch) -> None:
+    """Read as ``page:x.xml`` from inside Transkribus's ``page/`` folder, ``Path("x.xml").parent.parent``
+    is still ``.``: every line was dropped as "image file missing"."""
+    transkribus = page_folder / "page"
+    transkribus.mkdir()
+    (page_folder / "letter_001.xml").rename(transkribus / "letter_001.xml")
+    monkeypatch.chdir(transkribus)
+    assert samples_of(read("page", Path("letter_001.xml")))["letter_001/l1"].path.resolve() == page_folder / "letter_001.png"
+
+
+def test_an_exports_other_xml_files_are_left_out_and_the_format_is_sniffed_from_all(page_folder: Path) -> None:
+    """A Transkribus export's mets.xml and metadata.xml were skipped entries (refused under
+    --strict), and with its alto/ copy the format guessed depended on the number of pages."""
+    (page_folder / "mets.xml").write_text("<mets><fileSec/></mets>", encoding="utf-8")
+    (page_folder / "metadata.xml").write_text("<trpDocMetadata/>", encoding="utf-8")
+    entries = read("page", page_folder)
+    assert list(samples_of(entries)) and not [id for id in reasons_of(entries) if id.endswith(".xml")]
+    (page_folder / "zz_alto").mkdir()  # listed after every page: the first five files held no ALTO
+    (page_folder / "zz_alto" / "letter_001.xml").write_text("<alto/>", encoding="utf-8")
+    with pytest.raises(DatasetError, match="looks like several formats .page, alto."):
+        parse_spec(str(page_folder))
+    lone = page_folder / "mets.xml"
+    assert reasons_of(read("page", lone)) == {str(lone): "root element is mets, not PcGts"}  # named alone: an error
+
+
+def test_a_weight_and_a_split_in_either_order(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("file\ttext\tsplit\na.png\tx\tval\n", encoding="utf-8")
+    for spec in (f"tsv:{manifest}#val@2", f"tsv:{manifest}@2#val"):
+        assert parse_spec(spec) == DatasetSpec("tsv", manifest, 2.0, "val")
+
+
+def test_a_manifest_written_on_windows_finds_its_images(tmp_path: Path, line_image: Callable[..., Path]) -> None:
+    from linescribe.data.readers.manifest import image_paths
+
+    (tmp_path / "lines").mkdir()
+    line_image(tmp_path / "lines" / "b.png")
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("lines\\b.png\tsome text\n", encoding="utf-8")
+    assert [sample.path for sample in samples_of(read("tsv", manifest)).values()] == [tmp_path / "lines" / "b.png"]
+    assert image_paths(manifest) == [str(tmp_path / "lines" / "b.png")]
+
+
 def test_page_folder_skips_broken_files_and_never_expands_entities(page_folder: Path) -> None:
     shutil.copytree(FIXTURES / "page" / "invalid", page_folder / "invalid")
     assert READERS["page"].sniff(page_folder)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from linescribe.data.sample import Sample
-from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
+from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group, warn_unmatched_ids
 from linescribe.errors import DatasetError
 
 
@@ -174,6 +174,26 @@ def test_too_coarse_writers_fall_back_to_groups_with_a_warning(caplog: pytest.Lo
     assert len(val) == 100 and len(train) == 900
     assert {sample.writer for sample in val} <= {sample.writer for sample in train}  # shared, as warned
     assert any("the splits share writers" in record.getMessage() for record in caplog.records)
+
+
+def test_writers_chained_into_one_unit_by_shared_pages_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """A postscript in another hand ties three writers into one unit: the warning counted units, not writers."""
+    pages = {"p1": ["w1"] * 9 + ["w2"], "p2": ["w2"] * 9 + ["w3"], "p3": ["w1"] * 10, "p4": ["w2"] * 10, "p5": ["w3"] * 20}
+    samples = make_samples([(f"{page}/l{n}", page, writer) for page, writers in pages.items() for n, writer in enumerate(writers)])
+    with caplog.at_level("WARNING"):
+        train, val, _ = split_by_group(samples, val_fraction=0.2, seed=0)
+    assert val and {sample.writer for sample in val} <= {sample.writer for sample in train}
+    assert any("the splits share writers" in record.getMessage() for record in caplog.records)
+
+
+def test_ids_that_select_nothing_are_counted_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A typo or another id style in a split list lost its lines without a word."""
+    samples = iam_like(forms=3, lines_per_form=2)
+    ids = {samples[0].group, samples[2].id, "A01-002U", "f99"}
+    with caplog.at_level("WARNING"):
+        warn_unmatched_ids("val.lst", ids, samples)
+    assert [record.getMessage() for record in caplog.records] == ["val.lst: 2 of its 4 ids match no line, page or form (such as 'A01-002U')"]
+    assert [sample.id for sample in filter_by_ids(samples, ids)] == [samples[0].id, samples[1].id, samples[2].id]
 
 
 def test_a_fraction_far_from_the_one_asked_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:

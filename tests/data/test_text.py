@@ -26,6 +26,7 @@ def test_two_struck_words_side_by_side_are_not_illegible_ink():
 
 def test_quotes_and_long_s():
     assert apply_rules("l’homme “dit”", ["quotes"]) == "l'homme \"dit\""
+    assert apply_rules("„Wort“ und ‚Wort‘ ‛x‟", ["quotes"]) == "\"Wort\" und 'Wort' 'x\""  # both German pairs
     assert apply_rules("laisſe", ["long-s"]) == "laisse"
     assert apply_rules("l’homme", []) == "l’homme"
 

@@ -27,6 +27,11 @@ def test_lengths_cut_off_padding_frames():
     assert hypothesis.text == "a"
 
 
-def test_all_blank_is_empty_with_full_confidence():
-    (hypothesis,) = greedy_decode(_log_probs([[0.9, 0.05, 0.05]] * 3), torch.tensor([3]), Alphabet("ab"))
-    assert hypothesis.text == "" and hypothesis.confidence == 1.0
+def test_an_empty_reading_is_as_confident_as_its_least_certain_blank():
+    """An empty reading was given confidence 1.0 even where a character almost won a frame."""
+    (clear,) = greedy_decode(_log_probs([[0.99, 0.005, 0.005]] * 3), torch.tensor([3]), Alphabet("ab"))
+    assert clear.text == "" and round(clear.confidence, 2) == 0.99
+    (doubtful,) = greedy_decode(_log_probs([[0.99, 0.005, 0.005], [0.5, 0.45, 0.05]]), torch.tensor([2]), Alphabet("ab"))
+    assert doubtful.text == "" and round(doubtful.confidence, 2) == 0.5
+    (nothing,) = greedy_decode(_log_probs([[0.99, 0.005, 0.005]]), torch.tensor([0]), Alphabet("ab"))
+    assert nothing.text == "" and nothing.confidence == 1.0

@@ -67,7 +67,7 @@ def evaluate(
     WER = the same over whitespace-separated words.
     """
     from linescribe.data.dataset import load_datasets
-    from linescribe.data.splits import filter_by_ids, read_split_file
+    from linescribe.data.splits import filter_by_ids, read_split_file, warn_unmatched_ids
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
     from linescribe.files import text_bytes, write_atomically
@@ -79,6 +79,7 @@ def evaluate(
     lines_read = [len(dataset.samples) for dataset in loaded]
     if ids:
         listed = read_split_file(ids)
+        warn_unmatched_ids(ids, listed, (sample for dataset in loaded for sample in dataset.samples))
         for dataset in loaded:
             dataset.samples = filter_by_ids(dataset.samples, listed)
     samples = [sample for dataset in loaded for sample in dataset.samples]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from linescribe.data.sample import Sample
@@ -31,17 +31,26 @@ def read_split_file(path: Path) -> set[str]:
     return ids
 
 
-def _matches(sample: Sample, ids: set[str]) -> bool:
-    """By line id, by group, or by a leading part of a path-like id (``page`` of ``page/line``)."""
-    if sample.id in ids or sample.group in ids:
-        return True
+def _named(sample: Sample, ids: set[str]) -> set[str]:
+    """The ids that select the sample: its line id, its group, or a leading part of a path-like
+    id (``page`` of ``page/line``)."""
     parts = sample.id.split("/")
-    return any("/".join(parts[:end]) in ids for end in range(1, len(parts)))
+    return ids & {sample.id, sample.group, *("/".join(parts[:end]) for end in range(1, len(parts)))}
 
 
 def filter_by_ids(samples: Sequence[Sample], ids: set[str]) -> list[Sample]:
     """The samples a split file selects: IAM form lists name groups, the Aachen lists name lines."""
-    return [sample for sample in samples if _matches(sample, ids)]
+    return [sample for sample in samples if _named(sample, ids)]
+
+
+def warn_unmatched_ids(source: Path | str, ids: set[str], samples: Iterable[Sample]) -> None:
+    """Say how many of a list's ids select none of the lines read (a typo, another id style),
+    whose lines would otherwise be missing without a word."""
+    used: set[str] = set()
+    for sample in samples:
+        used |= _named(sample, ids)
+    if unused := sorted(ids - used):
+        log.warning("%s: %d of its %d ids match no line, page or form (such as %r)", source, len(unused), len(ids), unused[0])
 
 
 TRAIN, VAL, TEST = 0, 1, 2
@@ -169,7 +178,7 @@ def split_by_group(
         group_lines = _lines(group_sizes, group_split_of)
         emptied = [split for split in (VAL, TEST) if targets[split] and not lines[split] and group_lines[split]]
         if emptied or _distance(group_lines, targets) < _distance(lines, targets):  # a held-out split, even too big, beats none
-            if len(sizes) > 1:  # with a single writer, writer-disjoint was never possible
+            if len({sample.writer for sample in samples if sample.writer}) > 1:  # one writer: never possible
                 log.warning(
                     "the writers are too few or too unequal to hold out %s of the lines by writer: "
                     "the split keeps groups whole, but the splits share writers",

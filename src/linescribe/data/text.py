@@ -18,7 +18,11 @@ ILLEGIBLE = ("><", "<>")
 """Illegible ink: ``><`` in CREMMA and Copiste, ``<>`` in Copiste and two ../shared sets (mss19's
 Vivien folder, mss20's Badinter letters)."""
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"'})
+_QUOTES = str.maketrans(
+    {"’": "'", "‘": "'", "‚": "'", "‛": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"', "‟": '"'}
+)
+"""Typographic quotes to ASCII, both pairs of each kind: German and Polish low quotes (``„…“``,
+``‚…‘``) and the reversed ones (``‛``, ``‟``) too."""
 _CREMMA_MARKUP = re.compile("|".join(map(re.escape, ILLEGIBLE)) + r"|>([^<>]+)<")
 """Illegible marks and struck words (``>word<``), found in one left-to-right pass: two struck
 words side by side (``>Cery<>Cerry<``) are two struck words, not illegible ink, and ``<> a <>``

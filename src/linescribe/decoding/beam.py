@@ -33,7 +33,7 @@ import numpy as np
 from linescribe.alphabet import BLANK_ID, Alphabet
 from linescribe.decoding.alignment import align_chars, ctc_log_likelihood
 from linescribe.decoding.frames import frame_array
-from linescribe.decoding.hypothesis import Alternative, Hypothesis
+from linescribe.decoding.hypothesis import Alternative, Hypothesis, line_confidence
 from linescribe.errors import LinescribeError
 from linescribe.lm import (
     DEFAULT_LM_WEIGHT,
@@ -384,8 +384,7 @@ class BeamDecoder:
         text = results[0][0]
         aligned = align_chars(log_probs, alphabet.encode(text))
         confidences = aligned.confidences if aligned else tuple(0.0 for _ in text)
-        confidence = sum(confidences) / len(confidences) if confidences else 1.0
-        return Hypothesis(text, confidence, confidences, alternatives, aligned.frames if aligned else ())
+        return Hypothesis(text, line_confidence(confidences, log_probs), confidences, alternatives, aligned.frames if aligned else ())
 
 
 class LMBeamDecoder(BeamDecoder):

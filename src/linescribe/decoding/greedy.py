@@ -8,19 +8,18 @@ import numpy as np
 
 from linescribe.alphabet import BLANK_ID, Alphabet
 from linescribe.decoding.frames import frame_array
-from linescribe.decoding.hypothesis import Hypothesis
+from linescribe.decoding.hypothesis import Hypothesis, line_confidence
 
 
 def greedy_decode(log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypothesis]:
     """log_probs (T,N,C), lengths (N,) (numpy arrays or torch tensors) -> one Hypothesis per line.
 
     A character's confidence is the highest frame probability among the frames that produced it,
-    and its frames are the run of them; the line's confidence is the mean of its characters' (1.0 for an empty line: nothing was
-    claimed).
+    and its frames are the run of them; the line's confidence is ``line_confidence``'s.
     """
-    frames = frame_array(log_probs)
-    best_ids = frames.argmax(axis=-1)
-    best_probs = np.exp(np.take_along_axis(frames, best_ids[..., None], axis=-1)[..., 0]).T
+    log_prob_frames = frame_array(log_probs)
+    best_ids = log_prob_frames.argmax(axis=-1)
+    best_probs = np.exp(np.take_along_axis(log_prob_frames, best_ids[..., None], axis=-1)[..., 0]).T
     best_ids = best_ids.T
     hypotheses = []
     for line, length in enumerate(lengths.tolist()):
@@ -39,6 +38,6 @@ def greedy_decode(log_probs: Any, lengths: Any, alphabet: Alphabet) -> list[Hypo
                     confidences[-1] = max(confidences[-1], prob)
                     frames[-1] = (frames[-1][0], frame + 1)
             previous = class_id
-        confidence = sum(confidences) / len(confidences) if confidences else 1.0
+        confidence = line_confidence(confidences, log_prob_frames[:length, line])
         hypotheses.append(Hypothesis("".join(chars), confidence, tuple(confidences), char_frames=tuple(frames)))
     return hypotheses

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from linescribe.alphabet import BLANK_ID
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Hypothesis:
     """Decoded text with a confidence in [0, 1] per character and for the whole line.
 
     ``char_confidences[i]`` belongs to ``text[i]``: the highest probability the network gave that
-    character on the frames that wrote it. The line's confidence is their mean. ``char_frames[i]``
+    character on the frames that wrote it. The line's confidence is their mean (``line_confidence``). ``char_frames[i]``
     is ``(first, last + 1)`` of those frames: where in the line the network wrote ``text[i]``
     (empty when the text could not be aligned). Beam decoders also fill ``alternatives`` (best
     first, the first being ``text``).
@@ -54,3 +59,13 @@ class Hypothesis:
             elif start is None:
                 start = index
         return tuple(words)
+
+
+def line_confidence(char_confidences: Sequence[float], log_probs: np.ndarray) -> float:
+    """A reading's confidence: the mean of its characters', or for an empty reading the lowest
+    probability of blank over the line's frames ``log_probs`` (T, C), how near it came to
+    reading a character (a stretch of blank paper is near 1, a line the network could not make
+    out well below); 1.0 for a line of no frames."""
+    if char_confidences:
+        return sum(char_confidences) / len(char_confidences)
+    return float(np.exp(log_probs[:, BLANK_ID].min())) if len(log_probs) else 1.0

@@ -31,7 +31,7 @@ from typing import Any
 from linescribe.alphabet import Alphabet
 from linescribe.decoding.alignment import align_chars
 from linescribe.decoding.frames import frame_array
-from linescribe.decoding.hypothesis import Alternative, Hypothesis
+from linescribe.decoding.hypothesis import Alternative, Hypothesis, line_confidence
 from linescribe.errors import LinescribeError
 from linescribe.lm.words import APOSTROPHES, LIGATURES, find_words, word_key
 
@@ -222,9 +222,9 @@ class SpellCorrected:
             if aligned is None:
                 corrected.append(hypothesis)
                 continue
-            confidences = aligned.confidences
-            confidence = sum(confidences) / len(confidences) if confidences else 1.0
-            corrected.append(Hypothesis(text, confidence, confidences, _led_by(text, hypothesis.alternatives), aligned.frames))
+            confidence = line_confidence(aligned.confidences, frames[:length, line])
+            alternatives = _led_by(text, hypothesis.alternatives)
+            corrected.append(Hypothesis(text, confidence, aligned.confidences, alternatives, aligned.frames))
         return corrected
 
 

@@ -26,7 +26,7 @@ from linescribe.data.preprocess import Preprocessing
 from linescribe.data.readers import parse_spec
 from linescribe.data.sample import Point, Sample
 from linescribe.data.synth import LineSynthesizer
-from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group
+from linescribe.data.splits import filter_by_ids, read_split_file, split_by_group, warn_unmatched_ids
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import WEIGHTLESS_HPARAMS, build_model, get_architecture, resolve_hparams, weight_shaping
 from linescribe.files import check_writable, write_atomically
@@ -148,9 +148,12 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
     train_sets = load_datasets(config.train, config.strict, config.text_rules)
     val_ids = read_split_file(config.val_ids) if config.val_ids else None
     train_ids = read_split_file(config.train_ids) if config.train_ids else None
+    if train_ids is not None:
+        warn_unmatched_ids(config.train_ids, train_ids, (sample for dataset in train_sets for sample in dataset.samples))
     if config.val:
         val_sets = load_datasets(config.val, config.strict, config.text_rules)
         if val_ids is not None:
+            warn_unmatched_ids(config.val_ids, val_ids, (sample for dataset in val_sets for sample in dataset.samples))
             for dataset in val_sets:
                 dataset.samples = filter_by_ids(dataset.samples, val_ids)
             # by id only within the same dataset: another dataset's "0001" is another line
@@ -169,6 +172,8 @@ def _select(config: TrainConfig) -> tuple[list[LoadedDataset], list[LoadedDatase
                 dataset.samples = kept
     else:
         val_sets = [LoadedDataset(dataset.spec, []) for dataset in train_sets]
+        if val_ids is not None:
+            warn_unmatched_ids(config.val_ids, val_ids, (sample for dataset in train_sets for sample in dataset.samples))
         for dataset, held_out in zip(train_sets, val_sets):
             if val_ids is not None:
                 held_out.samples = filter_by_ids(dataset.samples, val_ids)

@@ -83,25 +83,36 @@ def _names_a_path(text: str, base: Path | None) -> bool:
     return _located(rest if colon and prefix in READERS else text, base).exists()
 
 
+def _weight_off(text: str, spec: str, base: Path | None) -> tuple[str, float | None]:
+    """``text`` without a ``@WEIGHT`` at its end, and the weight (None when it has none, or when
+    the whole text names a path that exists)."""
+    match = _WEIGHT.search(text)
+    if not match or _names_a_path(text, base):
+        return text, None
+    weight = float(match[1])
+    if not (weight > 0 and math.isfinite(weight)):
+        raise DatasetError(f"{spec}: the weight after @ must be a positive number")
+    return text[: match.start()], weight
+
+
 def parse_spec(spec: str, base: Path | None = None) -> DatasetSpec:
     """``path``, ``format:path``, ``path@2.5`` or ``format:path@0.5`` as a DatasetSpec; a
-    manifest path may end in ``#SPLIT`` (``manifest.tsv#train``) to take the rows of one split.
+    manifest path may end in ``#SPLIT`` (``manifest.tsv#train``, before or after a weight) to
+    take the rows of one split.
 
     A ``prefix:`` is a format only when it is a known reader name, so other paths may hold ``:``;
     ``@N`` and ``#SPLIT`` are taken as such only when the whole path does not exist.
     Without a format, the path is sniffed; a missing path or an unknown format is a DatasetError.
     A relative path is read from ``base`` when given (a resumed run's own folder), else from here.
     """
-    text, weight = spec.strip(), 1.0
-    match = _WEIGHT.search(text)
-    if match and not _names_a_path(text, base):
-        text, weight = text[: match.start()], float(match[1])
-        if not (weight > 0 and math.isfinite(weight)):
-            raise DatasetError(f"{spec}: the weight after @ must be a positive number")
+    text, weight = _weight_off(spec.strip(), spec, base)
     split = None
     before, hash_sign, name = text.rpartition("#")
     if hash_sign and _SPLIT.fullmatch(name) and not _names_a_path(text, base):
         text, split = before, name
+        if weight is None:  # PATH@WEIGHT#SPLIT as well as PATH#SPLIT@WEIGHT
+            text, weight = _weight_off(text, spec, base)
+    weight = 1.0 if weight is None else weight
     prefix, colon, rest = text.partition(":")
     fmt = prefix if colon and prefix in READERS else None
     path = _located(rest if fmt else text, base)

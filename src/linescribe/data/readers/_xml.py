@@ -23,9 +23,6 @@ from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry, 
 from linescribe.data.sample import Point, Sample, Skipped
 from linescribe.errors import DatasetError, ImageError, printable
 
-SNIFF_FILES = 5
-"""A folder is sniffed by the first few XML files, so one stray file cannot hide the format."""
-
 MAX_COORDINATE = float(MAX_PIXELS)
 """No page we decode has a side longer than this; beyond it a coordinate is garbage (and its
 arithmetic could overflow to infinity)."""
@@ -173,7 +170,7 @@ def sniff_xml(path: Path, root: str) -> bool:
     """An .xml file whose root element is ``root``, or a folder whose first XML files include one."""
     if path.is_file():
         return path.suffix.lower() == ".xml" and root_name(path) == root
-    return path.is_dir() and any(root_name(file) == root for file in xml_files(path)[:SNIFF_FILES])
+    return path.is_dir() and any(root_name(file) == root for file in xml_files(path))
 
 
 def find_image(xml_path: Path, image_name: str) -> Path | None:
@@ -183,7 +180,8 @@ def find_image(xml_path: Path, image_name: str) -> Path | None:
     ``doc/page/`` and the image in ``doc/``; OCR-D's ``imageFilename`` is relative to the
     workspace, one level above its ``OCR-D-GT-*/`` folders."""
     candidates = []
-    for folder in (xml_path.parent, xml_path.parent.parent, xml_path.parent.parent.parent):
+    absolute = Path(os.path.abspath(xml_path)).parent  # "x.xml".parent.parent is "." again: up from where it lies
+    for folder in (xml_path.parent, absolute.parent, absolute.parent.parent):
         if image_name:
             candidates += [folder / image_name, folder / PureWindowsPath(image_name).name]
         candidates += [folder / f"{xml_path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
@@ -264,7 +262,9 @@ def read_xml_pages(path: Path, root: str, parse_page: ParsePage, dataset: Path |
             yield Skipped(str(xml_path), document)
             continue
         if local_name(document) != root:
-            yield Skipped(str(xml_path), f"root element is {local_name(document)}, not {root}")
+            if not in_folder:  # a file named alone that is not this format is an error
+                yield Skipped(str(xml_path), f"root element is {local_name(document)}, not {root}")
+            # in a folder it is another file: an export's METS or metadata, the other format's copy
             continue
         layout = parse_page(xml_path, document)
         image = find_image(xml_path, layout.image_name)

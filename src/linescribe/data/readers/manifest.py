@@ -21,7 +21,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from linescribe.data.readers._common import IMAGE_MISSING, is_file, line_entry, page_group
 from linescribe.data.sample import Sample, Skipped
@@ -202,8 +202,21 @@ def image_paths(manifest: Path) -> list[str]:
     for number, row in rows:
         if column >= len(row) or not row[column].strip():
             raise DatasetError(f"{manifest}: row {number} names no image")
-        paths.append(str(manifest.parent / row[column].strip()))
+        paths.append(str(_on_disk(manifest.parent, row[column].strip())))
     return paths
+
+
+def _on_disk(folder: Path, name: str) -> Path:
+    """The image a manifest row names, relative to its folder: as written, or, when that is not
+    there and the name has backslashes (a manifest written on Windows: ``lines\\a.png``), with
+    them as folder separators. A backslash is a legal character in a file name here, so the name as
+    written comes first."""
+    path = folder / name
+    if "\\" in name and not is_file(path):
+        turned = folder / PureWindowsPath(name).as_posix()
+        if is_file(turned):
+            return turned
+    return path
 
 
 def read(manifest: Path, split: str | None = None) -> Iterator[Sample | Skipped]:
@@ -286,7 +299,7 @@ def _read(manifest: Path, split: str | None) -> Iterator[Sample | Skipped]:
                 continue
         relative = Path(row[image_column].strip())
         line_id = row[id_column].strip() if id_column is not None else ids_by_image[relative]
-        path = folder / relative
+        path = _on_disk(folder, row[image_column].strip())
         if not is_file(path):
             yield Skipped(line_id, IMAGE_MISSING)
             continue
