@@ -186,6 +186,13 @@ def test_writers_chained_into_one_unit_by_shared_pages_are_warned_about(caplog: 
     assert any("the splits share writers" in record.getMessage() for record in caplog.records)
 
 
+def test_a_hash_inside_an_id_is_part_of_it(tmp_path: Path) -> None:
+    """``adapt`` holds out ``folio#02`` through a split file, which cut it to ``folio``: the line was trained on."""
+    listed = tmp_path / "held-out.txt"
+    listed.write_text("# held out\nfolio#02\na01-000u  # a form\n", encoding="utf-8")
+    assert read_split_file(listed) == {"folio#02", "a01-000u"}
+
+
 def test_ids_that_select_nothing_are_counted_in_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     """A typo or another id style in a split list lost its lines without a word."""
     samples = iam_like(forms=3, lines_per_form=2)

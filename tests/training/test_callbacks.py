@@ -82,3 +82,30 @@ def test_unreadable_lines_of_every_process_are_counted_once(monkeypatch):
     monkeypatch.setattr(torch.distributed, "all_gather_object", all_gather_object)
     here.merge_across_processes()
     assert (here.train, here.val, here.count) == ({1, 4, 9}, {7}, 4)
+
+
+def test_an_interrupt_during_a_validation_keeps_the_last_validations_checkpoint(tmp_path):
+    """Saved mid-validation, a resumed run scored that step on the lines read after the resume
+    (or, after SIGTERM, never validated it)."""
+    from types import SimpleNamespace
+
+    from linescribe.training.callbacks import CheckpointOnInterrupt
+
+    saved = []
+    trainer = SimpleNamespace(global_step=6, world_size=1, validating=True, save_checkpoint=saved.append)
+    CheckpointOnInterrupt(tmp_path / "last.ckpt").on_exception(trainer, None, KeyboardInterrupt())
+    assert saved == []
+    trainer.validating = False
+    CheckpointOnInterrupt(tmp_path / "last.ckpt").on_exception(trainer, None, KeyboardInterrupt())
+    assert saved == [tmp_path / "last.ckpt"]
+
+
+def test_a_run_stopped_by_sigterm_exits_with_a_killed_process_status():
+    """Lightning's SIGTERMException is a SystemExit without a code: an interrupted run exited 0."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from linescribe.cli.train import exit_status_on_sigterm
+
+    with pytest.raises(SystemExit) as stopped, exit_status_on_sigterm():
+        raise SIGTERMException
+    assert stopped.value.code == 143

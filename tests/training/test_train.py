@@ -64,6 +64,17 @@ def test_interrupt_leaves_checkpoint_and_resume_continues(tmp_path, monkeypatch)
     assert result.model_path.is_file()
 
 
+def test_a_resumed_run_whose_time_budget_is_spent_says_so(tmp_path, caplog):
+    """--max-time counts the whole run: a resume with the first run's budget trained one step and
+    stopped without a word."""
+    data = write_gt_folder(tmp_path / "lines", line_texts(12))
+    output = tmp_path / "run"
+    train(tiny_train_config(data, output, max_steps=100_000, max_time="00:00:00:03", val_every=1))
+    with caplog.at_level("WARNING"):
+        train(tiny_train_config(data, output, max_steps=100_000, max_time="00:00:00:03", val_every=1, resume=True))
+    assert any("--max-time 00:00:00:03 counts the whole run, resumes included, and is spent" in r.getMessage() for r in caplog.records)
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     data = write_gt_folder(tmp_path / "lines", line_texts(4))
     with pytest.raises(LinescribeError, match="nothing to resume"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from linescribe.cli.train import config_defaults, config_option, quiet_lightning
+from linescribe.cli.train import config_defaults, config_option, exit_status_on_sigterm, quiet_lightning
 from linescribe.data.text import parse_rules
 from linescribe.training.config import AdaptConfig
 
@@ -51,7 +51,8 @@ def adapt(model: str, datasets: tuple[str, ...], output: Path, val: tuple[str, .
         text_rules=None if text_rules is None else parse_rules(text_rules),
         **options,
     )
-    result = run_adaptation(config)
+    with exit_status_on_sigterm():
+        result = run_adaptation(config)
     lines = f"{result.train_lines} lines trained on, {result.held_out_lines} held out"
     if result.skipped:
         reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped.items(), key=lambda item: -item[1]))

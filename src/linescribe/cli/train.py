@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,23 @@ LIGHTNING_NOISE = (
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # Lightning calling torch's older pytree API
     r"The number of training batches \(\d+\) is smaller than the logging interval.*",  # short runs log at epoch ends
 )
+
+
+SIGTERM_STATUS = 128 + 15
+"""What a shell reports for a process killed by SIGTERM."""
+
+
+@contextlib.contextmanager
+def exit_status_on_sigterm() -> Iterator[None]:
+    """A run stopped by SIGTERM (its resumable checkpoint saved) ends with status 143, as a killed
+    process does: Lightning's SIGTERMException is a SystemExit without a code, which exited 0, so
+    scripts, ``&&`` chains and a scheduler's ``afterok`` took the interrupted run for a finished one."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    try:
+        yield
+    except SIGTERMException:
+        sys.exit(SIGTERM_STATUS)
 
 
 def quiet_lightning() -> None:
@@ -125,7 +144,8 @@ def train(datasets: tuple[str, ...], output: Path, hparam: tuple[str, ...], **op
     context = click.get_current_context()
     typed = {name for name in options if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
     typed |= {"train"} | ({"val"} if config.val else set()) | ({"hparams"} if hparam else set())
-    result = run_training(config, resume_overrides=typed)
+    with exit_status_on_sigterm():
+        result = run_training(config, resume_overrides=typed)
     if not result.is_global_zero:
         return
     click.echo(

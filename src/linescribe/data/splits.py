@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from linescribe.data.sample import Sample
 from linescribe.errors import DatasetError
 
 log = logging.getLogger(__name__)
+
+
+_COMMENT = re.compile(r"(?:^|\s)#.*")
+"""A comment: ``#`` at the start of a line or after a space; inside an id (``folio#02``, as
+``adapt`` writes the lines it holds out) it is part of the id."""
 
 
 def read_split_file(path: Path) -> set[str]:
@@ -25,7 +31,7 @@ def read_split_file(path: Path) -> set[str]:
         raise DatasetError(f"{path}: split file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path}: cannot read split file ({error})") from None
-    ids = {line.partition("#")[0].strip() for line in text.splitlines()} - {""}
+    ids = {_COMMENT.sub("", line).strip() for line in text.splitlines()} - {""}
     if not ids:
         raise DatasetError(f"{path}: split file lists no ids")
     return ids

@@ -77,7 +77,8 @@ class PatienceAsGiven(EarlyStopping):
 
 
 class CheckpointOnInterrupt(L.Callback):
-    """Ctrl-C (or any crash) during training leaves ``last.ckpt`` for ``--resume``."""
+    """Ctrl-C (or any crash) during training leaves ``last.ckpt`` for ``--resume``; during a
+    validation, the one that validation's predecessor wrote stays."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -86,6 +87,13 @@ class CheckpointOnInterrupt(L.Callback):
         # saving is collective under DDP and the other ranks may not be here: there, the last
         # validation's last.ckpt is what --resume uses
         if trainer.global_step == 0 or trainer.world_size > 1 or isinstance(exception, CheckpointError):
+            return
+        if trainer.validating:
+            # a checkpoint now would resume in the middle of this validation with its counts
+            # lost, scoring the step on the lines read after the resume (or, after SIGTERM, not
+            # at all): the last validation's last.ckpt is the one to resume from
+            log.warning("training stopped during a validation (%s): --resume continues from the last validation's checkpoint %s",
+                        type(exception).__name__, self.path)
             return
         try:
             trainer.save_checkpoint(self.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
 import math
@@ -16,6 +17,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from linescribe.alphabet import Alphabet
@@ -496,6 +498,17 @@ def _build_trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Traine
         raise LinescribeError(f"{machine}: {' '.join(str(error).split())}") from None
 
 
+def _say_if_the_budget_was_spent(trainer: L.Trainer, config: TrainConfig) -> None:
+    """A resumed run whose --max-time was spent stops at once: Lightning's timer counts the whole
+    run, resumes included, which a user who typed the first run's budget again does not expect."""
+    timer = next((callback for callback in trainer.callbacks if isinstance(callback, Timer)), None)
+    if config.resume and timer is not None and (timer.time_remaining() or 0.0) <= 0 and trainer.is_global_zero:
+        log.warning(
+            "--max-time %s counts the whole run, resumes included, and is spent (%s trained): give a larger one to go on",
+            config.max_time, datetime.timedelta(seconds=round(timer.time_elapsed("train"))),
+        )
+
+
 def _trainer(config: TrainConfig, callbacks: list[L.Callback]) -> L.Trainer:
     output = config.output
     val_interval: dict[str, Any] = (
@@ -681,6 +694,7 @@ def train(
         write_atomically(run_file, json.dumps(run_document, indent=2, ensure_ascii=False).encode())
     group_was_ours = not torch.distributed.is_initialized()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last_checkpoint) if config.resume else None)
+    _say_if_the_budget_was_spent(trainer, config)
     if exporter.validated_step != trainer.global_step:
         # the budget (--max-steps, --max-time) ran out between validations: the last steps, the
         # ones at the lowest learning rate of a one-cycle schedule, are judged too, and the
