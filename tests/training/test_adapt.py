@@ -15,7 +15,7 @@ from linescribe.errors import DatasetError, LinescribeError
 from linescribe.inference import load_recognizer
 from linescribe.metrics import ErrorRates
 from linescribe.modelfile import read_model_document
-from linescribe.training.adapt import HELD_OUT_FILE, REJECTED_FILE, adapt, choose_held_out, step_budget, validation_interval
+from linescribe.training.adapt import HELD_OUT_FILE, INTERRUPTED_FILE, REJECTED_FILE, adapt, choose_held_out, step_budget, validation_interval
 from linescribe.training.config import AdaptConfig
 from linescribe.training.run import init_model_path
 
@@ -64,6 +64,24 @@ def test_the_guard_keeps_the_original_when_the_lines_are_mislabelled(tmp_path, o
     assert [p.text for p in recognizer.predict(images)] == _texts(overfit_lines)
     assert read_model_document(result.model_path)["training"]["adaptation"]["kept"] == "original"
     assert (tmp_path / "run" / REJECTED_FILE).is_file()
+
+
+def test_an_adaptation_stopped_before_its_check_leaves_no_unchecked_model(tmp_path, overfit_model, monkeypatch):
+    """Ctrl-C after a validation left that model as the run's model.safetensors, never compared
+    with the original."""
+    import lightning as L
+
+    class StopAfterAValidation(L.Callback):
+        def on_validation_end(self, trainer, pl_module):
+            if trainer.global_step >= 10:
+                raise KeyboardInterrupt
+
+    data = write_gt_folder(tmp_path / "lines", line_texts(24, seed=5))
+    with pytest.raises((KeyboardInterrupt, SystemExit)):
+        adapt(AdaptConfig(data=[str(data)], output=tmp_path / "run", model=str(overfit_model), max_steps=300, **TINY),
+              callbacks=[StopAfterAValidation()])
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert (tmp_path / "run" / INTERRUPTED_FILE).is_file()
 
 
 def test_new_characters_are_added_and_read(tmp_path, overfit_model):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from linescribe.inference import Recognizer
 from linescribe.metrics import ErrorRates
 from linescribe.modelfile import TrainedModel
 from linescribe.modelfile.document import read_safetensors_document
+from linescribe.modelfile.names import RUN_MODEL_FILE
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.training.config import AdaptConfig, TrainConfig
 from linescribe.training.run import has_started, init_model_path, train
@@ -42,6 +44,8 @@ HELD_OUT_FILE = "held-out.txt"
 """The ids of the lines held out, in the run folder: what the before/after CER was measured on."""
 REJECTED_FILE = "rejected.safetensors"
 """Where the adapted model goes when it read the held-out lines worse than the original."""
+INTERRUPTED_FILE = "interrupted.safetensors"
+"""Where the best model of an adaptation stopped before its held-out check goes."""
 MIN_HELD_OUT = 4
 MIN_TRAIN = 4
 SCHEDULER = "constant"
@@ -108,6 +112,19 @@ def choose_held_out(samples: Sequence[Sample], share: float, seed: int) -> list[
     return random.Random(seed).sample(list(samples), count)
 
 
+def _set_aside_unchecked(output: Path) -> None:
+    """An adaptation stopped before the held-out check (Ctrl-C, SIGTERM, a crash) leaves no
+    ``model.safetensors``: the best model so far was never compared with the original, and the
+    run folder's model is promised to be no worse. It stays as ``interrupted.safetensors``."""
+    model = output / RUN_MODEL_FILE
+    if model.exists():
+        os.replace(model, output / INTERRUPTED_FILE)
+        log.warning(
+            "adaptation stopped before its held-out check: %s holds the unchecked model; run adapt again with another --output",
+            output / INTERRUPTED_FILE,
+        )
+
+
 def _read(model: TrainedModel, samples: Sequence[Sample]) -> ErrorRates:
     """The model's error rates on the lines, read as ``eval`` and ``predict`` read them."""
     return evaluate(Recognizer(model), samples).rates
@@ -160,7 +177,11 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         strict=config.strict,
         progress=config.progress,
     )
-    trained = train(train_config, callbacks)
+    try:
+        trained = train(train_config, callbacks)
+    except BaseException:
+        _set_aside_unchecked(output)
+        raise
     original = load_model_file(base_path)
     adapted = load_model_file(trained.model_path)
     before, after = _read(original, held_out), _read(adapted, held_out)
