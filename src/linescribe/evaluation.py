@@ -48,12 +48,17 @@ class EvalResult:
 
 
 def evaluate(
-    recognizer: Recognizer, samples: Sequence[Sample], load: Callable[[Sample], np.ndarray] = load_sample_image
+    recognizer: Recognizer,
+    samples: Sequence[Sample],
+    load: Callable[[Sample], np.ndarray] = load_sample_image,
+    strict: bool = False,
 ) -> EvalResult:
-    """Read every sample and compare with its transcription; unreadable images are listed, not scored.
+    """Read every sample and compare with its transcription.
 
     Lines with characters the model cannot write are scored (those characters count as errors)
-    and counted, so that a CER is never flattered by silently dropping hard lines. Images are
+    and counted, and so are lines whose image cannot be decoded (read as nothing, and listed;
+    ``strict`` stops at the first instead), so that a CER is never flattered by silently
+    dropping hard lines. Images are
     decoded (and cropped out of their pages) by the recognizer's threads while it reads, with
     ``load`` (another loader reads them altered, e.g. augmented as in training).
     """
@@ -62,13 +67,14 @@ def evaluate(
     start = time.perf_counter()
     for sample, prediction in zip(samples, recognizer.predict_iter(samples, load=load)):
         if not prediction.ok:
+            if strict:
+                raise DatasetError(f"{sample.id}: {prediction.error} (--strict)")
             result.unreadable.append(f"{sample.id}: {prediction.error}")
-            continue
-        distance = result.rates.add(sample.text, prediction.text)
+        distance = result.rates.add(sample.text, prediction.text)  # an unreadable image's text is ""
         result.lines_outside_alphabet += bool(alphabet.unknown_chars(sample.text))
         result.lines.append(LineResult(sample.id, sample.text, prediction.text, distance, prediction.confidence))
     result.seconds = time.perf_counter() - start
-    if not result.lines:
+    if len(result.unreadable) == len(result.lines):
         reason = f"all {len(result.unreadable)} images are unreadable" if result.unreadable else "the datasets select no lines"
         raise DatasetError(f"nothing to evaluate: {reason}")
     return result

@@ -87,6 +87,36 @@ def test_eval_with_ids_counts_the_listed_lines_and_says_what_its_skips_count(ove
     assert whole["lines"] == 5 and whole["skipped_entries"] == {str(data): {"empty transcription": 1}}
 
 
+def test_eval_scores_an_unreadable_image_as_read_as_nothing_and_strict_stops_at_it(overfit_model, overfit_lines, tmp_path):
+    """An image that could not be decoded dropped out of the totals (a flattered CER), and
+    --strict let it pass."""
+    import shutil
+
+    data = shutil.copytree(overfit_lines, tmp_path / "lines")
+    image = sorted(data.glob("*.png"))[0]
+    reference = image.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
+    image.write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    document = json.loads(run("eval", overfit_model, data, "--json").stdout)
+    assert document["lines"] == 6 and document["unreadable_images"] == 1
+    assert document["char_errors"] == len(reference)  # the others are read exactly
+    strict = run("eval", overfit_model, data, "--strict")
+    assert strict.exit_code == 2 and f"{image.stem}: " in strict.output and "(--strict)" in strict.output
+
+
+def test_eval_json_counts_each_dataset_as_given(overfit_model, overfit_lines, tmp_path):
+    """Two splits of one manifest share its path: the counts of one replaced the other's."""
+    images = sorted(overfit_lines.glob("*.png"))
+    rows = [f"{image}\t{image.with_suffix('.gt.txt').read_text(encoding='utf-8').strip()}\t{split}\n"
+            for image, split in zip(images, ("val", "test", "test"))]
+    rows += [f"{tmp_path / 'gone.png'}\tx\tval\n", f"{tmp_path / 'gone2.png'}\tx\ttest\n", f"{tmp_path / 'gone3.png'}\tx\ttest\n"]
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("file\ttext\tsplit\n" + "".join(rows), encoding="utf-8")
+    document = json.loads(run("eval", overfit_model, f"{manifest}#val", f"{manifest}#test", "--json").stdout)
+    assert document["skipped_entries"] == {
+        f"{manifest}#val": {"image file missing": 1}, f"{manifest}#test": {"image file missing": 2}
+    }
+
+
 def test_eval_and_predict_take_the_model_the_same_ways(overfit_model, overfit_lines):
     """Both verbs: ``[MODEL] ITEMS...``, ``--model``, a bundled name, or nothing (the default model)."""
     line = sorted(overfit_lines.glob("*.png"))[0]
@@ -209,3 +239,11 @@ def test_output_dir_with_a_format_it_would_ignore_is_refused(overfit_model, over
     result = CliRunner().invoke(main, ["predict", str(overfit_model), str(overfit_lines), "--output-dir", str(tmp_path / "o"), "-f", "json"])
     assert result.exit_code == 2 and "--output-dir writes one .txt per image" in result.output
 
+
+
+def test_options_eval_would_ignore_are_refused_or_warned_about(overfit_model, overfit_lines):
+    """--speller without --spell and a dataset's @WEIGHT were accepted and ignored."""
+    speller = run("eval", overfit_model, overfit_lines, "--speller", "symspell-fr")
+    assert speller.exit_code == 2 and "--speller symspell-fr chooses the corrector of --spell: give --spell too" in speller.output
+    weighted = run("eval", overfit_model, f"{overfit_lines}@3")
+    assert weighted.exit_code == 0 and "eval reads every line once; the @3 weight is not used" in weighted.stderr

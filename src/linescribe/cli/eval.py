@@ -76,6 +76,9 @@ def evaluate(
     if text_rules is None:
         text_rules = recognizer.model.text_rules
     loaded = load_datasets(list(datasets), strict, parse_rules(text_rules))
+    for name, dataset in zip(datasets, loaded):
+        if dataset.spec.weight != 1.0:
+            click.echo(f"linescribe: warning: {name}: eval reads every line once; the @{dataset.spec.weight:g} weight is not used", err=True)
     lines_read = [len(dataset.samples) for dataset in loaded]
     if ids:
         listed = read_split_file(ids)
@@ -83,16 +86,17 @@ def evaluate(
         for dataset in loaded:
             dataset.samples = filter_by_ids(dataset.samples, listed)
     samples = [sample for dataset in loaded for sample in dataset.samples]
-    result = run_evaluation(recognizer, samples)
+    result = run_evaluation(recognizer, samples, strict=strict)
     if report:
         write_atomically(report, text_bytes(report_tsv(result.lines)))
-    skipped = {str(d.spec.path): dict(d.skipped) for d in loaded if d.skipped}
+    # keyed by each dataset as given: two splits of one manifest (m.tsv#val m.tsv#test) share a path
+    skipped = {name: dict(d.skipped) for name, d in zip(datasets, loaded) if d.skipped}
     if as_json:
         # with --ids, the skips are named for what they count: the whole datasets (a skipped
         # entry has no group that a form list could select it by), beside the lines read
         counts: dict[str, Any] = {"skipped_entries": skipped}
         if ids:
-            read_counts = {str(dataset.spec.path): count for dataset, count in zip(loaded, lines_read)}
+            read_counts = dict(zip(datasets, lines_read))
             counts = {"lines_read_before_ids": read_counts, "skipped_entries_before_ids": skipped}
         document = {
             "model": recognizer.name,

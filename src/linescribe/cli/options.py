@@ -97,9 +97,15 @@ decoding_options = _stacked([
 """The decoder flags of ``predict``, ``eval`` and ``serve``; ``chosen_decoding`` makes them one DecodingOptions."""
 
 
-def chosen_decoding(spell: bool, speller: str, **given: Any) -> DecodingOptions:
+def chosen_decoding(spell: bool, speller: str, serving: bool = False, **given: Any) -> DecodingOptions:
     """The decoding the flags of ``decoding_options`` choose (``--speller`` counts with
-    ``--spell`` only); a flag the decoder cannot use is a usage error naming the flags."""
+    ``--spell`` only, and alone is refused, except when ``serving``, where it is the corrector
+    of the requests that ask for spelling); a flag the decoder cannot use is a usage error
+    naming the flags."""
+    context = click.get_current_context(silent=True)
+    typed = context is not None and context.get_parameter_source("speller") not in (None, click.core.ParameterSource.DEFAULT)
+    if typed and not spell and not serving:
+        raise click.UsageError(f"--speller {speller} chooses the corrector of --spell: give --spell too")
     try:
         return DecodingOptions(speller=speller if spell else None, **given)
     except OptionNotTaken as error:

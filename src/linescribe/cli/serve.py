@@ -71,7 +71,7 @@ def serve(
         model,
         backend=backend,
         threads=threads,
-        defaults=chosen_decoding(**decoding),
+        defaults=chosen_decoding(serving=True, **decoding),
         speller=decoding["speller"],
         batch_size=batch_size,
         decoder_options=decoder_options,
