@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v13 and of accurate).
+# Fine-tune a model on all seven line sets of ../shared/data (the CPU stages of default v3-v14 and of accurate).
 #   recipes/default/all_sets.sh RUN_DIR INIT_MODEL [extra `linescribe train` options]
 # As run in session 4 (2 CPU cores, beside other work, 1 thread):
 #   recipes/default/all_sets.sh runs/v3a src/linescribe/pretrained/default.safetensors
@@ -48,6 +48,13 @@
 #     --max-time 00:01:40:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed $s \
 #     --hparam dropout=0.1 --threads 1
 #   python recipes/default/soup.py runs/v13soup runs/v13s25 runs/v13s26
+# (v13 shipped as the mean of those two and the grown start: soup.py runs/v13soup3 runs/v13s25 runs/v13s26
+# runs/grown320x192.safetensors), and in sessions 17-18 two runs from v13 without augmentation (seeds 28 and 29,
+# the second resumed with --resume to finish), averaged with v13 (v14):
+#   HOOKER_WEIGHT=2 recipes/default/all_sets.sh runs/v15n$x runs/v13soup3/model.safetensors --lr 0.0003 --max-steps 1750 \
+#     --max-time 00:02:00:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed $s \
+#     --hparam dropout=0.1 --threads 1 --no-augment
+#   python recipes/default/soup.py runs/v15soup3 runs/v15na runs/v15nb runs/v13soup3/model.safetensors
 # and PP-OCRv6 small fine-tuned on the same data (shipped as `accurate`; recipes/accurate/train.sh runs all its stages):
 #   recipes/default/all_sets.sh runs/pp1 runs/ppocr/init.safetensors --arch ppocr --lr 0.00015 --max-steps 2000 \
 #     --max-time 00:02:15:00 --synth-ratio 0.1 --synth-fonts ../shared/fonts --precision bf16-mixed --seed 6
