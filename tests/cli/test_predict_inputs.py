@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
 
@@ -112,3 +114,4 @@ def test_the_base_an_output_folder_mirrors_is_the_folder_named(tmp_path):
     assert input_base((str(tmp_path / "scans"),)) == str(tmp_path / "scans")
     assert input_base((str(tmp_path / "scans" / "*" / "*.png"),)) == str(tmp_path / "scans")
     assert input_base((str(tmp_path / "scans" / "a" / "1.png"), str(tmp_path / "scans" / "b.png"))) == str(tmp_path / "scans")
+    assert input_base(("**/x.png", "*.png")) == os.getcwd()  # a glob from here: here, not a folder named "**"

@@ -136,7 +136,8 @@ def _search_folder(
 def _images_in_output_folder(output_dir: Path | None, items: Iterable[str]) -> int:
     """How many images (not overlays written there) an output folder inside a searched input
     folder holds: they are left out of the search, which a user may not expect."""
-    if output_dir is None or not output_dir.is_dir() or not any(os.path.isdir(item) and _inside(output_dir, Path(item)) for item in items):
+    searched = any(os.path.isdir(item) and _inside(output_dir, Path(item)) for item in items) if output_dir else False
+    if output_dir is None or not searched or not output_dir.is_dir():
         return 0
     from linescribe.data.readers._common import walk
     from linescribe.layout.outputs import OVERLAY_SUFFIX
@@ -164,13 +165,19 @@ def input_base(items: Iterable[str]) -> str:
             continue
         parts = Path(item).parts
         fixed = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), None)
-        roots.append(os.path.join(*parts[:fixed]) if fixed else os.path.dirname(item) or ".")
+        if fixed is None:  # a file, or a missing one
+            roots.append(os.path.dirname(item) or ".")
+        else:
+            roots.append(os.path.join(*parts[:fixed]) if fixed else ".")
     return os.path.commonpath([os.path.abspath(root) for root in roots])
 
 
 def _refuse_writing_over_inputs(output: Path, paths: Iterable[str]) -> None:
     """Refuse an -o file that is one of the inputs (an image, a manifest; by any name): writing
-    the results over it would lose it."""
+    the results over it would lose it. Only a name an input can have is looked for (a rerun of a
+    million-image job into results.jsonl stats none)."""
+    if not output.name.lower().endswith((*IMAGE_SUFFIXES, *MANIFEST_SUFFIXES)):
+        return
     try:
         target = os.stat(output)
     except OSError:
