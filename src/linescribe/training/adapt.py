@@ -125,9 +125,11 @@ def _set_aside_unchecked(output: Path) -> None:
         )
 
 
-def _read(model: TrainedModel, samples: Sequence[Sample]) -> ErrorRates:
-    """The model's error rates on the lines, read as ``eval`` and ``predict`` read them."""
-    return evaluate(Recognizer(model), samples).rates
+def _read(model: TrainedModel, samples: Sequence[Sample]) -> tuple[ErrorRates, int]:
+    """The model's error rates on the lines, read as ``eval`` reads them (an image that cannot be
+    decoded counts as read as nothing, for both models alike), and how many lines were read."""
+    result = evaluate(Recognizer(model), samples)
+    return result.rates, result.rates.lines - len(result.unreadable)
 
 
 def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptResult:
@@ -184,13 +186,13 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         raise
     original = load_model_file(base_path)
     adapted = load_model_file(trained.model_path)
-    before, after = _read(original, held_out), _read(adapted, held_out)
+    (before, held_out_read), (after, _) = _read(original, held_out), _read(adapted, held_out)
     cer_before, cer_adapted = before.cer, after.cer
     keep = cer_adapted <= cer_before
     new_characters = "".join(char for char in adapted.alphabet.chars if char not in original.alphabet)
     record = {
         "base_model": str(base_path),
-        "held_out_lines": before.lines,
+        "held_out_lines": held_out_read,
         "cer_before": cer_before,
         "cer_adapted": cer_adapted,
         "kept": "adapted" if keep else "original",
@@ -213,7 +215,7 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         adapted=keep,
         cer_before=cer_before,
         cer_adapted=cer_adapted,
-        held_out_lines=before.lines,
+        held_out_lines=held_out_read,
         train_lines=trained.train_lines,
         new_characters=new_characters,
         skipped=trained.skipped,
