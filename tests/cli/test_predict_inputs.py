@@ -115,3 +115,6 @@ def test_the_base_an_output_folder_mirrors_is_the_folder_named(tmp_path):
     assert input_base((str(tmp_path / "scans" / "*" / "*.png"),)) == str(tmp_path / "scans")
     assert input_base((str(tmp_path / "scans" / "a" / "1.png"), str(tmp_path / "scans" / "b.png"))) == str(tmp_path / "scans")
     assert input_base(("**/x.png", "*.png")) == os.getcwd()  # a glob from here: here, not a folder named "**"
+    (tmp_path / "scans[1]" / "a").mkdir(parents=True)
+    (tmp_path / "scans[1]" / "a" / "1.png").write_bytes(b"")  # a file whose name looks like a glob is a file
+    assert input_base((str(tmp_path / "scans[1]" / "a" / "1.png"),)) == str(tmp_path / "scans[1]" / "a")

@@ -82,6 +82,16 @@ def test_an_adaptation_stopped_before_its_check_leaves_no_unchecked_model(tmp_pa
               callbacks=[StopAfterAValidation()])
     assert not (tmp_path / "run" / "model.safetensors").exists()
     assert (tmp_path / "run" / INTERRUPTED_FILE).is_file()
+    # and during the held-out check that follows the training
+    import linescribe.training.adapt as adapting
+
+    def interrupted(model, samples):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(adapting, "_read", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        adapt(AdaptConfig(data=[str(data)], output=tmp_path / "run2", model=str(overfit_model), max_steps=20, **TINY))
+    assert not (tmp_path / "run2" / "model.safetensors").exists() and (tmp_path / "run2" / INTERRUPTED_FILE).is_file()
 
 
 def test_new_characters_are_added_and_read(tmp_path, overfit_model):

@@ -163,9 +163,12 @@ def input_base(items: Iterable[str]) -> str:
         if os.path.isdir(item):
             roots.append(item)
             continue
+        if os.path.exists(item):  # a file, even one whose name holds glob characters (scans[1]/a.png)
+            roots.append(os.path.dirname(item) or ".")
+            continue
         parts = Path(item).parts
         fixed = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), None)
-        if fixed is None:  # a file, or a missing one
+        if fixed is None:  # a missing file
             roots.append(os.path.dirname(item) or ".")
         else:
             roots.append(os.path.join(*parts[:fixed]) if fixed else ".")

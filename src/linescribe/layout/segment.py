@@ -381,7 +381,8 @@ def _long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     computed from run lengths in time linear in the image (OpenCV's opening costs pixels x length:
     half a minute on a long strip, whose rules are long). A run that meets the image's edge may
     go on beyond it (a rule cut off by the photo), so there half the length suffices, as in
-    OpenCV's opening; a run cannot be longer than the image, which would let any full row pass."""
+    OpenCV's opening with an odd length (its even-length line sits off-centre); a run cannot be
+    longer than the image, which would let any full row pass."""
     ink = np.moveaxis(mask > 0, axis, -1)
     rows, columns = ink.shape
     if length > columns:

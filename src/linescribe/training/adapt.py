@@ -113,8 +113,8 @@ def choose_held_out(samples: Sequence[Sample], share: float, seed: int) -> list[
 
 
 def _set_aside_unchecked(output: Path) -> None:
-    """An adaptation stopped before the held-out check (Ctrl-C, SIGTERM, a crash) leaves no
-    ``model.safetensors``: the best model so far was never compared with the original, and the
+    """An adaptation stopped before the held-out check chose the run folder's model (Ctrl-C,
+    SIGTERM, a crash in training or in the check) leaves no ``model.safetensors``: the best model so far was never compared with the original, and the
     run folder's model is promised to be no worse. It stays as ``interrupted.safetensors``."""
     model = output / RUN_MODEL_FILE
     if model.exists():
@@ -179,37 +179,37 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         strict=config.strict,
         progress=config.progress,
     )
-    try:
+    try:  # until the run folder's model is the checked one: the training, the held-out check, the choice
         trained = train(train_config, callbacks)
+        original = load_model_file(base_path)
+        adapted = load_model_file(trained.model_path)
+        (before, held_out_read), (after, _) = _read(original, held_out), _read(adapted, held_out)
+        cer_before, cer_adapted = before.cer, after.cer
+        keep = cer_adapted <= cer_before
+        new_characters = "".join(char for char in adapted.alphabet.chars if char not in original.alphabet)
+        record = {
+            "base_model": str(base_path),
+            "held_out_lines": held_out_read,
+            "cer_before": cer_before,
+            "cer_adapted": cer_adapted,
+            "kept": "adapted" if keep else "original",
+            "new_characters": new_characters,
+        }
+        if keep:
+            adapted.name = output.resolve().name  # "my-hand" in messages, rather than the file's stem
+            adapted.training = {**adapted.training, "adaptation": record}
+            save_model(adapted, trained.model_path)
+        else:
+            log.warning(
+                "the adapted model read the held-out lines worse (CER %.2f%%, the original %.2f%%): %s is the original model",
+                100 * cer_adapted, 100 * cer_before, trained.model_path,
+            )
+            write_atomically(output / REJECTED_FILE, trained.model_path.read_bytes())
+            original.training = {**original.training, "adaptation": record}
+            save_model(original, trained.model_path, half=document.get("storage") == "float16")
     except BaseException:
         _set_aside_unchecked(output)
         raise
-    original = load_model_file(base_path)
-    adapted = load_model_file(trained.model_path)
-    (before, held_out_read), (after, _) = _read(original, held_out), _read(adapted, held_out)
-    cer_before, cer_adapted = before.cer, after.cer
-    keep = cer_adapted <= cer_before
-    new_characters = "".join(char for char in adapted.alphabet.chars if char not in original.alphabet)
-    record = {
-        "base_model": str(base_path),
-        "held_out_lines": held_out_read,
-        "cer_before": cer_before,
-        "cer_adapted": cer_adapted,
-        "kept": "adapted" if keep else "original",
-        "new_characters": new_characters,
-    }
-    if keep:
-        adapted.name = output.resolve().name  # "my-hand" in messages, rather than the file's stem
-        adapted.training = {**adapted.training, "adaptation": record}
-        save_model(adapted, trained.model_path)
-    else:
-        log.warning(
-            "the adapted model read the held-out lines worse (CER %.2f%%, the original %.2f%%): %s is the original model",
-            100 * cer_adapted, 100 * cer_before, trained.model_path,
-        )
-        write_atomically(output / REJECTED_FILE, trained.model_path.read_bytes())
-        original.training = {**original.training, "adaptation": record}
-        save_model(original, trained.model_path, half=document.get("storage") == "float16")
     return AdaptResult(
         model_path=trained.model_path,
         adapted=keep,
@@ -225,4 +225,6 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
 
 
 def _trained_rules(document: dict[str, Any]) -> list[str]:
-    return document.get("training", {}).get("config", {}).get("text_rules", [])
+    config = document.get("training", {}).get("config")
+    rules = config.get("text_rules") if isinstance(config, dict) else None
+    return [rule for rule in rules if isinstance(rule, str)] if isinstance(rules, list) else []
