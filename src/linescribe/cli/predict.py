@@ -181,17 +181,28 @@ def _refuse_writing_over_inputs(output: Path, paths: Iterable[str]) -> None:
     million-image job into results.jsonl stats none)."""
     if not output.name.lower().endswith((*IMAGE_SUFFIXES, *MANIFEST_SUFFIXES)):
         return
+    target = _identity(output)
+    same = _by_identity(paths).get(target) if target is not None else None  # not there yet: no input
+    if same is not None:
+        raise click.UsageError(f"-o {output} is the input {same}: write the results to another file")
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """The file's (device, inode), which two names of one file share; None when it is not there."""
     try:
-        target = os.stat(output)
+        found = os.stat(path)
     except OSError:
-        return  # not there yet: no input
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _by_identity(paths: Iterable[str]) -> dict[tuple[int, int], str]:
+    """The files that are there, by identity, each under the first name it was given by."""
+    named: dict[tuple[int, int], str] = {}
     for path in paths:
-        try:
-            found = os.stat(path)
-        except OSError:
-            continue
-        if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
-            raise click.UsageError(f"-o {output} is the input {path}: write the results to another file")
+        if (identity := _identity(path)) is not None:
+            named.setdefault(identity, path)
+    return named
 
 
 def _echo(text: str) -> None:
@@ -297,19 +308,9 @@ def _document_targets(
         targets = {paths[0]: output}
     else:
         return {}
-    inputs: dict[tuple[int, int], str] = {}
-    for path in paths:
-        try:
-            found = os.stat(path)
-        except OSError:
-            continue
-        inputs[found.st_dev, found.st_ino] = path
+    inputs = _by_identity(paths)
     for target in targets.values():
-        try:
-            found = os.stat(target)
-        except OSError:
-            continue
-        same = inputs.get((found.st_dev, found.st_ino))
+        same = inputs.get(identity) if (identity := _identity(target)) is not None else None
         if same is not None:
             raise click.UsageError(f"{target} is the input {same}: write elsewhere, or give --in-place to rewrite it")
     return targets

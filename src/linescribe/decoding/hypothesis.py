@@ -31,10 +31,10 @@ class Hypothesis:
     """Decoded text with a confidence in [0, 1] per character and for the whole line.
 
     ``char_confidences[i]`` belongs to ``text[i]``: the highest probability the network gave that
-    character on the frames that wrote it. The line's confidence is their mean (``line_confidence``). ``char_frames[i]``
-    is ``(first, last + 1)`` of those frames: where in the line the network wrote ``text[i]``
-    (empty when the text could not be aligned). Beam decoders also fill ``alternatives`` (best
-    first, the first being ``text``).
+    character on the frames that wrote it. The line's confidence is their mean
+    (``line_confidence``). ``char_frames[i]`` is ``(first, last + 1)`` of those frames: where in
+    the line the network wrote ``text[i]`` (empty when the text could not be aligned). Beam
+    decoders also fill ``alternatives`` (best first, the first being ``text``).
     """
 
     text: str

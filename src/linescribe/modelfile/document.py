@@ -54,10 +54,8 @@ class TrainedModel:
     @property
     def text_rules(self) -> list[str]:
         """The text rules its training applied to the transcriptions (``eval`` applies them to the
-        references too); none when the file does not say, or says it in another shape."""
-        config = self.training.get("config")
-        rules = config.get("text_rules") if isinstance(config, dict) else None
-        return [rule for rule in rules if isinstance(rule, str)] if isinstance(rules, list) else []
+        references too)."""
+        return trained_text_rules(self.training)
 
     def describe(self) -> dict[str, Any]:
         """The JSON document stored in the file."""
@@ -72,6 +70,14 @@ class TrainedModel:
             "training": self.training,
             "metrics": self.metrics,
         }
+
+
+def trained_text_rules(training: dict[str, Any]) -> list[str]:
+    """The text rules a model's training record says its training applied; none when it does not
+    say, or says it in another shape."""
+    config = training.get("config")
+    rules = config.get("text_rules") if isinstance(config, dict) else None
+    return [rule for rule in rules if isinstance(rule, str)] if isinstance(rules, list) else []
 
 
 def parse_document(text: str, path: str | Path) -> dict[str, Any]:
@@ -119,10 +125,10 @@ def read_safetensors_header(path: str | Path) -> dict[str, Any]:
     return header
 
 
-def read_safetensors_document(path: str | Path) -> dict[str, Any]:
+def read_safetensors_document(path: str | Path, header: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model document in a ``.safetensors`` file's header (``info`` in the core install,
-    naming cached exports, ``load_model_file``)."""
-    metadata = read_safetensors_header(path).get("__metadata__")
+    naming cached exports, ``load_model_file``); ``header``: the file's, when already read."""
+    metadata = (read_safetensors_header(path) if header is None else header).get("__metadata__")
     if not isinstance(metadata, dict) or METADATA_KEY not in metadata:
         raise ModelFileError(f"{path}: safetensors file without linescribe metadata (not a linescribe model)")
     return parse_document(metadata[METADATA_KEY], path)

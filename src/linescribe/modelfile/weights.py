@@ -50,9 +50,10 @@ def load_model_file(path: str | Path) -> TrainedModel:
     compared with the file's, so that a description asking for a network far larger than its
     weights (a damaged or crafted file) is refused before anything is allocated."""
     path = Path(path)
-    model = model_from_document(read_safetensors_document(path), None, path)
+    header = read_safetensors_header(path)
+    model = model_from_document(read_safetensors_document(path, header), None, path)
     arch = model.arch
-    tensors = len(read_safetensors_header(path)) - 1  # less __metadata__
+    tensors = len(header) - 1  # less __metadata__
     if _structure(model.hparams) > tensors:  # 20,000 declared blocks took 25 s and 570 MB to build and refuse
         raise ModelFileError(f"{path}: its description asks for more layers than its {tensors} weights can fill")
 

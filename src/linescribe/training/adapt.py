@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 
@@ -32,7 +31,7 @@ from linescribe.files import text_bytes, write_atomically
 from linescribe.inference import Recognizer
 from linescribe.metrics import ErrorRates
 from linescribe.modelfile import TrainedModel
-from linescribe.modelfile.document import read_safetensors_document
+from linescribe.modelfile.document import read_safetensors_document, trained_text_rules
 from linescribe.modelfile.names import RUN_MODEL_FILE
 from linescribe.modelfile.weights import load_model_file, save_model
 from linescribe.training.config import AdaptConfig, TrainConfig
@@ -114,8 +113,9 @@ def choose_held_out(samples: Sequence[Sample], share: float, seed: int) -> list[
 
 def _set_aside_unchecked(output: Path) -> None:
     """An adaptation stopped before the held-out check chose the run folder's model (Ctrl-C,
-    SIGTERM, a crash in training or in the check) leaves no ``model.safetensors``: the best model so far was never compared with the original, and the
-    run folder's model is promised to be no worse. It stays as ``interrupted.safetensors``."""
+    SIGTERM, a crash in training or in the check) leaves no ``model.safetensors``: the best model
+    so far was never compared with the original, and the run folder's model is promised to be no
+    worse. It stays as ``interrupted.safetensors``."""
     model = output / RUN_MODEL_FILE
     if model.exists():
         os.replace(model, output / INTERRUPTED_FILE)
@@ -140,7 +140,8 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         raise LinescribeError(f"{output} already holds a run: choose another --output")
     base_path = init_model_path(config.model)
     document = read_safetensors_document(base_path)
-    rules = parse_rules(config.text_rules if config.text_rules is not None else _trained_rules(document))
+    trained_rules = trained_text_rules(document.get("training", {}))
+    rules = parse_rules(config.text_rules if config.text_rules is not None else trained_rules)
     lines = [sample for dataset in load_datasets(config.data, config.strict, rules) for sample in dataset.samples]
     val_ids = None
     if config.val:
@@ -222,9 +223,3 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         steps=trained.steps,
         seconds=time.perf_counter() - start,
     )
-
-
-def _trained_rules(document: dict[str, Any]) -> list[str]:
-    config = document.get("training", {}).get("config")
-    rules = config.get("text_rules") if isinstance(config, dict) else None
-    return [rule for rule in rules if isinstance(rule, str)] if isinstance(rules, list) else []
