@@ -152,3 +152,8 @@ def test_french_words_with_a_ligature_are_known_as_the_dictionary_spells_them(fr
     """The French counts spell œ as oe: cœur was unknown, and corrected to cour."""
     assert french.correct("mon cœur et mon œuvre") == "mon cœur et mon œuvre"
     assert french.correct("mon coeur") == "mon coeur"
+
+
+def test_decomposed_accents_do_not_cut_words_in_two(speller):
+    """Regression: NFD 'résumé' was split at its accents and 'sume' corrected to 'some'."""
+    assert speller.correct("re\u0301sume\u0301 of teh") == "résumé of the"

@@ -30,7 +30,9 @@ from linescribe.lm.kneser_ney import (
     count_ngrams,
     estimate_discounts,
     kneser_ney,
+    prune_thresholds,
 )
+from linescribe.decoding import LMBeamDecoder
 from linescribe.lm.words import line_words
 
 TOY = ["a b", "b a b"]  # padded: <s> a b </s> / <s> b a b </s>
@@ -164,6 +166,52 @@ def test_a_cased_arpa_file_is_folded_to_the_words_the_decoder_looks_up(tmp_path)
     assert model.log10_prob((), "don't") == pytest.approx(-2.0)  # a -inf variant adds nothing
     assert model.log10_prob((BOS,), "the") == pytest.approx(math.log10(10**-0.2 + 10**-0.5))
     assert model.log10_prob(("the",), "london") == pytest.approx(-0.1)
+
+
+def test_a_cased_arpa_file_keeps_each_context_a_distribution(tmp_path):
+    """Regression: folding the continuations of A and a together gave p(cat|a) + p(dog|a) = 1.17
+    (a sum of 1.5 over the vocabulary): one variant of a history is kept, with its backoff."""
+    kneser_ney(count_ngrams([["A", "cat"], ["a", "dog"], ["a", "dog"]], 2)).write_arpa(tmp_path / "cased.arpa")
+    model = NgramModel.read_arpa(tmp_path / "cased.arpa")
+    words = sorted(model.vocabulary | {EOS, UNK})
+    for context in [(), ("a",), ("cat",), (BOS,)]:
+        assert sum(10 ** model.log10_prob(context, word) for word in words) == pytest.approx(1.0, abs=1e-6), context
+
+
+@pytest.mark.parametrize(
+    ("given", "order", "thresholds"),
+    [(None, 3, [1, 1, 1]), ([0, 0, 2], 3, [1, 1, 2]), ([0, 2], 4, [1, 2, 2, 2]), ([1], 2, [1, 1]), ([0, 1, 2], 3, [1, 1, 2])],
+)
+def test_pruning_thresholds_read_as_lmplz_reads_them(given, order, thresholds):
+    """Regression: 0 after the first value was refused as decreasing, and a short list was filled
+    with 1s, so 0,2 at order 4 was refused and 2 pruned nothing without a word."""
+    assert prune_thresholds(given, order) == thresholds
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [([2], "the first, 2, would prune words"), ([0, 1, 2, 3], "4 given for a model of order 3"), ([0, -1], "must not be negative")],
+)
+def test_pruning_thresholds_that_cannot_apply_are_refused(given, message):
+    with pytest.raises(LanguageModelError, match=message):
+        build_lm(["the cat sat", "the cat"], order=3, prune=given)
+
+
+def test_a_min_count_that_leaves_no_word_is_refused():
+    with pytest.raises(LanguageModelError, match="no word of the corpus is seen 5 times"):
+        build_lm(["the cat sat", "the dog"], min_count=5)
+
+
+def test_a_lexicon_with_counts_after_spaces_is_read_and_one_without_words_refused(tmp_path):
+    """Regression: 'the 100' (symspellpy's frequency lists) was the key 'the 100', not a word, and
+    a lexicon of such lines decoded with every word unknown, without a word of warning."""
+    spaced = tmp_path / "spaced.txt"
+    spaced.write_text("the 100\ncat  50\nsat\t10\n", encoding="utf-8")
+    assert read_lexicon(spaced) == {"the", "cat", "sat"}
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("1914\n42\n", encoding="utf-8")
+    with pytest.raises(LanguageModelError, match=r"numbers.txt: no entry is a word"):
+        LMBeamDecoder(lm="english", lexicon=numbers)
 
 
 SHORT_ARPA = b"\\data\\\nngram 1=3\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\end\\\n"

@@ -28,7 +28,8 @@ def lm() -> None:
 @click.option("--order", default=3, show_default=True, help="n-gram order.")
 @click.option("--min-count", default=1, show_default=True, help="Words seen fewer times become <unk>.")
 @click.option("--max-vocab", type=click.IntRange(min=1), help="Keep only the most frequent words (the others become <unk>).")
-@click.option("--prune", help="Smallest count an n-gram of each order needs, e.g. 0,1,2 drops singleton 3-grams.")
+@click.option("--prune", help="Smallest count an n-gram of each order needs, from unigrams up (0 keeps all; the last value holds for the "
+                   "higher orders), e.g. 0,1,2 drops singleton 3-grams.")
 @click.option("--lexicon", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the lexicon (default: OUTPUT with .lexicon.txt instead of .arpa[.gz]).")
 def build(corpus: tuple[Path, ...], output: Path, order: int, min_count: int, max_vocab: int | None, prune: str | None, lexicon: Path | None) -> None:
@@ -66,7 +67,9 @@ def build(corpus: tuple[Path, ...], output: Path, order: int, min_count: int, ma
 @click.argument("text", nargs=-1)
 def score(model: str, text: tuple[str, ...]) -> None:
     """Print MODEL's log10 probability of each word of TEXT (a bundled name such as `english`, or
-    an ARPA file), as the decoders score them: no sentence marks, unknown words as <unk>."""
+    an ARPA file) as the LM holds it: letter runs lower-cased, no sentence marks, unknown words as
+    <unk>. The decoders score the words of a reading this way, except that they read a possessive
+    or an elision through the word the lexicon knows (dog's as dog, l'homme as homme)."""
     from linescribe.lm import load_lm
     from linescribe.lm.words import line_words
 

@@ -44,7 +44,7 @@ from linescribe.lm import (
     load_lm,
     read_lexicon,
 )
-from linescribe.lm.arpa import NgramModel
+from linescribe.lm.arpa import LanguageModelError, NgramModel
 from linescribe.lm.words import APOSTROPHES, WORD_PATTERN, word_key
 
 NEG_INF = float("-inf")
@@ -457,7 +457,11 @@ def _lm_and_lexicon(lm: NgramModel | None, lexicon: str | Path | Iterable[str] |
     if lexicon is None:
         return lm, Lexicon(lm.vocabulary)
     words = read_lexicon(lexicon) if isinstance(lexicon, (str, Path)) else {word_key(word) for word in lexicon}
-    return (_RestrictedLM(lm, words) if lm is not None else None), Lexicon(words)
+    trie = Lexicon(words)
+    if not trie:
+        source = lexicon if isinstance(lexicon, (str, Path)) else "the lexicon"
+        raise LanguageModelError(f"{source}: no entry is a word (letters with inner apostrophes)")
+    return (_RestrictedLM(lm, words) if lm is not None else None), trie
 
 
 _SHARED_LEXICONS: dict[tuple[int, str | None, int], tuple[NgramModel | None, Any, Lexicon]] = {}

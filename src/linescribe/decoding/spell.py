@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -180,7 +181,9 @@ class Speller:
         return result
 
     def correct(self, text: str) -> str:
-        """``text`` with its misspelt words corrected; everything else kept as it is."""
+        """``text`` with its misspelt words corrected; everything else kept as it is (composed to
+        NFC, as the readers compose transcriptions: decomposed accents would cut words in two)."""
+        text = unicodedata.normalize("NFC", text)
         pieces = []
         position = 0
         for match in find_words(text):

@@ -82,7 +82,7 @@ def load_lm(path_or_name: str | Path = DEFAULT_LM) -> NgramModel:
 
 
 def read_lexicon(path: str | Path) -> set[str]:
-    """A lexicon file: one word per line, optionally followed by a tab and a count. Words are
+    """A lexicon file: one word per line, optionally followed by a tab or spaces and a count. Words are
     stored as the LM spells them (``word_key``: accents composed, lower case)."""
     from linescribe.lm.words import word_key
 
@@ -92,7 +92,7 @@ def read_lexicon(path: str | Path) -> set[str]:
         raise LanguageModelError(f"{path}: cannot read lexicon ({error.strerror})") from None
     except UnicodeDecodeError:
         raise LanguageModelError(f"{path}: the lexicon is not UTF-8 text") from None
-    words = {word_key(line.split("\t")[0].strip()) for line in lines if line.strip()}
+    words = {word_key(line.split()[0]) for line in lines if line.strip()}
     if not words:
         raise LanguageModelError(f"{path}: the lexicon is empty")
     return words
@@ -119,6 +119,8 @@ def build_lm(
     sentences = [words for words in (line_words(line) for line in lines) if words]
     frequencies = Counter(word for sentence in sentences for word in sentence)
     vocabulary = [word for word, count in frequencies.most_common(max_vocab) if count >= min_count]
+    if frequencies and not vocabulary:
+        raise LanguageModelError(f"no word of the corpus is seen {min_count} times (min_count): the model would know no word")
     known = set(vocabulary)
     if len(known) < len(frequencies):
         sentences = [[word if word in known else UNK for word in sentence] for sentence in sentences]

@@ -221,24 +221,26 @@ def _case_folded(ngrams: list[dict[Ngram, tuple[float, float]]]) -> list[dict[Ng
     lower case, plain apostrophes); an ARPA file from another tool (KenLM's ``lmplz``) usually keeps
     case, and ``London`` would be scored as ``<unk>``. Variants that fold together are merged: the
     probabilities of a word's variants after the same history are added (``The`` and ``the``,
-    or ``café`` composed and decomposed, are one word now); of the variants of a history the most likely one is kept, and a folded
-    n-gram's backoff is that of its likeliest variant (a rare ``THE`` that is never a context must
-    not lend ``the`` its backoff of 1)."""
+    or ``café`` composed and decomposed, are one word now). Of the variants of a history only the
+    likeliest is kept, with its continuations and its backoff (a rare ``THE`` that is never a
+    context must not lend ``the`` its backoff of 1, and continuations of ``A`` and ``a`` taken
+    together would make a distribution that sums to more than 1)."""
     if all(gram[0] in SPECIAL or gram[0] == word_key(gram[0]) for gram in ngrams[0]):
         return ngrams
     folded = []
+    chosen: dict[Ngram, Ngram] = {(): ()}  # folded (k-1)-gram kept -> its likeliest variant as written
     for grams in ngrams:
-        variants: dict[Ngram, dict[Ngram, list[float]]] = {}  # folded n-gram -> history as written -> log10 p
-        likeliest: dict[Ngram, tuple[float, float]] = {}  # folded n-gram -> (log10 p, backoff) of its likeliest variant
+        sums: dict[Ngram, list[float]] = {}  # folded n-gram -> log10 p of its variants after the chosen history
+        likeliest: dict[Ngram, tuple[Ngram, float, float]] = {}  # folded n-gram -> (variant, log10 p, backoff)
         for gram, (log_prob, backoff) in grams.items():
             key = tuple(word if word in SPECIAL else word_key(word) for word in gram)
-            variants.setdefault(key, {}).setdefault(gram[:-1], []).append(log_prob)
-            if key not in likeliest or log_prob > likeliest[key][0]:
-                likeliest[key] = (log_prob, backoff)
-        folded.append({
-            key: (max(_log10_sum(probs) for probs in histories.values()), likeliest[key][1])
-            for key, histories in variants.items()
-        })
+            if chosen.get(key[:-1]) != gram[:-1]:
+                continue  # another variant's history, or one left out below
+            sums.setdefault(key, []).append(log_prob)
+            if key not in likeliest or log_prob > likeliest[key][1]:
+                likeliest[key] = (gram, log_prob, backoff)
+        folded.append({key: (_log10_sum(probs), likeliest[key][2]) for key, probs in sums.items()})
+        chosen = {key: variant for key, (variant, _, _) in likeliest.items()}
     return folded
 
 

@@ -96,6 +96,22 @@ def estimate_discounts(adjusted: Iterable[int]) -> Discounts:
     return discounts
 
 
+def prune_thresholds(prune: Sequence[int] | None, order: int) -> list[int]:
+    """The smallest count kept at each order from a ``prune`` list as the user gives it: one per
+    order or fewer (the last repeats), 0 meaning 1; words are pruned by ``min_count`` instead."""
+    given = list(prune or [])
+    if len(given) > order:
+        raise LanguageModelError(f"pruning thresholds: {len(given)} given for a model of order {order}")
+    if any(value < 0 for value in given):
+        raise LanguageModelError(f"pruning thresholds must not be negative, got {given}")
+    if given and given[0] > 1:
+        raise LanguageModelError(
+            f"pruning thresholds: the first, {given[0]}, would prune words; leave it 0 and drop rare words with --min-count"
+        )
+    kept = [max(1, value) for value in given] or [1]
+    return kept + [kept[-1]] * (order - len(kept))
+
+
 def kneser_ney(
     counts: Sequence[Counter[Ngram]],
     prune: Sequence[int] | None = None,
@@ -103,14 +119,15 @@ def kneser_ney(
 ) -> NgramModel:
     """An interpolated modified Kneser-Ney model from raw counts (``count_ngrams``).
 
-    ``prune[k - 1]``: the smallest raw count a k-gram needs to be kept (k >= 2; must not decrease
-    with k, so that every kept n-gram keeps its prefix and suffix). ``discounts`` overrides the
+    ``prune[k - 1]``: the smallest raw count a k-gram needs to be kept (k >= 2; 0 and 1 keep all;
+    must not decrease with k, so that every kept n-gram keeps its prefix and suffix; the last one
+    given holds for the higher orders, as in KenLM's lmplz). ``discounts`` overrides the
     estimated ones (one per order).
     """
     order = len(counts)
     if order < 1 or not counts[0]:
         raise LanguageModelError("the corpus has no words: cannot build a language model")
-    thresholds = [1, *(list(prune or [])[1:] + [1] * order)[: order - 1]]
+    thresholds = prune_thresholds(prune, order)
     if any(later < earlier for earlier, later in pairwise(thresholds)):
         raise LanguageModelError(f"pruning thresholds must not decrease with the order, got {thresholds}")
     adjusted = adjusted_counts(counts)
