@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from generated import OVERFIT_TEXTS, line_texts, tiny_train_config, write_gt_folder
+from generated import OVERFIT_TEXTS, line_texts, render_line, tiny_train_config, write_gt_folder
+from linescribe.data.dataset import load_dataset
 from linescribe.errors import LinescribeError
+from linescribe.evaluation import evaluate
 from linescribe.inference import load_recognizer
 from linescribe.training.module import LineRecognitionModule
 from linescribe.training.checkpoints import read_checkpoint
@@ -146,6 +148,29 @@ def test_characters_outside_a_given_alphabet_are_skipped(tmp_path):
     alphabet.write_text("a\nb\nc\n", encoding="utf-8")
     result = train(tiny_train_config(data, tmp_path / "run", alphabet=alphabet, max_steps=2))
     assert result.train_lines == 2
+
+
+def test_validation_scores_the_lines_the_model_cannot_write_as_eval_does(tmp_path, overfit_model, overfit_lines, caplog):
+    """Regression: validation left out lines with characters outside the alphabet and lines too
+    narrow for their text, so a run's val CER flattered the model against ``eval`` on the same lines."""
+    val = tmp_path / "val"
+    val.mkdir()
+    for image in sorted(overfit_lines.glob("*.png"))[:4]:  # read without an error
+        for source in (image, image.with_suffix(".gt.txt")):
+            (val / source.name).write_bytes(source.read_bytes())
+    render_line("the cat sat #").save(val / "unknown.png")
+    (val / "unknown.gt.txt").write_text("the cat sat #\n", encoding="utf-8")
+    render_line("the cat sat").crop((0, 0, 12, 44)).save(val / "narrow.png")
+    (val / "narrow.gt.txt").write_text("the cat sat\n", encoding="utf-8")
+    alphabet = tmp_path / "alphabet.txt"
+    alphabet.write_text("".join(f"{char}\n" for char in load_recognizer(overfit_model).model.alphabet.chars), encoding="utf-8")
+    config = tiny_train_config(overfit_lines, tmp_path / "run", val=[str(val)], init=overfit_model, alphabet=alphabet, max_steps=1, lr=1e-9)
+    with caplog.at_level("INFO", logger="linescribe"):
+        result = train(config)
+    assert result.val_lines == 6 and result.skipped == {}
+    assert "scored although the model cannot write them: 1 with characters outside the alphabet, 1 too narrow for their text" in caplog.text
+    reference = evaluate(load_recognizer(result.model_path, backend="torch"), load_dataset(str(val)).samples).rates.cer
+    assert result.best_val_cer == pytest.approx(reference, abs=1e-6) and reference > 0  # was 0: four lines read right
 
 
 def test_fine_tuning_from_a_model_keeps_shared_characters(tmp_path, overfit_model):

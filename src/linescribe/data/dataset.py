@@ -27,6 +27,9 @@ class LoadedDataset:
     examples: dict[str, str] = field(default_factory=dict)
     """One entry id per skip reason, so the user can look at a case."""
     unknown_chars: Counter[str] = field(default_factory=Counter)
+    unwritable: Counter[str] = field(default_factory=Counter)
+    """Lines kept although the model cannot read them right, by reason: validation scores them
+    as ``eval`` does, so that its CER is the one ``eval`` reports."""
 
     def skip(self, entry_id: str, reason: str) -> None:
         """Count a left-out entry under its reason's kind ("malformed XML: line 3" -> "malformed XML")."""
@@ -47,6 +50,9 @@ class LoadedDataset:
             )
             scope = "" if lines_read is None else " in the whole dataset"
             text += f", skipped {sum(self.skipped.values())}{scope}: {reasons}"
+        if self.unwritable:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in self.unwritable.most_common())
+            text += f"; scored although the model cannot write them: {reasons}"
         if self.unknown_chars:
             text += f"; unknown characters: {''.join(sorted(self.unknown_chars))!r}"
         return text
@@ -79,12 +85,18 @@ def load_datasets(
     return [load_dataset(spec, strict, text_rules) for spec in specs]
 
 
-def drop_unwritable(dataset: LoadedDataset, alphabet: Alphabet, strict: bool = False) -> None:
-    """Set aside lines with characters outside the alphabet, counting them per character."""
+def drop_unwritable(dataset: LoadedDataset, alphabet: Alphabet, strict: bool = False, keep: bool = False) -> None:
+    """Set aside lines with characters outside the alphabet, counting them per character;
+    ``keep``: count them but keep them (validation scores them)."""
     kept = []
     for sample in dataset.samples:
         unknown = alphabet.unknown_chars(sample.text)
         if not unknown:
+            kept.append(sample)
+            continue
+        if keep:
+            dataset.unknown_chars.update(unknown)
+            dataset.unwritable["with characters outside the alphabet"] += 1
             kept.append(sample)
             continue
         if strict:

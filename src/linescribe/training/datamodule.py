@@ -40,6 +40,10 @@ class LineDataset(Dataset):
     With a synthesizer, the indices after the real samples are synthetic lines: their texts are
     fixed (``synth_texts``), their images are rendered anew each time, so no two epochs see the
     same picture of a text.
+
+    ``for_scoring``: validation lines, which may hold characters outside the alphabet (they are
+    scored against their whole text, as ``eval`` scores them): their labels, which only the
+    validation loss uses, leave those characters out.
     """
 
     def __init__(
@@ -50,8 +54,10 @@ class LineDataset(Dataset):
         augmenter: Augmenter | None = None,
         synthesizer: LineSynthesizer | None = None,
         synth_texts: Sequence[str] = (),
+        for_scoring: bool = False,
     ) -> None:
         self.samples = list(samples)
+        self.for_scoring = for_scoring
         self.alphabet = alphabet
         self.preprocessing = preprocessing
         self.augmenter = augmenter
@@ -84,6 +90,8 @@ class LineDataset(Dataset):
                 return Unreadable(index, str(error))
         if self.augmenter is not None:
             gray = self.augmenter(gray, self.rng)
+        if self.for_scoring:
+            text = "".join(char for char in text if char in self.alphabet)
         return self.preprocessing(gray), self.alphabet.encode(text), index
 
 

@@ -100,11 +100,14 @@ def prepare_lines(
     role: str = "train",
 ) -> PreparedLines:
     """Drop what the model cannot learn from (unknown characters, unreadable images, lines too
-    narrow for their text under CTC) and compute every line's input width for bucketing."""
+    narrow for their text under CTC) and compute every line's input width for bucketing.
+    Validation (``role="val"``) keeps the lines with unknown characters and the too narrow ones,
+    counted: the model cannot read them right, and ``eval`` scores them, so validation does too."""
     prepared = PreparedLines([], [], [])
     sizes: dict[Path, tuple[int, int] | ImageError] = {}
+    scored = role == "val"
     for dataset in datasets:
-        drop_unwritable(dataset, alphabet, strict)
+        drop_unwritable(dataset, alphabet, strict, keep=scored)
         kept = []
         for sample in dataset.samples:
             if sample.path not in sizes:  # a page image is checked once for all its lines
@@ -123,10 +126,13 @@ def prepare_lines(
             frames = input_width // stride if preprocessing.width is None else preprocessing.width // stride
             repeats = sum(1 for a, b in zip(sample.text, sample.text[1:]) if a == b)
             if frames < len(sample.text) + repeats:
-                if strict:
+                if scored:
+                    dataset.unwritable["too narrow for their text"] += 1
+                elif strict:
                     raise LinescribeError(f"{dataset.spec.path}: line {sample.id}: image too narrow for its text (--strict)")
-                dataset.skip(sample.id, "line image too narrow for its text")
-                continue
+                else:
+                    dataset.skip(sample.id, "line image too narrow for its text")
+                    continue
             kept.append(sample)
             prepared.samples.append(sample)
             prepared.widths.append(input_width)
@@ -645,7 +651,7 @@ def train(
     augmenter = Augmenter() if config.augment else None
     datamodule = LineDataModule(
         LineDataset(train_lines.samples, alphabet, preprocessing, augmenter, synthesizer, synth_texts),
-        LineDataset(val_lines.samples, alphabet, preprocessing),
+        LineDataset(val_lines.samples, alphabet, preprocessing, for_scoring=True),
         train_lines.widths,
         val_lines.widths,
         config.batch_size,
