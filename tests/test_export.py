@@ -342,6 +342,22 @@ def test_a_description_that_does_not_fit_its_graph_is_refused(exported, tmp_path
         linescribe.load_model(half)
 
 
+def test_an_onnx_file_whose_weights_hold_nan_is_refused(exported, tmp_path):
+    """Regression: a safetensors file's NaN weights were refused, an ONNX file's read every line
+    as nothing with NaN confidences."""
+    from onnx import numpy_helper
+
+    def poison(proto):
+        weight = next(tensor for tensor in proto.graph.initializer if tensor.name == "classifier.bias")
+        values = numpy_helper.to_array(weight).copy()
+        values.flat[0] = np.nan
+        weight.CopyFrom(numpy_helper.from_array(values, weight.name))
+
+    damaged = _edited(exported[1], tmp_path, "nan.onnx", poison)
+    with pytest.raises(ModelFileError, match="nan.onnx: the ONNX graph reads a blank line as NaN or infinite log-probabilities"):
+        linescribe.load_model(damaged)
+
+
 def test_an_onnx_file_cannot_make_onnxruntime_read_files_beside_it(exported, tmp_path, monkeypatch):
     from onnx import TensorProto, numpy_helper
 

@@ -117,7 +117,23 @@ def load_onnx_model(source: str | Path | bytes, threads: int | None = None, orig
     session, threads = _session(data, origin, threads)
     model = model_from_document(_document(session, origin), OnnxNet(session, threads), origin)
     _check_graph_fits(session, model, origin)
+    _check_reads_a_line(model, origin)
     return model
+
+
+def _check_reads_a_line(model: TrainedModel, origin: str) -> None:
+    """Read one blank line: a graph whose output layer's weights hold NaN or infinities (a damaged
+    or carelessly edited file; a safetensors file's weights are checked as they load) would
+    otherwise read every line as nothing, with NaN confidences, and never say why. (NaN deeper in
+    the graph may not show: onnxruntime's ReLU and LSTM activations turn NaN into numbers.)"""
+    height = model.preprocessing.height
+    width = model.preprocessing.width or 4 * height
+    try:
+        log_probs, _ = model.net(np.zeros((1, 1, height, width), np.float32), np.array([width], np.int64))
+    except Exception as error:  # onnxruntime's own error types, one per failure
+        raise ModelFileError(f"{origin}: the ONNX graph cannot read a line: {str(error).strip().splitlines()[0]}") from None
+    if not np.isfinite(log_probs).all():
+        raise ModelFileError(f"{origin}: the ONNX graph reads a blank line as NaN or infinite log-probabilities: damaged weights")
 
 
 def _check_graph_fits(session: Any, model: TrainedModel, origin: str) -> None:
