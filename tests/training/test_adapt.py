@@ -122,6 +122,16 @@ def test_lines_that_cannot_be_used_are_counted(tmp_path, overfit_model):
     assert result.train_lines + result.held_out_lines == 10  # of 12, on whichever side the unreadable one fell
 
 
+def test_a_line_id_that_two_datasets_share_is_held_out_and_checked_in_both(tmp_path, overfit_model):
+    """Regression: the held-out id list held out both lines of a shared id from training, but the
+    check read only the one chosen, so the other was neither trained on nor checked."""
+    first = write_gt_folder(tmp_path / "first", line_texts(12, seed=3))
+    second = write_gt_folder(tmp_path / "second", line_texts(12, seed=4))  # the same file names
+    result = adapt(AdaptConfig(data=[str(first), str(second)], output=tmp_path / "run", model=str(overfit_model), max_steps=2, **TINY))
+    held_out = set((tmp_path / "run" / HELD_OUT_FILE).read_text(encoding="utf-8").split())
+    assert result.held_out_lines == 2 * len(held_out) and result.train_lines + result.held_out_lines == 24
+
+
 def test_too_few_lines_is_a_clear_error(tmp_path, overfit_model):
     data = write_gt_folder(tmp_path / "lines", line_texts(5))
     with pytest.raises(LinescribeError, match="only 5 usable lines: adapting needs at least 8"):

@@ -24,6 +24,7 @@ import lightning as L
 
 from linescribe.data.dataset import load_datasets
 from linescribe.data.sample import Sample
+from linescribe.data.splits import filter_by_ids
 from linescribe.data.text import parse_rules
 from linescribe.errors import DatasetError, LinescribeError
 from linescribe.evaluation import evaluate
@@ -148,11 +149,13 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         held_out = [sample for dataset in load_datasets(config.val, config.strict, rules) for sample in dataset.samples]
         train_count = len(lines)
     else:
-        held_out = choose_held_out(lines, config.held_out, config.seed)
+        # every line its id names, as training's --val-ids selects them: an id that two datasets
+        # share (two folders of l1.png, l2.png...) holds out both lines, and both are checked
+        held_out = filter_by_ids(lines, {sample.id for sample in choose_held_out(lines, config.held_out, config.seed)})
         train_count = len(lines) - len(held_out)
         val_ids = output / HELD_OUT_FILE
         output.mkdir(parents=True, exist_ok=True)
-        write_atomically(val_ids, text_bytes("".join(f"{sample.id}\n" for sample in held_out)), durable=False)
+        write_atomically(val_ids, text_bytes("".join(f"{line_id}\n" for line_id in dict.fromkeys(sample.id for sample in held_out))), durable=False)
     if not held_out:
         raise DatasetError("no held-out lines: the --val datasets hold none")
     steps = config.max_steps or step_budget(train_count, config.batch_size)
