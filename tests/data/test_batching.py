@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 
 from linescribe.data.batching import BucketBatchSampler, pad_batch, width_sorted_batches
+from linescribe.errors import LinescribeError
 from linescribe.training.datamodule import DistributedBuckets
 
 
@@ -41,6 +43,13 @@ def test_distributed_ranks_take_disjoint_equal_shares():
     assert len(ranks[0]) == len(ranks[1]) == len(DistributedBuckets(widths, 8, rank=0, world_size=2))
     seen = [i for rank in ranks for batch in rank for i in batch]
     assert len(seen) == len(set(seen))
+
+
+def test_fewer_batches_than_processes_is_refused():
+    """Regression: 3 batches between 4 processes gave each none, and the run went through epoch
+    after epoch of nothing until --max-epochs."""
+    with pytest.raises(LinescribeError, match="3 training batches cannot give each of the 4 processes one"):
+        DistributedBuckets([100] * 5, 2, seed=0, rank=0, world_size=4)
 
 
 def test_width_sorted_batches_group_by_width():

@@ -20,7 +20,7 @@ from linescribe.data.images import LINE_CACHE_BYTES, line_cache, load_sample_ima
 from linescribe.data.preprocess import Preprocessing
 from linescribe.data.sample import Sample
 from linescribe.data.synth import LineSynthesizer
-from linescribe.errors import ImageError
+from linescribe.errors import ImageError, LinescribeError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int], list["Unreadable"]]
 
@@ -137,6 +137,11 @@ class DistributedBuckets(BucketBatchSampler):
         self.rank, self.world_size = rank, world_size
         self.current_epoch = current_epoch
         self.epoch_offset = 0
+        if len(self) == 0:  # each process would train on nothing, epoch after epoch
+            raise LinescribeError(
+                f"{super().__len__()} training batches cannot give each of the {world_size} processes one: "
+                "give a smaller --batch-size or fewer --devices"
+            )
 
     def _next_epoch(self) -> int:
         return self.current_epoch() + self.epoch_offset if self.current_epoch else self.epoch
