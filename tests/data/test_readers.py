@@ -206,6 +206,7 @@ def test_labels_lose_invisible_format_characters_but_keep_joiners(tmp_path: Path
         "b": "Cafe\u200b\u0301",  # once the space is gone, the accent composes with its letter
         "c": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u0600\u0661",
         "d": "\u200b\ufeff",
+        "e": "a\x01b\x1bc\x7f\x9bd\te",  # control characters go, whitespace ones become spaces
     }
     for stem, label in labels.items():
         line_image(tmp_path / f"{stem}.png")
@@ -215,6 +216,7 @@ def test_labels_lose_invisible_format_characters_but_keep_joiners(tmp_path: Path
         "a": "The Lords Peers",
         "b": "Café",
         "c": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u0600\u0661",
+        "e": "abcd e",
     }
     assert reasons_of(entries) == {"d": "empty transcription"}
 

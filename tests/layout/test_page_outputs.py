@@ -94,6 +94,21 @@ def test_a_file_name_that_is_not_utf8_gives_files_that_parse(schemas, page):
     assert json.loads(files[".json"].decode("utf-8"))["image"] == f"scans/{name}", "the name comes back as it was"
 
 
+def test_characters_xml_cannot_hold_become_replacement_characters(schemas, page):
+    """Regression: a line read with a control character (a model whose labels held one writes
+    it) or a file name with one gave PAGE and ALTO files no XML parser reads, and exit status 0."""
+    from xml.etree.ElementTree import fromstring
+
+    result = replace(page[0], source="scans/p\x02ge.png")
+    read = "a\x01b\x1bc\ufffe"
+    result.lines[0] = replace(result.lines[0], text=read, prediction=replace(result.lines[0].prediction, text=read, char_positions=()))
+    files = render_outputs(result, ["page", "alto"])
+    for suffix, schema in ((".page.xml", "page"), (".alto.xml", "alto")):
+        text = "".join(fromstring(files[suffix]).itertext()) + files[suffix].decode("utf-8")
+        assert "a\ufffdb\ufffdc\ufffd" in text and "p\ufffdge.png" in text
+        assert [str(error) for error in schemas[schema].iter_errors(files[suffix].decode("utf-8"))] == []
+
+
 @pytest.mark.parametrize("fmt, suffix", [("page", ".page.xml"), ("alto", ".alto.xml")])
 def test_xml_reads_back_with_our_readers(tmp_path, page, fmt, suffix):
     result, image = page

@@ -54,7 +54,7 @@ from linescribe.data.readers._xml import (
 )
 from linescribe.data.sample import Point
 from linescribe.errors import DatasetError, ImageError, printable
-from linescribe.layout.outputs import alto_strings
+from linescribe.layout.outputs import alto_strings, make_xml_safe
 from linescribe.layout.page import PageLine, PageResult
 
 if TYPE_CHECKING:
@@ -424,6 +424,7 @@ def _serialize(root: Element, declared: list[tuple[str, str]], before: list[Elem
     on the root element), between the comments and processing instructions that were around it.
     A namespace without a usable prefix gets a new one (ns0, ns1, ...)."""
     root = copy.deepcopy(root)
+    make_xml_safe(root)
     prefixes: dict[str, str] = {XML_NAMESPACE: "xml"}
     uris: dict[str, str] = {}
     for prefix, uri in declared:

@@ -179,7 +179,25 @@ def alto_strings(line: PageLine, tag: Callable[[str], str], string_id: Callable[
     return elements
 
 
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 cannot hold, even escaped: control characters, lone surrogates, U+FFFE/U+FFFF."""
+
+
+def make_xml_safe(root: ElementTree.Element) -> None:
+    """Replace every character XML cannot hold in the texts, tails and attribute values under
+    ``root`` by U+FFFD: a model whose training labels held a control character can write it, an
+    image's file name can hold one, and one such character made the whole file unreadable."""
+    for node in root.iter():
+        if node.text and NOT_XML.search(node.text):
+            node.text = NOT_XML.sub("\ufffd", node.text)
+        if node.tail and NOT_XML.search(node.tail):
+            node.tail = NOT_XML.sub("\ufffd", node.tail)
+        if any(NOT_XML.search(value) for value in node.attrib.values()):
+            node.attrib = {name: NOT_XML.sub("\ufffd", value) for name, value in node.attrib.items()}
+
+
 def _serialize(root: ElementTree.Element) -> bytes:
+    make_xml_safe(root)
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 

@@ -70,7 +70,8 @@ class PageResult:
     def image_name(self) -> str:
         """The image's file name, as PAGE and ALTO files refer to it ("page.png" without one).
 
-        A name that is not UTF-8 on disk gets U+FFFD for its undecodable bytes, which XML cannot hold.
+        A name that is not UTF-8 on disk gets U+FFFD for its undecodable bytes (and the writers
+        replace the characters XML cannot hold, such as control characters, likewise).
         """
         return without_escaped_bytes("page.png" if self.source.startswith("<") else Path(self.source).name)
 

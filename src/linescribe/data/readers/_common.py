@@ -21,16 +21,23 @@ around them are written, and the prepended concatenation marks (Arabic number si
 end-of-ayah sign) are ink."""
 
 
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+"""The control characters that are not whitespace (whitespace ones become spaces)."""
+
+
 def _without_invisible(text: str) -> str:
-    """The text without zero-width and other invisible format characters (BOM, U+200B, soft
-    hyphen, direction marks), which editors leave in labels and the alphabet would take as classes."""
+    """The text without control characters and without zero-width and other invisible format
+    characters (BOM, U+200B, soft hyphen, direction marks), which editors leave in labels and the
+    alphabet would take as classes (a model that learnt a control character writes it, and no
+    PAGE or ALTO file can hold it)."""
+    text = _CONTROL.sub("", text)
     if text.isascii():  # every format character is outside ASCII
         return text
     return "".join(char for char in text if char in KEPT_FORMAT_CHARS or unicodedata.category(char) != "Cf")
 
 
 def normalize_text(text: str) -> str:
-    """Invisible format characters dropped, NFC, whitespace runs (NBSP and tabs included) as one
+    """Control and invisible format characters dropped, NFC, whitespace runs (NBSP and tabs included) as one
     space, stripped.
 
     Labels from different tools differ in exactly these invisible ways; the model must not learn them.
