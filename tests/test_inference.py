@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,11 +19,35 @@ def test_predict_accepts_paths_pil_arrays_and_bytes(overfit_model, overfit_lines
     expected = path.with_suffix(".gt.txt").read_text(encoding="utf-8").strip()
     image = Image.open(path)
     inputs = [path, str(path), image, np.asarray(image), np.asarray(image.convert("RGB")), path.read_bytes()]
-    for source in inputs:
+    # regression: an open file, a BytesIO or a memoryview was taken as a list of images (its
+    # lines, its bytes: 1,076 "predictions" of errors)
+    inputs += [io.BytesIO(path.read_bytes()), memoryview(path.read_bytes()), bytearray(path.read_bytes())]
+    for source in [*inputs, path.open("rb")]:
         prediction = recognizer.predict(source)
         assert prediction.text == expected
         assert 0.0 <= prediction.confidence <= 1.0
         assert len(prediction.char_confidences) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a whole number of at least 1, got 0"),
+        ({"batch_size": -2}, "batch_size must be"),
+        ({"threads": -3}, "threads must be"),
+        ({"decode_threads": -1}, "decode_threads must be"),
+        ({"spell": True, "speller": "symspell-fr"}, "give spell= or speller=, not both"),
+    ],
+)
+def test_load_model_refuses_counts_below_one_and_two_spellers(overfit_model, options, message):
+    """Regression: batch_size=0 became 16, -2 and threads=-3 were taken, decode_threads=-1 failed
+    at the first line, and speller= beside spell= was a TypeError."""
+    with pytest.raises(LinescribeError, match=message):
+        linescribe.load_model(overfit_model, **options)
+
+
+def test_load_model_takes_a_speller_by_its_decoding_options_name(overfit_model):
+    assert linescribe.load_model(overfit_model, speller="symspell-fr").decoding.speller == "symspell-fr"
 
 
 def test_batch_results_keep_the_callers_order(overfit_model, overfit_lines):

@@ -53,8 +53,14 @@ def load_model(
     from linescribe.decoding.spell import DEFAULT_SPELLER
     from linescribe.inference import DEFAULT_BATCH_SIZE, load_recognizer
 
+    if "speller" in decoding:  # DecodingOptions' own name for it
+        if spell:
+            raise LinescribeError("give spell= or speller=, not both")
+        spell = decoding.pop("speller") or False
     options = DecodingOptions.of(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
-    return load_recognizer(path_or_name, backend, threads, options, batch_size or DEFAULT_BATCH_SIZE, device, decode_threads)
+    return load_recognizer(
+        path_or_name, backend, threads, options, DEFAULT_BATCH_SIZE if batch_size is None else batch_size, device, decode_threads
+    )
 
 
 def adapt(data: str | Path | list[str | Path], output: str | Path, model: str | Path = "default", **options: Any):

@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +90,46 @@ def rewrite_atomically(path: Path, data: bytes, durable: bool = True) -> None:
     write_atomically(real, data, durable)
 
 
+def file_identity(path: str | Path) -> tuple[int, int] | None:
+    """The file's (device, inode), which two names of one file share; None when it is not there."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def files_by_identity(paths: Iterable[str | Path]) -> dict[tuple[int, int], str]:
+    """The files that are there, by identity, each under the first name it was given by."""
+    named: dict[tuple[int, int], str] = {}
+    for path in paths:
+        if (identity := file_identity(path)) is not None:
+            named.setdefault(identity, str(path))
+    return named
+
+
+def refuse_writing_over(output: Path, inputs: Iterable[str | Path], option: str) -> None:
+    """Refuse an output file that is one of the inputs (by any name): writing it would lose the input."""
+    target = file_identity(output)
+    same = files_by_identity(inputs).get(target) if target is not None else None  # not there yet: no input
+    if same is not None:
+        raise LinescribeError(f"{option} {output} is the input {same}: write to another file")
+
+
 def check_writable(path: Path, folder: bool = False) -> None:
     """Refuse an output file (or, with ``folder``, an output folder) now, before hours of work,
     when it cannot be written there (a file where a folder should be, no permission, a read-only
     disk): LinescribeError naming it. Missing folders are created."""
     path = Path(path)
     where = path if folder else path.parent
+    if not folder and path.is_dir():
+        raise LinescribeError(f"{path}: cannot write here (a folder is there, where a file is needed)")
     try:
         where.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(prefix=f".{path.name[:TEMPORARY_NAME_CHARS]}.", suffix=".tmp", dir=where):
             pass
+    except FileExistsError:
+        raise LinescribeError(f"{path}: cannot write here (a file is there, where a folder is needed)") from None
     except OSError as error:
         raise LinescribeError(f"{path}: cannot write here ({error.strerror or error})") from None
 

@@ -12,6 +12,7 @@ model is loaded, so an install without torch reads ONNX models.
 from __future__ import annotations
 
 import copy
+import numbers
 import threading
 import weakref
 from collections import deque
@@ -174,6 +175,8 @@ class Recognizer:
         (default: the cores, at most 4)."""
         if decoding is not None and not isinstance(decoding, DecodingOptions):
             raise LinescribeError(f"decoding must be a DecodingOptions, e.g. DecodingOptions('beam'), not {decoding!r}")
+        _check_count("batch_size", batch_size)
+        _check_count("decode_threads", decode_threads, optional=True)
         self.model = model
         self.decoding = decoding or DecodingOptions()
         self.decoder: Decoder = self.decoding.build(model.alphabet)
@@ -215,11 +218,16 @@ class Recognizer:
         return max(64, 4 * self.batch_size)
 
     def predict(self, images: ImageInput | Sequence[ImageInput]) -> Prediction | list[Prediction]:
-        """One image (path, bytes, PIL image or array) -> one Prediction; a list -> a list.
+        """One image (path, bytes, an open binary file, PIL image or array) -> one Prediction; a
+        list -> a list.
 
         An unreadable image in a list gives a Prediction with ``error`` set; the others are read.
         A single unreadable image raises ImageError.
         """
+        if hasattr(images, "read"):  # an open file or BytesIO is one image, not lines of bytes
+            images = images.read()
+        if isinstance(images, (bytearray, memoryview)):
+            images = bytes(images)
         single = isinstance(images, (str, Path, bytes, Image.Image, np.ndarray))
         sources = [images] if single else list(images)
         predictions = self.predict_many(sources)
@@ -331,4 +339,16 @@ def load_recognizer(
     decode_threads: int | None = None,
 ) -> Recognizer:
     """A Recognizer for a model file path, a bundled model's name, or the default model."""
+    _check_count("threads", threads, optional=True)
+    _check_count("batch_size", batch_size)
+    _check_count("decode_threads", decode_threads, optional=True)
     return Recognizer(open_model(path_or_name, backend, threads, device), decoding, batch_size, device, decode_threads)
+
+
+def _check_count(name: str, value: Any, optional: bool = False) -> None:
+    """Refuse a count that is not a whole number of at least 1 now (a batch size of -2 read
+    nothing without a word, decode_threads=-1 failed at the first line with a thread pool's error)."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise LinescribeError(f"{name} must be a whole number of at least 1, got {value!r}")

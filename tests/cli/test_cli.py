@@ -56,6 +56,59 @@ def test_eval_reports_rates_tsv_and_json(overfit_model, overfit_lines, tmp_path)
     assert as_json["cer"] == 0.0 and as_json["lines"] == len(rows) - 1
 
 
+def test_eval_refuses_a_report_over_its_input_or_where_none_can_be_written_before_reading(overfit_model, overfit_lines, tmp_path):
+    """Regression: --report over the manifest being scored replaced it with the report, and an
+    unwritable --report failed only after every line was read."""
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("".join(f"{path}\t{path.with_suffix('.gt.txt').read_text(encoding='utf-8').strip()}\n"
+                                for path in sorted(overfit_lines.glob("*.png"))), encoding="utf-8")
+    kept = manifest.read_bytes()
+    over = CliRunner().invoke(main, ["eval", str(overfit_model), str(manifest), "--report", str(manifest)])
+    assert over.exit_code == 2 and f"--report {manifest} is the input {manifest}" in over.output
+    assert manifest.read_bytes() == kept
+    folder = CliRunner().invoke(main, ["eval", str(overfit_model), str(manifest), "--report", str(tmp_path)])
+    assert folder.exit_code == 2 and "cannot write here" in folder.output and "CER" not in folder.output
+
+
+def test_eval_says_why_nothing_was_left_to_evaluate(overfit_model, tmp_path):
+    """Regression: only "nothing to evaluate" was said; the summary with its skip reasons came after."""
+    (tmp_path / "a.png").write_bytes((next(iter(sorted(overfit_model.parents[1].glob("lines/*.png"))))).read_bytes())
+    (tmp_path / "a.gt.txt").write_text("\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(overfit_model), str(tmp_path)])
+    assert result.exit_code == 2
+    assert "skipped 1: 1 empty transcription" in result.output and "nothing to evaluate" in result.output
+
+
+def test_lm_build_refuses_to_write_over_its_corpus_or_its_other_output(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\n", encoding="utf-8")
+    over = CliRunner().invoke(main, ["lm", "build", str(corpus), "-o", str(corpus)])
+    assert over.exit_code == 2 and f"-o {corpus} is the input {corpus}" in over.output
+    assert corpus.read_text(encoding="utf-8") == "the cat sat on the mat\n"
+    both = CliRunner().invoke(main, ["lm", "build", str(corpus), "-o", str(tmp_path / "c.arpa"), "--lexicon", str(tmp_path / "c.arpa")])
+    assert both.exit_code == 2 and "-o and --lexicon name one file" in both.output
+
+
+def test_a_console_that_cannot_encode_a_symbol_gets_it_escaped(overfit_model):
+    """Regression: ␣ (info's alphabet) and ∅ (eval's confusions) on a cp1252 stdout, as on Windows
+    redirected to a file, were a UnicodeEncodeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    result = subprocess.run([sys.executable, "-m", "linescribe", "info", str(overfit_model)], capture_output=True, env=environment)
+    assert result.returncode == 0, result.stderr.decode("cp1252", "replace")
+    assert b"\\u2423" in result.stdout
+
+
+def test_info_lists_the_architectures_as_json_and_refuses_a_model_beside_archs():
+    listed = json.loads(run("info", "--archs", "--json").output)
+    assert {"crnn", "ppocr"} <= set(listed)
+    beside = CliRunner().invoke(main, ["info", "--archs", "default"])
+    assert beside.exit_code == 2 and "give no MODEL" in beside.output
+
+
 def test_eval_counts_errors_against_wrong_references(overfit_model, overfit_lines, tmp_path):
     wrong = tmp_path / "wrong"
     wrong.mkdir()

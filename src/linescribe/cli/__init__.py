@@ -3,6 +3,7 @@ that ``--help`` answers at once and ``predict`` never loads Lightning."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -50,6 +51,9 @@ class ErrorReportingGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Show debug messages.")
 def main(verbose: bool) -> None:
     """Read handwritten text lines: train, evaluate and run CNN + BiLSTM + CTC recognizers."""
+    for stream in (sys.stdout, sys.stderr):  # a console or file in cp1252 cannot hold ␣ or ∅: escaped, not a traceback
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s")
 
 

@@ -70,8 +70,12 @@ def evaluate(
     from linescribe.data.splits import filter_by_ids, read_split_file, warn_unmatched_ids
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
-    from linescribe.files import text_bytes, write_atomically
+    from linescribe.data.readers import parse_spec
+    from linescribe.files import check_writable, refuse_writing_over, text_bytes, write_atomically
     model, datasets = split_model_argument(datasets, model, "datasets")
+    if report:  # now, not after reading every line
+        check_writable(report)
+        refuse_writing_over(report, [parse_spec(name).path for name in datasets] + ([ids] if ids else []), "--report")
     recognizer = load_reader(model, backend, threads, batch_size=batch_size, decoding=chosen_decoding(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.text_rules
@@ -86,6 +90,9 @@ def evaluate(
         for dataset in loaded:
             dataset.samples = filter_by_ids(dataset.samples, listed)
     samples = [sample for dataset in loaded for sample in dataset.samples]
+    if not as_json or not samples:  # before the reading, which may stop with "nothing to evaluate"
+        for dataset, count in zip(loaded, lines_read):
+            click.echo(dataset.summary(count if ids else None), err=True)
     result = run_evaluation(recognizer, samples, strict=strict)
     if report:
         write_atomically(report, text_bytes(report_tsv(result.lines)))
@@ -110,8 +117,6 @@ def evaluate(
         }
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
-    for dataset, count in zip(loaded, lines_read):
-        click.echo(dataset.summary(count if ids else None), err=True)
     for problem in result.unreadable:
         click.echo(f"unreadable: {problem}", err=True)
     rates = result.rates

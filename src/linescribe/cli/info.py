@@ -19,6 +19,11 @@ def info(model: str | None, as_json: bool, archs: bool) -> None:
     if archs:
         from linescribe.models import ARCHITECTURES
 
+        if model is not None:
+            raise click.UsageError("--archs lists the architectures: give no MODEL with it")
+        if as_json:
+            click.echo(json.dumps({name: arch.description for name, arch in ARCHITECTURES.items()}, ensure_ascii=False, indent=2))
+            return
         for name, arch in ARCHITECTURES.items():
             click.echo(f"{name:8} {arch.description}")
         return

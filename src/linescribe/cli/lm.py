@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -39,6 +40,7 @@ def build(corpus: tuple[Path, ...], output: Path, order: int, min_count: int, ma
     Words are runs of letters (with inner apostrophes), lower-cased; digits and punctuation are
     left out, as the decoders never score them.
     """
+    from linescribe.files import file_identity, refuse_writing_over
     from linescribe.lm import LanguageModelError, build_lm, write_lexicon
 
     if order < 1:
@@ -53,10 +55,15 @@ def build(corpus: tuple[Path, ...], output: Path, order: int, min_count: int, ma
             except UnicodeDecodeError as error:
                 raise LanguageModelError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
-    model, words = build_lm(lines(), order=order, min_count=min_count, max_vocab=max_vocab, prune=thresholds)
-    model.write_arpa(output)
     if lexicon is None:
         lexicon = output.with_name(output.name.removesuffix(".gz").removesuffix(".arpa") + ".lexicon.txt")
+    for target, option in ((output, "-o"), (lexicon, "--lexicon")):
+        refuse_writing_over(target, corpus, option)
+    existing = file_identity(output)
+    if os.path.abspath(output) == os.path.abspath(lexicon) or (existing is not None and existing == file_identity(lexicon)):
+        raise click.UsageError(f"-o and --lexicon name one file, {output}: the lexicon would replace the model")
+    model, words = build_lm(lines(), order=order, min_count=min_count, max_vocab=max_vocab, prune=thresholds)
+    model.write_arpa(output)
     write_lexicon(words, lexicon)
     sizes = ", ".join(f"{len(grams)} {k}-grams" for k, grams in enumerate(model.ngrams, start=1))
     click.echo(f"{output}: {sizes}; lexicon {lexicon}: {len(words)} words", err=True)

@@ -22,6 +22,7 @@ from linescribe.cli.options import (
     split_model_argument,
 )
 from linescribe.data.images import IMAGE_SUFFIXES
+from linescribe.files import file_identity, files_by_identity
 from linescribe.inference import Prediction, Recognizer
 from linescribe.large_jobs import ModelSpec
 
@@ -181,28 +182,10 @@ def _refuse_writing_over_inputs(output: Path, paths: Iterable[str]) -> None:
     million-image job into results.jsonl stats none)."""
     if not output.name.lower().endswith((*IMAGE_SUFFIXES, *MANIFEST_SUFFIXES)):
         return
-    target = _identity(output)
-    same = _by_identity(paths).get(target) if target is not None else None  # not there yet: no input
+    target = file_identity(output)
+    same = files_by_identity(paths).get(target) if target is not None else None  # not there yet: no input
     if same is not None:
         raise click.UsageError(f"-o {output} is the input {same}: write the results to another file")
-
-
-def _identity(path: str | Path) -> tuple[int, int] | None:
-    """The file's (device, inode), which two names of one file share; None when it is not there."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
-
-
-def _by_identity(paths: Iterable[str]) -> dict[tuple[int, int], str]:
-    """The files that are there, by identity, each under the first name it was given by."""
-    named: dict[tuple[int, int], str] = {}
-    for path in paths:
-        if (identity := _identity(path)) is not None:
-            named.setdefault(identity, path)
-    return named
 
 
 def _echo(text: str) -> None:
@@ -308,9 +291,9 @@ def _document_targets(
         targets = {paths[0]: output}
     else:
         return {}
-    inputs = _by_identity(paths)
+    inputs = files_by_identity(paths)
     for target in targets.values():
-        same = inputs.get(identity) if (identity := _identity(target)) is not None else None
+        same = inputs.get(identity) if (identity := file_identity(target)) is not None else None
         if same is not None:
             raise click.UsageError(f"{target} is the input {same}: write elsewhere, or give --in-place to rewrite it")
     return targets
