@@ -253,3 +253,49 @@ def test_a_very_long_strip_keeps_its_line():
     [line] = segment_page(strip).lines
     _, _, line_width, _ = cv2.boundingRect(np.array(line.polygon, np.int32))
     assert line_width > 0.95 * strip.shape[1]
+
+
+def _peaks_against_every_kept_one(profile, floor, min_distance):
+    """The rule _peaks applies, checked against every stronger peak kept (as it was written first)."""
+    from linescribe.layout.segment import VALLEY_RATIO
+
+    inner = profile[1:-1]
+    candidates = np.flatnonzero((inner >= profile[:-2]) & (inner > profile[2:]) & (inner >= floor)) + 1
+    kept = []
+    for row in sorted(candidates.tolist(), key=lambda r: -profile[r]):
+        if all(
+            abs(row - other) >= min_distance
+            and profile[min(row, other) : max(row, other) + 1].min() <= VALLEY_RATIO * profile[row]
+            for other in kept
+        ):
+            kept.append(row)
+    return sorted(kept)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_peaks_checked_against_their_nearest_neighbours_are_the_same_peaks(seed):
+    """_peaks compares a peak with the nearest kept ones only (against all: quadratic in a strip of
+    hundreds of lines); a farther one is farther and its valley no higher, so nothing changes."""
+    from linescribe.layout.segment import _peaks
+
+    rng = np.random.default_rng(seed)
+    profile = cv2.GaussianBlur(rng.random((400, 1)).astype(np.float32) ** 3, (1, 0), sigmaX=0.1, sigmaY=2.0).ravel()
+    assert _peaks(profile, 0.05, 6.0) == _peaks_against_every_kept_one(profile, 0.05, 6.0)
+
+
+def test_a_long_strip_of_many_lines_is_cut_into_them_in_order():
+    """Regression: a 2,000-row strip of 199 marks took 24 s (whole-block masks per line, every pair
+    of lines and peaks compared); and a strip of 400 bands searched 80,000 runs of them for columns."""
+    from linescribe.layout.reading_order import find_blocks
+
+    strip = np.full((2000, 40), 255, np.uint8)
+    for y in range(4, 1992, 10):
+        strip[y : y + 5, 4:30] = 0
+    lines = segment_page(strip).lines
+    assert len(lines) == 199
+    centres = [np.mean([y for _, y in line.polygon]) for line in lines]
+    assert centres == sorted(centres)
+    ink = np.zeros((8000, 32), bool)
+    for y in range(2, 7992, 20):
+        ink[y : y + 5, 4:26] = True
+    assert len(find_blocks(ink, 5.0)) == 400

@@ -30,6 +30,10 @@ between two lines whose ascenders and descenders do not meet."""
 MIN_COLUMN_WIDTH = 3.0
 """A column narrower than this (in text units) is a stray mark beside the text, never a column."""
 
+MAX_COLUMN_BANDS = 64
+"""Most bands (blocks of a column cut at its wide horizontal gaps: paragraphs, headings) a block
+may have for a run of them to be searched for columns."""
+
 MIN_COLUMN_LINES = 3.0
 """Columns are only looked for in blocks at least this many line spacings tall: in one or two
 lines, a wide space between words is no gutter."""
@@ -87,8 +91,9 @@ def line_spacing(profile: np.ndarray, unit: float) -> float:
     energy = float(np.dot(centred, centred))
     if energy <= 0 or len(profile) < 3 * unit:
         return fallback
-    correlation = np.correlate(centred, centred, mode="full")[len(profile) - 1 :] / energy
-    low, high = int(1.2 * unit), min(len(correlation) - 1, int(6 * unit))
+    low, high = int(1.2 * unit), min(len(profile) - 1, int(6 * unit))
+    # only the lags looked at (the full autocorrelation of a long strip's profile is quadratic)
+    correlation = np.array([np.dot(centred[: len(centred) - lag], centred[lag:]) for lag in range(high + 1)]) / energy
     for lag in range(max(low, 1), high):
         if (
             correlation[lag] >= correlation[lag - 1]
@@ -131,7 +136,11 @@ def _tall(block: np.ndarray, unit: float) -> bool:
 
 def _column_bands(block: np.ndarray, bands: list[tuple[int, int]], unit: float) -> tuple[int, int] | None:
     """The longest run of the block's bands but all of them (``first``, ``last`` exclusive) that,
-    as one block, is split into columns (the topmost of the longest); None when none is."""
+    as one block, is split into columns (the topmost of the longest); None when none is, or when
+    the block has more than MAX_COLUMN_BANDS bands (a long strip of separate marks, not a page's
+    paragraphs: the search tries every run, and 400 bands took minutes)."""
+    if len(bands) > MAX_COLUMN_BANDS:
+        return None
     filled = np.stack([block[start:end].any(axis=0) for start, end in bands])
     counts = np.concatenate([np.zeros((1, block.shape[1]), np.int64), np.cumsum(filled, axis=0)])
     for length in range(len(bands) - 1, 0, -1):
