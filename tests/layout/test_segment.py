@@ -299,3 +299,15 @@ def test_a_long_strip_of_many_lines_is_cut_into_them_in_order():
     for y in range(2, 7992, 20):
         ink[y : y + 5, 4:26] = True
     assert len(find_blocks(ink, 5.0)) == 400
+
+
+def test_line_iou_is_counted_in_each_polygons_box_and_off_the_page_is_nothing():
+    """iou_matrix rasterises each polygon within its box (a page-sized mask per polygon: 2.3 GB for
+    300 lines); the figures are the page masks' own."""
+    from linescribe.layout.metrics import iou_matrix
+
+    square = [(0, 0), (9, 0), (9, 9), (0, 9)]  # 10 x 10 pixels, edges included
+    shifted = [(5, 0), (14, 0), (14, 9), (5, 9)]
+    off_page = [(500, 500), (520, 500), (520, 520)]
+    ious = iou_matrix([square, off_page], [shifted, square], (100, 50))
+    assert ious == pytest.approx(np.array([[50 / 150, 1.0], [0.0, 0.0]]))
