@@ -22,11 +22,15 @@ def test_predict_accepts_paths_pil_arrays_and_bytes(overfit_model, overfit_lines
     # regression: an open file, a BytesIO or a memoryview was taken as a list of images (its
     # lines, its bytes: 1,076 "predictions" of errors)
     inputs += [io.BytesIO(path.read_bytes()), memoryview(path.read_bytes()), bytearray(path.read_bytes())]
-    for source in [*inputs, path.open("rb")]:
+    for source in [*inputs, path.open("rb")]:  # each alone, and in a list below
         prediction = recognizer.predict(source)
         assert prediction.text == expected
         assert 0.0 <= prediction.confidence <= 1.0
         assert len(prediction.char_confidences) == len(expected)
+    together = [io.BytesIO(path.read_bytes()), memoryview(path.read_bytes()), bytearray(path.read_bytes()), path.open("rb")]
+    assert [p.text for p in recognizer.predict(together)] == [expected] * 4
+    with pytest.raises(ImageError, match="a file opened as text; open the image with 'rb'"):
+        recognizer.predict(path.open("r", encoding="latin-1"))
 
 
 @pytest.mark.parametrize(
@@ -48,6 +52,7 @@ def test_load_model_refuses_counts_below_one_and_two_spellers(overfit_model, opt
 
 def test_load_model_takes_a_speller_by_its_decoding_options_name(overfit_model):
     assert linescribe.load_model(overfit_model, speller="symspell-fr").decoding.speller == "symspell-fr"
+    assert linescribe.load_model(overfit_model, spell=True, speller=None).decoding.speller == "symspell"
 
 
 def test_batch_results_keep_the_callers_order(overfit_model, overfit_lines):

@@ -54,9 +54,10 @@ def load_model(
     from linescribe.inference import DEFAULT_BATCH_SIZE, load_recognizer
 
     if "speller" in decoding:  # DecodingOptions' own name for it
-        if spell:
+        speller = decoding.pop("speller")
+        if spell and speller:
             raise LinescribeError("give spell= or speller=, not both")
-        spell = decoding.pop("speller") or False
+        spell = spell or speller or False
     options = DecodingOptions.of(decoder, speller=DEFAULT_SPELLER if spell is True else spell or None, **decoding)
     return load_recognizer(
         path_or_name, backend, threads, options, DEFAULT_BATCH_SIZE if batch_size is None else batch_size, device, decode_threads

@@ -224,11 +224,8 @@ class Recognizer:
         An unreadable image in a list gives a Prediction with ``error`` set; the others are read.
         A single unreadable image raises ImageError.
         """
-        if hasattr(images, "read"):  # an open file or BytesIO is one image, not lines of bytes
-            images = images.read()
-        if isinstance(images, (bytearray, memoryview)):
-            images = bytes(images)
-        single = isinstance(images, (str, Path, bytes, Image.Image, np.ndarray))
+        # an open file or a BytesIO is one image, not a list of its lines
+        single = isinstance(images, (str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray)) or hasattr(images, "read")
         sources = [images] if single else list(images)
         predictions = self.predict_many(sources)
         if single:

@@ -68,6 +68,28 @@ def test_eval_refuses_a_report_over_its_input_or_where_none_can_be_written_befor
     assert manifest.read_bytes() == kept
     folder = CliRunner().invoke(main, ["eval", str(overfit_model), str(manifest), "--report", str(tmp_path)])
     assert folder.exit_code == 2 and "cannot write here" in folder.output and "CER" not in folder.output
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(overfit_model.read_bytes())
+    over_model = CliRunner().invoke(main, ["eval", str(model), str(manifest), "--report", str(model)])
+    assert over_model.exit_code == 2 and f"--report {model} is the input {model}" in over_model.output
+    label = sorted(overfit_lines.glob("*.gt.txt"))[0]
+    kept_label = label.read_bytes()
+    over_label = CliRunner().invoke(main, ["eval", str(overfit_model), str(overfit_lines), "--report", str(label)])
+    assert over_label.exit_code == 2 and f"is a file of the dataset {overfit_lines}" in over_label.output
+    assert label.read_bytes() == kept_label and model.read_bytes() == overfit_model.read_bytes()
+
+
+def test_eval_report_escapes_an_id_with_a_line_break(overfit_model, overfit_lines, tmp_path):
+    """Regression: a file name with a newline cut its report row in two."""
+    data = tmp_path / "data"
+    data.mkdir()
+    image = sorted(overfit_lines.glob("*.png"))[0]
+    (data / "p1\nx.png").write_bytes(image.read_bytes())
+    (data / "p1\nx.gt.txt").write_bytes(image.with_suffix(".gt.txt").read_bytes())
+    report = tmp_path / "report.tsv"
+    assert run("eval", overfit_model, data, "--report", report).exit_code == 0
+    rows = report.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2 and rows[1].startswith("p1\\nx\t")
 
 
 def test_eval_says_why_nothing_was_left_to_evaluate(overfit_model, tmp_path):

@@ -285,14 +285,6 @@ ODD_TEXTS = ['He said "hi"', '"quoted line"', "tab\there", "back\\slash \\t \\n 
 """Texts a csv writer would quote, or that hold what ends a TSV cell or looks like an escape."""
 
 
-def test_a_tsv_cell_that_holds_a_line_break_is_quoted() -> None:
-    """Regression: eval's report wrote an id with a newline as is, and the row fell in two."""
-    from linescribe.data.readers.manifest import tsv_line
-
-    assert tsv_line(["p1_nl\ny", "the text\n"], texts=(1,)) == '"p1_nl\ny"\tthe text\\n\n'
-    assert tsv_line(["a\rb", "x"], texts=(1,)) == '"a\rb"\tx\n'
-
-
 def test_tsv_written_by_predict_reads_back_exactly(tmp_path: Path, line_image: Callable[..., Path]) -> None:
     from linescribe.cli.predict import TSV_HEADER, _rows
     from linescribe.data.readers._common import normalize_text

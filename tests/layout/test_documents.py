@@ -405,3 +405,13 @@ def test_broken_and_unsafe_xml_files_are_found_as_problems_and_other_xml_left_ou
         f"{tmp_path / 'laughs.xml'}: unsafe XML refused (EntitiesForbidden)",
     ]
     assert find_documents(tmp_path)[0] == [str(page), str(tmp_path / "out" / "p1.xml")]
+
+
+@pytest.mark.parametrize("fmt", ["page", "alto"])
+def test_a_reading_with_a_control_character_is_written_back_as_xml_that_parses(tmp_path, schemas, fmt):
+    """Regression: a line read with a control character (a model whose labels held one writes it)
+    made the written-back PAGE or ALTO file unreadable."""
+    path = write_document(tmp_path, "letter", fmt)
+    written = read_document(FixedRecognizer(["a\x01b", "x", "y", "z", "w"]), path).to_xml()
+    assert "a\ufffdb" in written.decode("utf-8")
+    assert [str(error) for error in schemas[fmt].iter_errors(written.decode("utf-8"))] == []

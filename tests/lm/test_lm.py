@@ -182,7 +182,7 @@ def test_a_cased_arpa_file_keeps_each_context_a_distribution(tmp_path):
     ("given", "order", "thresholds"),
     [(None, 3, [1, 1, 1]), ([0, 0, 2], 3, [1, 1, 2]), ([0, 2], 4, [1, 2, 2, 2]), ([1], 2, [1, 1]), ([0, 1, 2], 3, [1, 1, 2])],
 )
-def test_pruning_thresholds_read_as_lmplz_reads_them(given, order, thresholds):
+def test_pruning_thresholds_fill_the_higher_orders_with_the_last_one(given, order, thresholds):
     """Regression: 0 after the first value was refused as decreasing, and a short list was filled
     with 1s, so 0,2 at order 4 was refused and 2 pruned nothing without a word."""
     assert prune_thresholds(given, order) == thresholds

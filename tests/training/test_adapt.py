@@ -132,6 +132,14 @@ def test_a_line_id_that_two_datasets_share_is_held_out_and_checked_in_both(tmp_p
     assert result.held_out_lines == 2 * len(held_out) and result.train_lines + result.held_out_lines == 24
 
 
+def test_shared_ids_that_leave_too_few_lines_to_train_on_are_a_clear_error(tmp_path, overfit_model):
+    """Regression: two folders of 4 lines with the same names trained on 2 lines without a word."""
+    first = write_gt_folder(tmp_path / "first", line_texts(4, seed=3))
+    second = write_gt_folder(tmp_path / "second", line_texts(4, seed=4))
+    with pytest.raises(DatasetError, match=r"the held-out line ids name \d+ of the 8 lines \(the datasets share ids\)"):
+        adapt(AdaptConfig(data=[str(first), str(second)], output=tmp_path / "run", model=str(overfit_model), max_steps=1, **TINY))
+
+
 def test_too_few_lines_is_a_clear_error(tmp_path, overfit_model):
     data = write_gt_folder(tmp_path / "lines", line_texts(5))
     with pytest.raises(LinescribeError, match="only 5 usable lines: adapting needs at least 8"):
@@ -169,6 +177,17 @@ def test_train_init_default_keeps_its_alphabet_and_adds_new_characters(tmp_path)
     alphabet = json.loads((run / "run.json").read_text(encoding="utf-8"))["alphabet"]
     default = read_model_document("default")["alphabet"]
     assert alphabet == default + ["ß"]
+    # regression: the fine-tune stored no transcription rules, so eval stopped applying the
+    # default model's (cremma, quotes, long-s) to the references it scores the new model against
+    trained = read_model_document(run / "model.safetensors")["training"]["config"]["text_rules"]
+    assert trained == read_model_document("default")["training"]["config"]["text_rules"] != []
+    none = CliRunner().invoke(
+        main,
+        ["train", str(data), "--val", str(data), "--init", "default", "-o", str(tmp_path / "none"), "--max-steps", "1",
+         "--workers", "0", "--threads", "1", "--text-rules", ""],
+    )
+    assert none.exit_code == 0, none.output
+    assert read_model_document(tmp_path / "none" / "model.safetensors")["training"]["config"]["text_rules"] == []
 
 
 def test_the_budget_grows_with_the_lines():

@@ -24,14 +24,30 @@ if TYPE_CHECKING:
 
 def report_tsv(lines: list[LineResult]) -> str:
     """The per-line report, unquoted as the manifest reader reads TSV, so that texts holding
-    quotes come back as they are."""
+    quotes come back as they are; ids escaped as the texts are (a file name with a line break
+    cut its row in two)."""
     from linescribe.data.readers.manifest import tsv_line
 
     header = tsv_line(["id", "reference", "prediction", "distance", "confidence"], texts=())
     return header + "".join(
-        tsv_line([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"], texts=(1, 2))
+        tsv_line([line.id, line.reference, line.prediction, line.distance, f"{line.confidence:.4f}"], texts=(0, 1, 2))
         for line in lines
     )
+
+
+def _refuse_report_over_inputs(report: Path, datasets: list[Path], files: list[str | Path]) -> None:
+    """Refuse a --report that is an input: the model, a dataset's file (a manifest, a PAGE file, or
+    an image or label inside a dataset folder), the --ids list, the LM or lexicon."""
+    from linescribe.data.images import IMAGE_SUFFIXES
+    from linescribe.errors import LinescribeError
+    from linescribe.files import refuse_writing_over
+
+    refuse_writing_over(report, [*datasets, *files], "--report")
+    if report.is_file() and report.name.lower().endswith((*IMAGE_SUFFIXES, ".txt", ".xml")):
+        real = report.resolve()
+        for folder in datasets:
+            if folder.is_dir() and real.is_relative_to(folder.resolve()):
+                raise LinescribeError(f"--report {report} is a file of the dataset {folder}: write the report to another file")
 
 
 @click.command("eval")
@@ -71,11 +87,13 @@ def evaluate(
     from linescribe.data.text import parse_rules
     from linescribe.evaluation import evaluate as run_evaluation
     from linescribe.data.readers import parse_spec
-    from linescribe.files import check_writable, refuse_writing_over, text_bytes, write_atomically
+    from linescribe.files import check_writable, text_bytes, write_atomically
+    from linescribe.modelfile import resolve_model_path
     model, datasets = split_model_argument(datasets, model, "datasets")
     if report:  # now, not after reading every line
         check_writable(report)
-        refuse_writing_over(report, [parse_spec(name).path for name in datasets] + ([ids] if ids else []), "--report")
+        files = [decoding.get(name) for name in ("lm", "lexicon")] + [ids, resolve_model_path(model)]
+        _refuse_report_over_inputs(report, [parse_spec(name).path for name in datasets], [path for path in files if path])
     recognizer = load_reader(model, backend, threads, batch_size=batch_size, decoding=chosen_decoding(**decoding))
     if text_rules is None:
         text_rules = recognizer.model.text_rules

@@ -30,7 +30,7 @@ def lm() -> None:
 @click.option("--min-count", default=1, show_default=True, help="Words seen fewer times become <unk>.")
 @click.option("--max-vocab", type=click.IntRange(min=1), help="Keep only the most frequent words (the others become <unk>).")
 @click.option("--prune", help="Smallest count an n-gram of each order needs, from unigrams up (0 keeps all; the last value holds for the "
-                   "higher orders), e.g. 0,1,2 drops singleton 3-grams.")
+                   "higher orders), e.g. 0,1,2 drops singleton 3-grams (lmplz --prune 0 0 1).")
 @click.option("--lexicon", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the lexicon (default: OUTPUT with .lexicon.txt instead of .arpa[.gz]).")
 def build(corpus: tuple[Path, ...], output: Path, order: int, min_count: int, max_vocab: int | None, prune: str | None, lexicon: Path | None) -> None:

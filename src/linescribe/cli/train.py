@@ -103,7 +103,8 @@ TRAIN_DEFAULTS = config_defaults(TrainConfig)
 @config_option("core_height", "Scale each line so its core (x-height band) is this many pixels high, not the whole crop "
                "(a new run; default: the whole crop).", type=click.IntRange(MIN_CORE_HEIGHT, MAX_HEIGHT))
 @config_option("alphabet", "Alphabet file (one character per line). Default: from the training texts.", type=click.Path(path_type=Path))
-@click.option("--text-rules", default="", help="Transcription rules for the labels, comma-separated: cremma, quotes, long-s.")
+@click.option("--text-rules", default=None, help="Transcription rules for the labels, comma-separated: cremma, quotes, long-s "
+              "(default: the --init model's; '' for none).")
 @config_option("init", "Start from this model's weights (fine-tuning): a .safetensors file, a run folder or a bundled model's name.")
 @config_option("batch_size", "Lines per training step.", type=click.IntRange(min=1))
 @config_option("max_epochs", "Stop after this many epochs (-1: no limit, with --max-steps).", type=click.IntRange(min=-1))

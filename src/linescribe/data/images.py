@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Union
+from typing import BinaryIO, Optional, Union
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from linescribe.data.sample import Point, Sample
 from linescribe.errors import ImageError, printable
 
-ImageInput = Union[str, Path, bytes, Image.Image, np.ndarray]
+ImageInput = Union[str, Path, bytes, bytearray, memoryview, BinaryIO, Image.Image, np.ndarray]
 
 MAX_PIXELS = 80_000_000
 """Largest image we decode: a 600 dpi A3 scan fits, a decompression bomb does not."""
@@ -262,6 +262,13 @@ def load_gray(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         image = source
     elif isinstance(source, (str, Path, bytes)):
         image = _open(source, max_pixels)
+    elif isinstance(source, (bytearray, memoryview)):
+        image = _open(bytes(source), max_pixels)
+    elif hasattr(source, "read"):  # an open file or a BytesIO
+        data = source.read()
+        if not isinstance(data, bytes):
+            raise ImageError(f"{describe(source)}: a file opened as text; open the image with 'rb'")
+        image = _open(data, max_pixels)
     else:
         raise ImageError(f"cannot read an image from a {type(source).__name__}")
     # a lazily opened PIL image decodes here, and an image mode Pillow cannot convert fails here

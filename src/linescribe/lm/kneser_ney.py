@@ -121,7 +121,8 @@ def kneser_ney(
 
     ``prune[k - 1]``: the smallest raw count a k-gram needs to be kept (k >= 2; 0 and 1 keep all;
     must not decrease with k, so that every kept n-gram keeps its prefix and suffix; the last one
-    given holds for the higher orders, as in KenLM's lmplz). ``discounts`` overrides the
+    given holds for the higher orders, as in KenLM's lmplz, whose values are one less: its t prunes
+    counts up to t, ours keeps counts from it). ``discounts`` overrides the
     estimated ones (one per order).
     """
     order = len(counts)

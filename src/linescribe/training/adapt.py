@@ -153,6 +153,11 @@ def adapt(config: AdaptConfig, callbacks: Sequence[L.Callback] = ()) -> AdaptRes
         # share (two folders of l1.png, l2.png...) holds out both lines, and both are checked
         held_out = filter_by_ids(lines, {sample.id for sample in choose_held_out(lines, config.held_out, config.seed)})
         train_count = len(lines) - len(held_out)
+        if train_count < MIN_TRAIN:
+            raise DatasetError(
+                f"the held-out line ids name {len(held_out)} of the {len(lines)} lines (the datasets share ids) and leave "
+                f"{train_count} to train on, at least {MIN_TRAIN} needed: give the lines distinct names, or --val LINES"
+            )
         val_ids = output / HELD_OUT_FILE
         output.mkdir(parents=True, exist_ok=True)
         write_atomically(val_ids, text_bytes("".join(f"{line_id}\n" for line_id in dict.fromkeys(sample.id for sample in held_out))), durable=False)

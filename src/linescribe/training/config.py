@@ -35,8 +35,9 @@ class TrainConfig:
     core_height: int | None = None
     """Scale lines so their core (x-height band) is this many pixels high (``Preprocessing.core_height``)."""
     alphabet: Path | None = None
-    text_rules: list[str] = field(default_factory=list)
-    """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]."""
+    text_rules: list[str] | None = None
+    """Transcription rules applied to every label (see ``linescribe.data.text``), e.g. ["cremma"]
+    (default: the ``init`` model's, so that ``eval`` treats the fine-tune like its start; else none)."""
     init: Path | None = None
     """Start from this model's weights (fine-tuning): a file, a run folder or a bundled model's name.
     Without ``alphabet``, its alphabet is kept and grows by the characters of the training and
@@ -118,7 +119,8 @@ class TrainConfig:
             raise LinescribeError("--val-fraction 0 holds out no validation lines: give --val DATASET or --val-ids FILE")
         if self.optimizer not in OPTIMIZERS:
             raise LinescribeError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        self.text_rules = parse_rules(self.text_rules)
+        if self.text_rules is not None:
+            self.text_rules = parse_rules(self.text_rules)
         if self.accelerator not in ACCELERATORS:
             raise LinescribeError(f"--accelerator {self.accelerator!r}: choose one of {', '.join(ACCELERATORS)}")
         if self.scheduler not in SCHEDULERS:

@@ -32,7 +32,7 @@ from linescribe.data.splits import filter_by_ids, read_split_file, split_by_grou
 from linescribe.errors import ImageError, LinescribeError
 from linescribe.models import WEIGHTLESS_HPARAMS, build_model, get_architecture, resolve_hparams, weight_shaping
 from linescribe.files import check_writable, write_atomically
-from linescribe.modelfile.document import model_from_document, read_safetensors_document
+from linescribe.modelfile.document import model_from_document, read_safetensors_document, trained_text_rules
 from linescribe.modelfile.names import RUN_MODEL_FILE, resolve_model_path
 from linescribe.modelfile.onnx_runtime import is_onnx_file
 from linescribe.modelfile.weights import load_model_file
@@ -313,8 +313,10 @@ def inherited_architecture(config: TrainConfig) -> TrainConfig:
     """A fine-tune trains the ``--init`` model's own network: its architecture and every
     hyper-parameter, so ``--init MODEL`` needs no ``--arch`` or ``--hparam`` to match it (a grown
     or otherwise non-default model included). The run may set the weightless ones (dropout)
-    anew; any other difference is refused here, before minutes of reading the data."""
-    source = model_from_document(read_safetensors_document(config.init), None, config.init)  # hparams as a load reads them
+    anew; any other difference is refused here, before minutes of reading the data. Without
+    ``--text-rules`` it keeps the model's transcription rules too, as ``adapt`` does."""
+    document = read_safetensors_document(config.init)
+    source = model_from_document(document, None, config.init)  # hparams as a load reads them
     arch, model_hparams = source.arch, source.hparams
     if config.arch not in (None, arch):
         raise LinescribeError(f"{config.init}: --init is a {arch} model, it cannot start a {config.arch} run (leave out --arch)")
@@ -326,7 +328,8 @@ def inherited_architecture(config: TrainConfig) -> TrainConfig:
             f"{config.init}: --init needs the same architecture (only {', '.join(sorted(WEIGHTLESS_HPARAMS))} may differ); "
             + ", ".join(f"--hparam {name}={json.dumps(wanted[name])} but the model has {json.dumps(present[name])}" for name in changed)
         )
-    return dataclasses.replace(config, arch=arch, hparams=hparams)
+    rules = config.text_rules if config.text_rules is not None else trained_text_rules(document.get("training", {}))
+    return dataclasses.replace(config, arch=arch, hparams=hparams, text_rules=rules)
 
 
 def initialise_from(module: LineRecognitionModule, path: Path) -> None:
@@ -402,7 +405,7 @@ def _resumed_config(
         name for name in vars(config)
         if name not in (*RESUME_OVERRIDES, "output", "resume") and getattr(config, name) != getattr(saved, name)
         and (overrides is None or name in overrides)  # a default left alone asks for nothing
-        and not (name == "arch" and config.arch is None)  # not given: the run's own
+        and not (name in ("arch", "text_rules") and getattr(config, name) is None)  # not given: the run's own
     ]
     if ignored:
         log.warning("resuming with the run's own settings for %s", ", ".join(ignored))
@@ -603,6 +606,8 @@ def train(
         config = dataclasses.replace(config, init=init_model_path(config.init))
         config = inherited_architecture(config)
         origin = inherited_origin(config.init)
+    if config.text_rules is None:  # no --init to take them from (a resumed run has its own)
+        config = dataclasses.replace(config, text_rules=[])
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     preprocessing = _preprocessing(config, resumed_preprocess)

@@ -53,14 +53,9 @@ _QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 def tsv_line(cells: Iterable[object], texts: Collection[int]) -> str:
     """One TSV row, newline included, that ``read`` gives back cell for cell: the cells at the
     ``texts`` positions with the module's four escapes, the others (paths, ids, numbers) as they
-    are, and a cell that starts with a quote or holds a tab csv-quoted, since read unquotes it
-    (and one that holds a line break, a file name's, so that the row is not cut in two for the
-    csv module and pandas)."""
+    are, and a cell that starts with a quote or holds a tab csv-quoted, since read unquotes it."""
     written = (str(cell).translate(_ESCAPE) if index in texts else str(cell) for index, cell in enumerate(cells))
-    return "\t".join(_quoted(cell) if cell.startswith('"') or _NEEDS_QUOTES.search(cell) else cell for cell in written) + "\n"
-
-
-_NEEDS_QUOTES = re.compile("[\t\n\r]")
+    return "\t".join(_quoted(cell) if cell.startswith('"') or "\t" in cell else cell for cell in written) + "\n"
 
 
 def _quoted(cell: str) -> str:
