@@ -133,8 +133,9 @@ class ModelService:
             try:
                 self.recognizer(self.decoding(requested))
             except (LinescribeError, ImportError) as error:
-                self.unavailable[feature] = f"cannot load the {label} ({error})"
-                logger.warning("linescribe: warning: %s; requests that ask for it will get a 503", self.unavailable[feature])
+                # the reason (a file's path, a parser's detail) goes to the log, not to every client
+                self.unavailable[feature] = f"the {label} failed to load when the server started (its log says why)"
+                logger.warning("linescribe: warning: cannot load the %s (%s); requests that ask for it will get a 503", label, error)
                 continue
             logger.info("linescribe: loaded the %s for requests that ask for it (%.1f s)", label, time.perf_counter() - start)
 
