@@ -22,7 +22,7 @@ from linescribe.cli.options import (
     split_model_argument,
 )
 from linescribe.data.images import IMAGE_SUFFIXES
-from linescribe.files import file_identity, files_by_identity
+from linescribe.files import file_identity, files_by_identity, refuse_writing_over
 from linescribe.inference import Prediction, Recognizer
 from linescribe.large_jobs import ModelSpec
 
@@ -182,10 +182,7 @@ def _refuse_writing_over_inputs(output: Path, paths: Iterable[str]) -> None:
     million-image job into results.jsonl stats none)."""
     if not output.name.lower().endswith((*IMAGE_SUFFIXES, *MANIFEST_SUFFIXES)):
         return
-    target = file_identity(output)
-    same = files_by_identity(paths).get(target) if target is not None else None  # not there yet: no input
-    if same is not None:
-        raise click.UsageError(f"-o {output} is the input {same}: write the results to another file")
+    refuse_writing_over(output, paths, "-o")
 
 
 def _echo(text: str) -> None:
