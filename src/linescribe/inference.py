@@ -336,9 +336,7 @@ def load_recognizer(
     decode_threads: int | None = None,
 ) -> Recognizer:
     """A Recognizer for a model file path, a bundled model's name, or the default model."""
-    _check_count("threads", threads, optional=True)
-    _check_count("batch_size", batch_size)
-    _check_count("decode_threads", decode_threads, optional=True)
+    _check_count("threads", threads, optional=True)  # the Recognizer checks its own counts
     return Recognizer(open_model(path_or_name, backend, threads, device), decoding, batch_size, device, decode_threads)
 
 
